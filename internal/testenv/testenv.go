@@ -1,0 +1,47 @@
+// Package testenv tells tests what the machine can do, and turns a missing
+// capability into a failure where it must not be missing (under CI).
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Strict reports whether a missing tool or capability must fail the test
+// rather than skip it: under CI (CI set to anything but "" or "false") or
+// when MAILSLOT_STRICT=1.
+func Strict() bool {
+	if os.Getenv("MAILSLOT_STRICT") == "1" {
+		return true
+	}
+	ci := os.Getenv("CI")
+	return ci != "" && ci != "false" && ci != "0"
+}
+
+// Missing skips the test with the reason, or fails it when Strict.
+func Missing(t testing.TB, reason string) {
+	t.Helper()
+	if Strict() {
+		t.Fatalf("required for this test under CI: %s", reason)
+	}
+	t.Skipf("skipped: %s (set MAILSLOT_STRICT=1 to make this a failure)", reason)
+}
+
+// LookPath returns the path of the named program, or calls Missing.
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name+" is not installed (run scripts/test, which installs it)")
+	}
+	return p
+}
+
+// Root calls Missing unless the test runs as root.
+func Root(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root (network namespaces, ports 137/138)")
+	}
+}
