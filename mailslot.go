@@ -1,0 +1,323 @@
+// Package mailslot provides Windows-style mailslots: one-way, name-addressed,
+// record-oriented messaging between processes on one computer and across a
+// LAN.
+//
+// A server creates a slot with a name of the form `\\.\mailslot\[path\]name`
+// and reads records from it, one at a time, in arrival order. Clients open
+// the name and write records. Names compare case-insensitively; only one
+// process on a computer serves a given name.
+//
+//	slot, err := mailslot.Create(`\\.\mailslot\app\events`)
+//	...
+//	c, err := mailslot.Open(`\\.\mailslot\app\events`)
+//	c.Write([]byte("hello"))
+//	...
+//	n, err := slot.Read(buf) // buf[:n] == "hello"
+//
+// Local slots need no daemon. Clients may also name another computer
+// (`\\HOST\mailslot\x`), a domain or workgroup (`\\WG\mailslot\x`) or the
+// primary domain (`\\*\mailslot\x`); those records travel as NetBIOS
+// datagrams that Windows and Samba hosts understand, received on Linux
+// hosts by mailslotd.
+//
+// Better than the original: the writer's pid and uid come with each record,
+// who may write is checked, a slot's queued memory is bounded by a quota,
+// and a server can hand its slot, queued records included, to another
+// process.
+package mailslot
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/local"
+)
+
+// WaitForever as a read or write timeout means wait as long as it takes.
+const WaitForever time.Duration = -1
+
+// NoMessage is Info.NextSize when no record is waiting.
+const NoMessage = -1
+
+// MaxLocalMessageSize is the largest record a local slot carries.
+const MaxLocalMessageSize = local.MaxRecord
+
+// Info describes a slot, as GetMailslotInfo does on Windows.
+type Info struct {
+	MaxMessageSize int           // 0 = any size up to the transport limit
+	NextSize       int           // NoMessage when the queue is empty
+	MessageCount   int           // records waiting
+	ReadTimeout    time.Duration // WaitForever, 0, or a duration
+}
+
+// Message is a record with what the slot knows of it.
+type Message struct {
+	Data []byte
+	// From says who wrote the record: "local pid N uid M" for a local
+	// writer, or, for a record mailslotd received from the network, the
+	// sender as `\\NAME (ip:port)`.
+	From string
+	Time time.Time // when the slot received it
+}
+
+// Stats counts what a slot has received since it was created.
+type Stats struct {
+	Records     uint64 // records queued
+	Bytes       uint64 // payload bytes queued
+	Refused     uint64 // records dropped because their writer's user may not write
+	Oversize    uint64 // records dropped for being over the maximum message size
+	Malformed   uint64 // datagrams dropped for bad framing
+	QuotaWaits  uint64 // times the queue was full and writers had to wait
+	QueuedBytes int    // bytes queued now, per-record headers included
+}
+
+// Slot is the server end of a mailslot. It is safe for concurrent use.
+type Slot struct {
+	name   Name
+	given  string
+	maxMsg int // as configured: 0 = transport limit
+	srv    *local.Server
+}
+
+// Create creates the mailslot with the given local name and starts serving
+// it. The name must be `\\.\mailslot\...` (or `//./mailslot/...`).
+func Create(name string, opts ...Option) (*Slot, error) {
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, opErr("create", name, unwrapParse(err))
+	}
+	if !n.IsLocal() {
+		return nil, opErr("create", name, fmt.Errorf(`%w: a server creates \\.\mailslot\ names only`, errs.InvalidName))
+	}
+	o := buildOptions(opts)
+	if o.maxMessageSize < 0 || o.maxMessageSize > local.MaxRecord {
+		return nil, opErr("create", name, fmt.Errorf("%w: maximum message size %d is outside 0..%d", errs.MessageTooLarge, o.maxMessageSize, local.MaxRecord))
+	}
+	srv, err := local.Listen(local.Config{
+		Key:            n.key(),
+		MaxMessageSize: o.maxMessageSize,
+		Quota:          o.quota,
+		ReadTimeout:    normTimeout(o.readTimeout),
+		Policy: local.Policy{
+			Owner:   currentUID(),
+			AnyUser: o.anyUser,
+			UIDs:    o.uids,
+			GIDs:    o.gids,
+		},
+	})
+	if err != nil {
+		return nil, opErr("create", name, err)
+	}
+	return &Slot{name: n, given: name, maxMsg: o.maxMessageSize, srv: srv}, nil
+}
+
+func normTimeout(d time.Duration) time.Duration {
+	if d < 0 {
+		return WaitForever
+	}
+	return d
+}
+
+// unwrapParse turns ParseName's *Error into its cause, so that callers
+// wrap it once with their own operation.
+func unwrapParse(err error) error {
+	if e, ok := err.(*Error); ok {
+		return e.Err
+	}
+	return err
+}
+
+// Name returns the slot's name.
+func (s *Slot) Name() Name { return s.name }
+
+// Read reads the next record into p and returns its length. It waits as
+// the slot's read timeout says. When p is smaller than the record, Read
+// returns ErrBufferTooSmall and the record stays queued; Info().NextSize
+// tells the size needed.
+func (s *Slot) Read(p []byte) (int, error) {
+	if p == nil {
+		p = []byte{}
+	}
+	_, n, _, err := s.srv.Read(context.Background(), p, false)
+	if err != nil {
+		if err == errs.BufferTooSmall {
+			err = fmt.Errorf("%w: the record is %d bytes, the buffer %d", errs.BufferTooSmall, n, len(p))
+		}
+		return 0, opErr("read", s.given, err)
+	}
+	return n, nil
+}
+
+// ReadMessage reads the next record with its sender and arrival time. It
+// waits as the slot's read timeout says, and no longer than ctx allows.
+func (s *Slot) ReadMessage(ctx context.Context) (Message, error) {
+	data, _, m, err := s.srv.Read(ctx, nil, true)
+	if err != nil {
+		return Message{}, opErr("read", s.given, err)
+	}
+	return Message{Data: data, From: from(m), Time: time.Unix(0, m.Time)}, nil
+}
+
+func from(m local.Meta) string {
+	if m.Origin != "" {
+		return m.Origin
+	}
+	return "local pid " + strconv.Itoa(int(m.PID)) + " uid " + strconv.FormatUint(uint64(m.UID), 10)
+}
+
+// Info returns the slot's maximum message size, the size of the next record,
+// the number of records waiting and the read timeout. Every record whose
+// Write returned before Info was called is counted.
+func (s *Slot) Info() (Info, error) {
+	next, count, timeout, err := s.srv.Info()
+	if err != nil {
+		return Info{}, opErr("info", s.given, err)
+	}
+	return Info{MaxMessageSize: s.maxMsg, NextSize: next, MessageCount: count, ReadTimeout: timeout}, nil
+}
+
+// SetReadTimeout changes the read timeout, for later reads and for reads
+// blocked now (their wait is measured from when they began).
+func (s *Slot) SetReadTimeout(d time.Duration) error {
+	return opErr("set read timeout", s.given, s.srv.SetReadTimeout(normTimeout(d)))
+}
+
+// Stats returns the slot's counters.
+func (s *Slot) Stats() Stats {
+	st := s.srv.Stats()
+	return Stats(st)
+}
+
+// Close stops serving the slot. Unread records are discarded and blocked
+// reads return ErrClosed. Once no process holds the slot (see Transfer),
+// the name is free.
+func (s *Slot) Close() error {
+	return opErr("close", s.given, s.srv.Close())
+}
+
+// Transfer hands the slot over to another process, as a Windows server
+// hands an inheritable mailslot handle to a program it starts. It returns a
+// file to pass to that process: in exec.Cmd.ExtraFiles, or over a Unix
+// socket (net.UnixConn.WriteMsgUnix with syscall.UnixRights). The other
+// process calls FileSlot with it. Records queued now, and those written
+// meanwhile, are kept in order; the name stays taken while the file or the
+// new Slot lives. s itself is closed: later calls return ErrClosed.
+func (s *Slot) Transfer() (*os.File, error) {
+	f, err := s.srv.Transfer(s.given)
+	if err != nil {
+		return nil, opErr("transfer", s.given, err)
+	}
+	return f, nil
+}
+
+// FileSlot takes over the slot carried by f, a file made by Transfer in
+// this or another process. It closes f.
+func FileSlot(f *os.File) (*Slot, error) {
+	srv, given, err := local.Adopt(f)
+	if err != nil {
+		return nil, opErr("adopt", f.Name(), err)
+	}
+	n, err := ParseName(given)
+	if err != nil {
+		srv.Close()
+		return nil, opErr("adopt", given, unwrapParse(err))
+	}
+	max := srv.MaxMessageSize()
+	if max == local.MaxRecord {
+		max = 0
+	}
+	return &Slot{name: n, given: given, maxMsg: max, srv: srv}, nil
+}
+
+// Client is the writing end of a mailslot. It is safe for concurrent use.
+type Client struct {
+	name    Name
+	given   string
+	timeout atomic.Int64 // time.Duration
+	w       writer
+	closed  atomic.Bool
+}
+
+// writer is a transport's writing end.
+type writer interface {
+	write(p []byte, timeout time.Duration) error
+	maxMessageSize() int
+	close() error
+}
+
+type localWriter struct{ c *local.Conn }
+
+func (l localWriter) write(p []byte, timeout time.Duration) error { return l.c.Write(p, "", timeout) }
+func (l localWriter) maxMessageSize() int                      { return l.c.MaxMessageSize() }
+func (l localWriter) close() error                             { return l.c.Close() }
+
+// Open opens a mailslot for writing. A local name (`\\.\mailslot\...`) with
+// no server returns ErrNotFound; a server that does not let this user write
+// returns ErrPermission.
+func Open(name string, opts ...Option) (*Client, error) {
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, opErr("open", name, unwrapParse(err))
+	}
+	o := buildOptions(opts)
+	var w writer
+	if n.IsLocal() {
+		c, err := local.Dial(n.key())
+		if err != nil {
+			return nil, opErr("open", name, err)
+		}
+		w = localWriter{c}
+	} else {
+		w, err = openRemote(n)
+		if err != nil {
+			return nil, opErr("open", name, err)
+		}
+	}
+	c := &Client{name: n, given: name, w: w}
+	c.timeout.Store(int64(normTimeout(o.writeTimeout)))
+	return c, nil
+}
+
+// Name returns the name the client writes to.
+func (c *Client) Name() Name { return c.name }
+
+// MaxMessageSize returns the largest record Write accepts for this name.
+func (c *Client) MaxMessageSize() int { return c.w.maxMessageSize() }
+
+// Write writes p as exactly one record. It returns len(p) once the record
+// is in the slot's queue (locally, or as the far side answered for a record
+// sent over a connection), or once a datagram is sent for broadcast names.
+// A record over the slot's maximum returns ErrMessageTooLarge and nothing
+// is sent.
+func (c *Client) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, opErr("write", c.given, errs.Closed)
+	}
+	if max := c.w.maxMessageSize(); len(p) > max {
+		return 0, opErr("write", c.given, fmt.Errorf("%w: %d bytes, the limit is %d", errs.MessageTooLarge, len(p), max))
+	}
+	if err := c.w.write(p, time.Duration(c.timeout.Load())); err != nil {
+		if c.closed.Load() {
+			err = errs.Closed
+		}
+		return 0, opErr("write", c.given, err)
+	}
+	return len(p), nil
+}
+
+// SetWriteTimeout changes how long later writes wait for room in a full
+// local slot.
+func (c *Client) SetWriteTimeout(d time.Duration) { c.timeout.Store(int64(normTimeout(d))) }
+
+// Close closes the client.
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return opErr("close", c.given, errs.Closed)
+	}
+	return opErr("close", c.given, c.w.close())
+}

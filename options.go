@@ -1,0 +1,74 @@
+package mailslot
+
+import (
+	"os"
+	"time"
+)
+
+// Option configures Create (server options) or Open (client options);
+// an option that does not apply to the call is ignored.
+type Option func(*options)
+
+type options struct {
+	maxMessageSize int
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	quota          int
+	anyUser        bool
+	uids           []uint32
+	gids           []uint32
+}
+
+func buildOptions(opts []Option) options {
+	o := options{readTimeout: WaitForever, writeTimeout: WaitForever}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
+// WithMaxMessageSize sets the largest record the slot accepts (server).
+// 0, the default, means any size the transport carries: 64 KiB locally.
+func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMessageSize = n } }
+
+// WithReadTimeout sets the slot's read timeout (server): WaitForever (the
+// default), 0 (never wait), or a duration.
+func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
+
+// WithQueueQuota bounds the bytes the slot keeps queued (server); each
+// record costs its length plus 24 bytes. When the quota is full, local
+// writers wait (see WithWriteTimeout) and records arriving from the network
+// are dropped and counted. The default is 64 MiB.
+func WithQueueQuota(bytes int) Option { return func(o *options) { o.quota = bytes } }
+
+// WithAllowUsers lets these users write to the slot (server), besides the
+// server's own user and root, who always may.
+func WithAllowUsers(uids ...int) Option {
+	return func(o *options) {
+		for _, u := range uids {
+			o.uids = append(o.uids, uint32(u))
+		}
+	}
+}
+
+// WithAllowGroups lets members of these groups write to the slot (server).
+func WithAllowGroups(gids ...int) Option {
+	return func(o *options) {
+		for _, g := range gids {
+			o.gids = append(o.gids, uint32(g))
+		}
+	}
+}
+
+// WithAnyUser lets every local user write to the slot (server), as Windows
+// does for mailslots created without a security descriptor.
+func WithAnyUser() Option { return func(o *options) { o.anyUser = true } }
+
+// WithWriteTimeout bounds how long Write waits while a local slot's queue
+// is full (client): WaitForever (the default), 0, or a duration. A write
+// that times out returns ErrTimeout and the record was not queued.
+func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
+
+func currentUID() uint32 { return uint32(os.Geteuid()) }
