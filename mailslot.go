@@ -253,8 +253,8 @@ type writer interface {
 type localWriter struct{ c *local.Conn }
 
 func (l localWriter) write(p []byte, timeout time.Duration) error { return l.c.Write(p, "", timeout) }
-func (l localWriter) maxMessageSize() int                      { return l.c.MaxMessageSize() }
-func (l localWriter) close() error                             { return l.c.Close() }
+func (l localWriter) maxMessageSize() int                         { return l.c.MaxMessageSize() }
+func (l localWriter) close() error                                { return l.c.Close() }
 
 // Open opens a mailslot for writing. A local name (`\\.\mailslot\...`) with
 // no server returns ErrNotFound; a server that does not let this user write
