@@ -287,21 +287,34 @@ func (n Name) nameLen() int {
 }
 
 // String returns the name as "NAME<hh>" with the suffix in hex, followed by
-// ".scope" when there is a scope; bytes outside printable ASCII (and '<')
-// are written as "<hh>", so "<01><02>__MSBROWSE__<02><01>". ParseName reads
-// it back.
+// ".scope" when there is a scope. Trailing spaces (the padding) are left
+// out; every byte that NewName would not have produced (control and
+// non-ASCII bytes, zero bytes, lower-case letters, \ / : * ? " < > | #, a
+// leading dot) is written as "<hh>", as Wireshark does:
+// "<01><02>__MSBROWSE__<02><01>", "*<00><00>...<00>" for the wildcard.
+// ParseName reads every such string back to the same Name.
 func (n Name) String() string {
 	const hex = "0123456789abcdef"
 	buf := make([]byte, 0, 24+len(n.scope))
-	for _, c := range n.b[:n.nameLen()] {
-		if c < 0x20 || c >= 0x7f || c == '<' || c == '#' {
+	k := n.paddedLen()
+	if k == 0 {
+		k = 1 // an all-space name shows its first space, escaped
+	}
+	// A leading '*' can stay as it is when a later byte is escaped, which
+	// sends ParseName down its raw path (the wildcard: "*<00><00>...").
+	starOK := false
+	for i := 1; i < k; i++ {
+		if n.mustEscape(i, k) {
+			starOK = true
+			break
+		}
+	}
+	for i, c := range n.b[:k] {
+		if n.mustEscape(i, k) && !(i == 0 && c == '*' && starOK) {
 			buf = append(buf, '<', hex[c>>4], hex[c&15], '>')
 		} else {
 			buf = append(buf, c)
 		}
-	}
-	if n.nameLen() == 0 && n.b[0] == 0 && !n.IsZero() {
-		buf = append(buf, "<00>"...)
 	}
 	buf = append(buf, '<', hex[n.b[15]>>4], hex[n.b[15]&15], '>')
 	if n.scope != "" {
@@ -309,6 +322,23 @@ func (n Name) String() string {
 		buf = append(buf, n.scope...)
 	}
 	return string(buf)
+}
+
+// mustEscape reports whether String writes byte i (of k shown) as <hh>.
+func (n Name) mustEscape(i, k int) bool {
+	c := n.b[i]
+	return c < 0x20 || c >= 0x7f || 'a' <= c && c <= 'z' ||
+		strings.IndexByte(nameCharsIllegalHere+"#", c) >= 0 ||
+		i == 0 && (c == '.' || c == ' ' && k == 1)
+}
+
+// paddedLen returns the length of the name bytes without trailing spaces.
+func (n Name) paddedLen() int {
+	k := NameLen
+	for k > 0 && n.b[k-1] == ' ' {
+		k--
+	}
+	return k
 }
 
 // EqualFold reports whether n and o are the same name, comparing ASCII

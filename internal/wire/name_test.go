@@ -113,7 +113,8 @@ func mustScope(n Name, scope string) Name {
 
 func TestNameStringParse(t *testing.T) {
 	for _, s := range []string{
-		"SAMBAHOST<00>", "LABGROUP<1d>", "<01><02>__MSBROWSE__<02><01>", "*<00>", "HOST<20>.corp.example",
+		"SAMBAHOST<00>", "LABGROUP<1d>", "<01><02>__MSBROWSE__<02><01>", "*" + strings.Repeat("<00>", 15), "HOST<20>.corp.example",
+		"<2a><00>", "<2a>ABC<20>", "<20><20>", "<2e>DOT<00>", "A<61>B<00>", "A<00>B<00>", "<00><00><00><00><00><00><00><00><00><00><00><00><00><00><00><00>",
 		"A<ff>", "MY.PC<03>",
 	} {
 		n, err := ParseName(s)
