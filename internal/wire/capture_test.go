@@ -49,16 +49,24 @@ var (
 	sambaHost = MustName("SAMBAHOST", SuffixWorkstation)
 )
 
-// TestCaptureDatagrams decodes every datagram nmbd sent in the capture and
-// checks what nmbd is known to send: browser frames from SAMBAHOST<00> on
-// \MAILSLOT\BROWSE, as DIRECT_GROUP datagrams flagged M node + first.
+// TestCaptureDatagrams decodes every datagram of the capture and checks
+// what nmbd is known to send: browser frames from SAMBAHOST<00> on
+// \MAILSLOT\BROWSE, as DIRECT_GROUP datagrams flagged M node + first. The
+// capture also holds the two datagrams testdata/sendframes (package wire)
+// sent to nmbd, which nmbd accepted (see nmbd-log-excerpt.txt).
 func TestCaptureDatagrams(t *testing.T) {
 	pkts := readHexLines(t, "nmbd-dgm.hex")
 	seen := map[BrowserOpcode]int{}
+	ours := 0
 	for i, b := range pkts {
 		d, w, err := DecodeMailslotDatagram(b)
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
+		}
+		if d.SourceIP == clientIP {
+			ours++
+			checkOurDatagram(t, i, b, d, w)
+			continue
 		}
 		if d.Type != DirectGroup {
 			t.Errorf("packet %d: MSG_TYPE %v, nmbd sends DIRECT_GROUP", i, d.Type)
@@ -124,8 +132,60 @@ func TestCaptureDatagrams(t *testing.T) {
 	for _, op := range []BrowserOpcode{OpHostAnnouncement, OpAnnouncementRequest, OpRequestElection,
 		OpLocalMasterAnnouncement, OpDomainAnnouncement} {
 		if seen[op] == 0 {
-			t.Errorf("no %v in the capture", op)
+			t.Errorf("no %v from nmbd in the capture", op)
 		}
+	}
+	if ours != 2 {
+		t.Errorf("%d datagrams from sendframes in the capture, want 2", ours)
+	}
+	// nmbd's own log of the same run says it accepted both.
+	log, err := os.ReadFile(filepath.Join("testdata", "nmbd-log-excerpt.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"process_host_announce: from MAILSLOTHOST<00> IP 10.213.7.2 to LABGROUP<1d> for server MAILSLOTHOST.",
+		"Created server entry MAILSLOTHOST of type 40001003 (sent by package wire) on workgroup LABGROUP.",
+		"process_announce_request: Announce request from MAILSLOTHOST<00> IP 10.213.7.2 to LABGROUP<00>.",
+		"status request for name *<00> from IP 10.213.7.2",
+	} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("nmbd-log-excerpt.txt lacks %q", want)
+		}
+	}
+}
+
+// checkOurDatagram checks a datagram that sendframes encoded with this
+// package: decoding gives back what it sent, byte for byte.
+func checkOurDatagram(t *testing.T, i int, b []byte, d Datagram, w MailslotWrite) {
+	t.Helper()
+	src := MustName("MAILSLOTHOST", SuffixWorkstation)
+	if d.Type != DirectGroup || d.Flags != NewDatagramFlags(BNode) || d.SourceName != src || d.SourcePort != 138 ||
+		w.Name != BrowseMailslot || w.Class != ClassUnreliable {
+		t.Errorf("packet %d: %+v %+v", i, d, w)
+	}
+	f, err := DecodeBrowser(w.Data)
+	if err != nil {
+		t.Fatalf("packet %d: %v", i, err)
+	}
+	var frame []byte
+	switch f := f.(type) {
+	case *Announcement:
+		if f.Opcode != OpHostAnnouncement || f.ServerName != "MAILSLOTHOST" || f.Comment != "sent by package wire" ||
+			d.DestinationName != MustName("LABGROUP", SuffixMasterBrowser) {
+			t.Errorf("packet %d: %+v", i, f)
+		}
+		frame, err = AppendAnnouncement(nil, f)
+	case *AnnouncementRequest:
+		if f.ResponseName != "MAILSLOTHOST" || d.DestinationName != MustName("LABGROUP", 0) {
+			t.Errorf("packet %d: %+v", i, f)
+		}
+		frame, err = AppendAnnouncementRequest(nil, f)
+	default:
+		t.Errorf("packet %d: unexpected %T", i, f)
+	}
+	if err != nil || !bytes.Equal(frame, w.Data) {
+		t.Errorf("packet %d: frame re-encodes to % x (%v), sent % x", i, frame, err, w.Data)
 	}
 }
 
@@ -230,7 +290,7 @@ func TestCaptureNameService(t *testing.T) {
 			t.Errorf("packet %d: unexpected %+v", i, p)
 		}
 	}
-	if regs == 0 || queries == 0 || positive == 0 || negative != 1 || status != 1 {
+	if regs == 0 || queries == 0 || positive == 0 || negative != 1 || status != 2 {
 		t.Errorf("registrations %d, queries %d, positive %d, negative %d, node status %d", regs, queries, positive, negative, status)
 	}
 	for _, n := range []string{"SAMBAHOST<00>", "LABGROUP<00>", "<01><02>__MSBROWSE__<02><00>"} {
