@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,8 +136,8 @@ func TestCaptureDatagrams(t *testing.T) {
 			t.Errorf("no %v from nmbd in the capture", op)
 		}
 	}
-	if ours != 2 {
-		t.Errorf("%d datagrams from sendframes in the capture, want 2", ours)
+	if ours != 4 {
+		t.Errorf("%d datagrams from sendframes in the capture, want 4", ours)
 	}
 	// nmbd's own log of the same run says it accepted both.
 	log, err := os.ReadFile(filepath.Join("testdata", "nmbd-log-excerpt.txt"))
@@ -148,10 +149,16 @@ func TestCaptureDatagrams(t *testing.T) {
 		"Created server entry MAILSLOTHOST of type 40001003 (sent by package wire) on workgroup LABGROUP.",
 		"process_announce_request: Announce request from MAILSLOTHOST<00> IP 10.213.7.2 to LABGROUP<00>.",
 		"status request for name *<00> from IP 10.213.7.2",
+		// The 576-byte datagram is accepted...
+		"Created server entry EXACTHOST of type 40000001 (408-byte record) on workgroup LABGROUP.",
 	} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("nmbd-log-excerpt.txt lacks %q", want)
 		}
+	}
+	// ... and the 592-byte one (a 424-byte record) silently dropped.
+	if strings.Contains(string(log), "RULEHOST") {
+		t.Errorf("nmbd accepted the 592-byte datagram:\n%s", log)
 	}
 }
 
@@ -171,11 +178,25 @@ func checkOurDatagram(t *testing.T, i int, b []byte, d Datagram, w MailslotWrite
 	var frame []byte
 	switch f := f.(type) {
 	case *Announcement:
-		if f.Opcode != OpHostAnnouncement || f.ServerName != "MAILSLOTHOST" || f.Comment != "sent by package wire" ||
-			d.DestinationName != MustName("LABGROUP", SuffixMasterBrowser) {
+		if f.Opcode != OpHostAnnouncement || d.DestinationName != MustName("LABGROUP", SuffixMasterBrowser) {
 			t.Errorf("packet %d: %+v", i, f)
 		}
 		frame, err = AppendAnnouncement(nil, f)
+		// EXACTHOST and RULEHOST pad their frames with zeros to 408 and 424
+		// bytes, to make datagrams of 576 and 592 bytes.
+		switch want := map[string]int{"MAILSLOTHOST": len(frame), "EXACTHOST": 408, "RULEHOST": 424}[f.ServerName]; {
+		case want == 0:
+			t.Errorf("packet %d: unexpected server %q", i, f.ServerName)
+		case len(w.Data) != want || len(b) != want+DatagramHeaderSize+2*EncodedNameLen+MailslotWriteLen(len(BrowseMailslot), 0):
+			t.Errorf("packet %d: %s: %d-byte record in %d bytes", i, f.ServerName, len(w.Data), len(b))
+		case f.ServerName != "MAILSLOTHOST":
+			if f.Comment != strconv.Itoa(want)+"-byte record" || !bytes.Equal(w.Data[len(frame):], make([]byte, want-len(frame))) {
+				t.Errorf("packet %d: %+v", i, f)
+			}
+			frame = append(frame, make([]byte, want-len(frame))...)
+		case f.Comment != "sent by package wire":
+			t.Errorf("packet %d: %+v", i, f)
+		}
 	case *AnnouncementRequest:
 		if f.ResponseName != "MAILSLOTHOST" || d.DestinationName != MustName("LABGROUP", 0) {
 			t.Errorf("packet %d: %+v", i, f)

@@ -100,10 +100,11 @@ const (
 	//	152  so 576 - 152 = 424
 	//
 	// The mailslot name's own characters are not counted, so a 424-byte
-	// record makes a datagram of 576 + len(name) bytes: Windows sends such
-	// datagrams, but Samba's nmbd drops every datagram over 576 bytes. Use
-	// MaxMailslotData for the exact figure that fits 576 bytes (408 for
-	// \MAILSLOT\BROWSE).
+	// record makes a datagram of 576 + len(name) bytes, and Samba's nmbd
+	// silently drops every datagram over 576 bytes (checked: it accepts a
+	// 408-byte HostAnnouncement on \MAILSLOT\BROWSE, a 576-byte datagram,
+	// and ignores a 424-byte one, 592 bytes; see testdata/README.md). Use
+	// MaxMailslotData for the exact figure that fits 576 bytes.
 	MaxDatagramRecord = MaxDatagramSize - DatagramHeaderSize - 2*EncodedNameLen - MailslotWriteOverhead
 )
 

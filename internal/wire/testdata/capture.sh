@@ -77,6 +77,6 @@ kill "$nmbd_pid"; wait "$nmbd_pid" 2>/dev/null || true; nmbd_pid=
 tshark -r "$tmp/cap.pcap" -Y 'udp.port == 138' -T fields -e udp.payload >"$here/nmbd-dgm.hex"
 tshark -r "$tmp/cap.pcap" -Y 'udp.port == 137' -T fields -e udp.payload >"$here/nmbd-ns.hex"
 tshark -r "$tmp/cap.pcap" >"$here/nmbd-capture.txt"
-grep -iE 'MAILSLOTHOST|status request for name|send_local_master_announcement|send_workgroup_announcement' "$tmp/nmbd.log" >"$here/nmbd-log-excerpt.txt" || true
+grep -iE 'MAILSLOTHOST|EXACTHOST|RULEHOST|status request for name|send_local_master_announcement|send_workgroup_announcement' "$tmp/nmbd.log" >"$here/nmbd-log-excerpt.txt" || true
 if [ -n "${KEEP_PCAP:-}" ]; then cp "$tmp/cap.pcap" "$KEEP_PCAP"; cp "$tmp/nmbd.log" "$KEEP_PCAP.nmbd.log"; fi
 wc -l "$here"/nmbd-*.hex

@@ -83,7 +83,7 @@ func main() {
 	send := func(id uint16, dst wire.Name, frame []byte) {
 		d := wire.Datagram{Type: wire.DirectGroup, Flags: wire.NewDatagramFlags(wire.BNode), ID: id,
 			SourceIP: me, SourcePort: 138, SourceName: src, DestinationName: dst}
-		b, err := wire.AppendMailslotDatagram(nil, &d, &wire.MailslotWrite{Name: wire.BrowseMailslot,
+		b, err := wire.AppendLargeMailslotDatagram(nil, &d, &wire.MailslotWrite{Name: wire.BrowseMailslot,
 			Class: wire.ClassUnreliable, Data: frame})
 		if err != nil {
 			log.Fatal(err)
@@ -104,6 +104,28 @@ func main() {
 	req, _ := wire.AppendAnnouncementRequest(nil, &wire.AnnouncementRequest{ResponseName: "MAILSLOTHOST"})
 	send(0x6102, wire.MustName("LABGROUP", wire.SuffixWorkstation), req)
 	fmt.Println("sent a HostAnnouncement to LABGROUP<1d> and an AnnouncementRequest to LABGROUP<00>")
+
+	// Where is nmbd's size limit? Two more HostAnnouncements, padded with
+	// zeros after the comment: EXACTHOST makes a datagram of exactly 576
+	// bytes (the largest record MaxMailslotData allows, 408 bytes), and
+	// RULEHOST one of 592 bytes (a 424-byte record, the documented limit).
+	for i, c := range []struct {
+		name string
+		size int
+	}{{"EXACTHOST", wire.MaxMailslotData(wire.BrowseMailslot, src, wire.MustName("LABGROUP", 0x1d))},
+		{"RULEHOST", wire.MaxDatagramRecord}} {
+		frame, err := wire.AppendAnnouncement(nil, &wire.Announcement{Opcode: wire.OpHostAnnouncement,
+			Periodicity: 720000, ServerName: c.name, OSVersionMajor: 6, OSVersionMinor: 1,
+			ServerType: wire.SVTypeWorkstation, BrowserVersionMajor: wire.BrowserVersionMajor,
+			BrowserVersionMinor: wire.BrowserVersionMinor, Signature: wire.BrowserSignature,
+			Comment: fmt.Sprintf("%d-byte record", c.size)})
+		if err != nil {
+			log.Fatal(err)
+		}
+		frame = append(frame, make([]byte, c.size-len(frame))...)
+		send(uint16(0x6103+i), wire.MustName("LABGROUP", wire.SuffixMasterBrowser), frame)
+	}
+	fmt.Println("sent HostAnnouncements of 408 and 424 bytes (datagrams of 576 and 592 bytes)")
 
 	// Print the datagrams nmbd sends while we wait.
 	deadline := time.Now().Add(20 * time.Second)
