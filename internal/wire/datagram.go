@@ -95,11 +95,14 @@ func (f DatagramFlags) NodeType() NodeType { return NodeType(f>>flagsSNTShift) &
 
 // DATAGRAM ERROR codes (ERROR_CODE, RFC 1002 §4.4.3).
 const (
-	ErrorCodeDestinationNameNotPresent     = 0x82
-	ErrorCodeInvalidSourceNameFormat       = 0x83
-	ErrorCodeInvalidDestinationNameFormat  = 0x84
-	datagramHeaderSizeWithoutLengthOffsets = 10
+	ErrorCodeDestinationNameNotPresent    = 0x82
+	ErrorCodeInvalidSourceNameFormat      = 0x83
+	ErrorCodeInvalidDestinationNameFormat = 0x84
 )
+
+// datagramHeaderSizeWithoutLengthOffsets is the header common to all
+// datagram types: MSG_TYPE, FLAGS, DGM_ID, SOURCE_IP, SOURCE_PORT.
+const datagramHeaderSizeWithoutLengthOffsets = 10
 
 // Datagram service sizes.
 const (

@@ -31,16 +31,19 @@ const (
 
 // Well-known name suffixes (the 16th byte of a NetBIOS name).
 const (
-	SuffixWorkstation    = 0x00 // computer (workstation service) or workgroup/domain group name
-	SuffixMessenger      = 0x03 // messenger service: NET SEND / WinPopup
-	SuffixServer         = 0x20 // file server service
-	SuffixDomainMaster   = 0x1B // domain master browser
-	SuffixMasterBrowser  = 0x1D // local master browser of a workgroup (unique)
-	SuffixBrowserElect   = 0x1E // browser election service of a workgroup (group)
-	SuffixBrowseMaster   = 0x01 // suffix of the __MSBROWSE__ name
-	SuffixDomainControl  = 0x1C // domain controllers (group)
-	nameCharsIllegalHere = "\\/:*?\"<>|"
+	SuffixWorkstation   = 0x00 // computer (workstation service) or workgroup/domain group name
+	SuffixMessenger     = 0x03 // messenger service: NET SEND / WinPopup
+	SuffixServer        = 0x20 // file server service
+	SuffixDomainMaster  = 0x1B // domain master browser
+	SuffixMasterBrowser = 0x1D // local master browser of a workgroup (unique)
+	SuffixBrowserElect  = 0x1E // browser election service of a workgroup (group)
+	SuffixBrowseMaster  = 0x01 // suffix of the __MSBROWSE__ name
+	SuffixDomainControl = 0x1C // domain controllers (group)
 )
+
+// nameCharsIllegalHere are the characters NewName refuses (as Windows does
+// in computer names).
+const nameCharsIllegalHere = "\\/:*?\"<>|"
 
 // Name is a NetBIOS name: up to 15 bytes padded with spaces, a suffix byte
 // (the service: 0x00 workstation, 0x20 server, 0x1D master browser...), and

@@ -57,14 +57,14 @@ type RCode uint8
 
 // Name service result codes (RFC 1002 §4.2.6 and following).
 const (
-	RCodeOK     RCode = 0 // no error
-	RCodeFormat RCode = 1 // FMT_ERR: format error
-	RCodeServer RCode = 2 // SRV_ERR: server failure
-	RCodeName   RCode = 3 // NAM_ERR: name does not exist
-	RCodeImpl   RCode = 4 // IMP_ERR: unsupported request
-	RCodeRefuse RCode = 5 // RFS_ERR: refused
-	RCodeActive RCode = 6 // ACT_ERR: name owned by another node
-	RCodeCfterr RCode = 7 // CFT_ERR: name in conflict
+	RCodeOK       RCode = 0 // no error
+	RCodeFormat   RCode = 1 // FMT_ERR: format error
+	RCodeServer   RCode = 2 // SRV_ERR: server failure
+	RCodeName     RCode = 3 // NAM_ERR: name does not exist
+	RCodeImpl     RCode = 4 // IMP_ERR: unsupported request
+	RCodeRefuse   RCode = 5 // RFS_ERR: refused
+	RCodeActive   RCode = 6 // ACT_ERR: name owned by another node
+	RCodeConflict RCode = 7 // CFT_ERR: name in conflict
 )
 
 // RRType is a QUESTION_TYPE or RR_TYPE.

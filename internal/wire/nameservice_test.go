@@ -42,7 +42,7 @@ func TestNameServiceRoundTrip(t *testing.T) {
 		{"registration", mustNS(NewNameRegistration(5, host, 0, addrs[0])), 0x2910},
 		{"registration, scoped", mustNS(NewNameRegistration(5, mustScope(host, "s"), 0, addrs[0])), 0x2910},
 		{"everything", NameServicePacket{TransactionID: 0xFFFF, Response: true, Opcode: OpMultiHomedRegistration,
-			Flags: 0x7F, RCode: RCodeCfterr,
+			Flags: 0x7F, RCode: RCodeConflict,
 			Questions: []Question{{Name: host, Type: TypeNB, Class: ClassIN}, {Name: testSrc, Type: TypeNBSTAT, Class: ClassIN}},
 			Answers:   []ResourceRecord{{Name: testDst, Type: TypeA, Class: ClassIN, TTL: 1, Data: []byte{1, 2, 3, 4}}},
 			Authority: []ResourceRecord{{Name: host, Type: TypeNS, Class: ClassIN, TTL: 2, Data: []byte{}}},
