@@ -70,9 +70,11 @@ func runHelper(role, arg string) int {
 		defer s.Close()
 		fmt.Println("adopted", s.Name())
 		buf := make([]byte, 1024)
+		s.SetReadTimeout(5 * time.Second)
 		for i := 0; i < n; i++ {
 			k, err := s.Read(buf)
 			if err != nil {
+				fmt.Fprintf(os.Stderr, "stats %+v\n", s.Stats())
 				return fail(err)
 			}
 			fmt.Printf("%s\n", buf[:k])
@@ -771,7 +773,9 @@ func TestTransferToChildProcess(t *testing.T) {
 	if _, err := mailslot.Create(name); !errors.Is(err, mailslot.ErrAlreadyExists) {
 		t.Fatalf("Create while the child holds the slot = %v", err)
 	}
-	c.Write([]byte("written after"))
+	if _, err := c.Write([]byte("written after")); err != nil {
+		t.Fatal(err)
+	}
 	rest, _ := r.ReadString(0)
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)

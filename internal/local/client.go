@@ -22,6 +22,7 @@ type Conn struct {
 	data *net.UnixConn
 	raw  syscall.RawConn
 	max  int
+	ctl  *net.UnixConn // kept open: the server forgets us when it closes
 }
 
 // Dial opens the slot with the given key for writing. It fails with
@@ -36,7 +37,12 @@ func Dial(key string) (*Conn, error) {
 		}
 		return nil, fmt.Errorf("connect to the server: %w", err)
 	}
-	defer ctl.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			ctl.Close()
+		}
+	}()
 	_ = ctl.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	var msg [ctlLen]byte
 	n, err := ctl.Read(msg[:])
@@ -54,12 +60,13 @@ func Dial(key string) (*Conn, error) {
 		return nil, errs.Permission
 	}
 	max := int(uint32(msg[4]) | uint32(msg[5])<<8 | uint32(msg[6])<<16 | uint32(msg[7])<<24)
-	data, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: dataAddr, Net: "unixgram"})
+	data, err := dialData(dataAddr)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return nil, errs.NotFound
-		}
-		return nil, fmt.Errorf("connect to the slot: %w", err)
+		return nil, err
+	}
+	if err := register(ctl, data); err != nil {
+		data.Close()
+		return nil, err
 	}
 	raw, err := data.SyscallConn()
 	if err != nil {
@@ -72,7 +79,64 @@ func Dial(key string) (*Conn, error) {
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4*MaxRecord)
 		}
 	})
-	return &Conn{data: data, raw: raw, max: max}, nil
+	ok = true
+	return &Conn{data: data, raw: raw, max: max, ctl: ctl}, nil
+}
+
+// dialData makes the client's data socket: bound to an address the kernel
+// picks, so that the server can tell its datagrams apart, and connected to
+// the slot.
+func dialData(dataAddr string) (*net.UnixConn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("data socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "mailslot-client")
+	defer f.Close()
+	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil { // autobind
+		return nil, fmt.Errorf("bind data socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: dataAddr}); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return nil, errs.NotFound
+		}
+		return nil, fmt.Errorf("connect to the slot: %w", err)
+	}
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("data socket: %w", err)
+	}
+	return c.(*net.UnixConn), nil
+}
+
+// register proves to the server that this client owns its data socket's
+// address (see writers.go).
+func register(ctl, data *net.UnixConn) error {
+	la, ok := data.LocalAddr().(*net.UnixAddr)
+	if !ok || len(la.Name) < 2 || la.Name[0] != '@' {
+		return fmt.Errorf("data socket has no abstract address (%v)", data.LocalAddr())
+	}
+	msg := append([]byte{msgRegister, 0}, la.Name[1:]...)
+	if _, err := ctl.Write(msg); err != nil {
+		return fmt.Errorf("register with the server: %w", err)
+	}
+	_ = data.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	defer data.SetReadDeadline(time.Time{})
+	buf := make([]byte, 1+nonceLen+1)
+	n, err := data.Read(buf[1:])
+	if err != nil || n != nonceLen {
+		return fmt.Errorf("%w (the server did not confirm the writer: %v)", errs.NotFound, err)
+	}
+	buf[0] = msgNonce
+	if _, err := ctl.Write(buf[:1+nonceLen]); err != nil {
+		return fmt.Errorf("register with the server: %w", err)
+	}
+	n, err = ctl.Read(buf[:1])
+	if err != nil || n != 1 || buf[0] != msgOK {
+		return fmt.Errorf("%w (the server refused the registration: %v)", errs.NotFound, err)
+	}
+	_ = ctl.SetReadDeadline(time.Time{})
+	return nil
 }
 
 // MaxMessageSize returns the largest record the slot accepts.
@@ -132,7 +196,11 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 }
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.data.Close() }
+func (c *Conn) Close() error {
+	err := c.data.Close()
+	c.ctl.Close()
+	return err
+}
 
 func mapWriteErr(err error) error {
 	switch {

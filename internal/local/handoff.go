@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
@@ -29,27 +30,57 @@ import (
 
 const handoffMagic = "MAILSLOT-HANDOFF-1\n"
 
+// sessionBatch is how many writers' descriptors travel in one message.
+const sessionBatch = 200
+
 // Transfer hands the slot over; see above. The Server is closed afterwards,
 // whether or not Transfer succeeds.
 func (s *Server) Transfer(label string) (*os.File, error) {
-	if !s.stop() {
+	if !s.stop(true) {
 		return nil, errs.Closed
 	}
 	// Wake the goroutines without closing the sockets.
 	past := time.Unix(1, 0)
 	_ = s.data.SetReadDeadline(past)
 	_ = s.ctl.SetDeadline(past)
+	s.mu.Lock()
+	for ss := range s.sessions {
+		_ = ss.conn.SetReadDeadline(past)
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
+	// A drain begun by Info before the stop may still be receiving: let it
+	// finish, and keep any other from starting, while the state is copied.
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	// Registered writers move with the slot; half-done handshakes end here.
+	var moving []*session
+	for ss := range s.sessions {
+		if ss.addr != "" && s.writers[ss.addr] == ss.id {
+			moving = append(moving, ss)
+		}
+	}
+	// Writers that have gone may have records still in the kernel queue,
+	// which travels with the data socket: their registrations move too.
+	var gone []movedWriter
+	for _, r := range s.retired {
+		if id, ok := s.writers[r.addr]; ok && id.gen == r.gen {
+			gone = append(gone, movedWriter{addr: r.addr, id: id})
+		}
+	}
 	defer func() {
+		for ss := range s.sessions {
+			ss.conn.Close()
+		}
 		s.data.Close()
 		s.ctl.Close()
 		s.mu.Lock()
 		s.q.Reset()
-		s.rb = nil
 		s.mu.Unlock()
+		s.rb = nil
 	}()
 
-	state, err := s.snapshot(label)
+	state, err := s.snapshot(label, moving, gone)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +102,28 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 	}
 	rights := unix.UnixRights(int(dataF.Fd()), int(ctlF.Fd()), int(state.Fd()))
 	err = unix.Sendmsg(pair[0], []byte(handoffMagic), rights, nil, 0)
+	// Then the writers' control connections, a batch a message (the
+	// kernel takes at most 253 descriptors in one).
+	for i := 0; err == nil && i < len(moving); i += sessionBatch {
+		j := min(i+sessionBatch, len(moving))
+		var files []*os.File
+		var fds []int
+		for _, ss := range moving[i:j] {
+			f, ferr := ss.conn.File()
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			files = append(files, f)
+			fds = append(fds, int(f.Fd()))
+		}
+		if err == nil {
+			err = unix.Sendmsg(pair[0], []byte("S"), unix.UnixRights(fds...), nil, 0)
+		}
+		for _, f := range files {
+			f.Close()
+		}
+	}
 	unix.Close(pair[0])
 	if err != nil {
 		unix.Close(pair[1])
@@ -80,7 +133,7 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 }
 
 // snapshot writes the settings and queued records into a memfd.
-func (s *Server) snapshot(label string) (*os.File, error) {
+func (s *Server) snapshot(label string, moving []*session, gone []movedWriter) (*os.File, error) {
 	fd, err := unix.MemfdCreate("mailslot-queue", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
@@ -108,6 +161,18 @@ func (s *Server) snapshot(label string) (*os.File, error) {
 	binary.Write(&b, binary.LittleEndian, p.UIDs)
 	binary.Write(&b, binary.LittleEndian, uint32(len(p.GIDs)))
 	binary.Write(&b, binary.LittleEndian, p.GIDs)
+	binary.Write(&b, binary.LittleEndian, uint32(len(moving)))
+	for _, ss := range moving {
+		putStr(ss.addr)
+		binary.Write(&b, binary.LittleEndian, ss.id.pid)
+		binary.Write(&b, binary.LittleEndian, ss.id.uid)
+	}
+	binary.Write(&b, binary.LittleEndian, uint32(len(gone)))
+	for _, w := range gone {
+		putStr(w.addr)
+		binary.Write(&b, binary.LittleEndian, w.id.pid)
+		binary.Write(&b, binary.LittleEndian, w.id.uid)
+	}
 	binary.Write(&b, binary.LittleEndian, uint64(s.q.Len()))
 	if _, err := f.Write(b.Bytes()); err != nil {
 		f.Close()
@@ -181,7 +246,11 @@ func Adopt(f *os.File) (*Server, string, error) {
 	defer ctlF.Close()
 	defer state.Close()
 
-	cfg, q, label, err := restore(state)
+	cfg, q, label, ws, gone, err := restore(state)
+	if err != nil {
+		return nil, "", err
+	}
+	conns, err := receiveSessions(raw, len(ws))
 	if err != nil {
 		return nil, "", err
 	}
@@ -207,18 +276,100 @@ func Adopt(f *os.File) (*Server, string, error) {
 	}
 	// The deadlines set to stop the previous holder live in that process's
 	// poller, not in the socket; nothing to clear here.
-	s, err := start(cfg, data, ctl, q)
+	// The writers are registered before the slot's goroutines start, so
+	// that none of their records waiting in the data socket is refused.
+	s, err := start(cfg, data, ctl, q, func(s *Server) {
+		for _, w := range gone {
+			s.gen++
+			s.writers[w.addr] = writerID{pid: w.id.pid, uid: w.id.uid, gen: s.gen}
+			s.retired = append(s.retired, retiredWriter{w.addr, s.gen})
+		}
+		for i, c := range conns {
+			s.gen++
+			ss := &session{conn: c, addr: ws[i].addr, id: writerID{pid: ws[i].id.pid, uid: ws[i].id.uid, gen: s.gen}}
+			s.sessions[ss] = struct{}{}
+			s.writers[ss.addr] = ss.id
+			s.wg.Add(1)
+			go s.serveSession(ss, true)
+		}
+	})
 	if err != nil {
+		for _, c := range conns {
+			c.Close()
+		}
 		return nil, "", err
 	}
 	return s, label, nil
 }
 
+// receiveSessions reads the n writers' control connections that follow
+// the first hand-over message.
+func receiveSessions(raw syscall.RawConn, n int) ([]*net.UnixConn, error) {
+	var conns []*net.UnixConn
+	fail := func(err error) ([]*net.UnixConn, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil, fmt.Errorf("%w: writers: %v", ErrNotHandoff, err)
+	}
+	oob := make([]byte, unix.CmsgSpace(sessionBatch*4))
+	buf := make([]byte, 8)
+	for len(conns) < n {
+		var fds []int
+		var rerr error
+		if err := raw.Control(func(fd uintptr) {
+			var oobn int
+			_, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+			if rerr != nil {
+				return
+			}
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				rerr = err
+				return
+			}
+			for i := range msgs {
+				if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+					fds = append(fds, got...)
+				}
+			}
+		}); err != nil {
+			return fail(err)
+		}
+		if rerr != nil {
+			return fail(rerr)
+		}
+		if len(fds) == 0 {
+			return fail(errors.New("a message without descriptors"))
+		}
+		for _, fd := range fds {
+			f := os.NewFile(uintptr(fd), "mailslot-writer")
+			c, err := net.FileConn(f)
+			f.Close()
+			if err != nil {
+				return fail(err)
+			}
+			uc, ok := c.(*net.UnixConn)
+			if !ok {
+				c.Close()
+				return fail(errors.New("not a Unix socket"))
+			}
+			conns = append(conns, uc)
+		}
+	}
+	return conns, nil
+}
+
 // restore reads what snapshot wrote.
-func restore(f *os.File) (Config, *queue, string, error) {
+type movedWriter struct {
+	addr string
+	id   writerID
+}
+
+func restore(f *os.File) (Config, *queue, string, []movedWriter, []movedWriter, error) {
 	var cfg Config
-	bad := func(what string) (Config, *queue, string, error) {
-		return Config{}, nil, "", fmt.Errorf("%w: bad %s", ErrNotHandoff, what)
+	bad := func(what string) (Config, *queue, string, []movedWriter, []movedWriter, error) {
+		return Config{}, nil, "", nil, nil, fmt.Errorf("%w: bad %s", ErrNotHandoff, what)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return bad("state file")
@@ -264,10 +415,37 @@ func restore(f *os.File) (Config, *queue, string, error) {
 		return bad("users")
 	}
 	cfg.Policy.GIDs = make([]uint32, ng)
-	var count uint64
+	var nw uint32
 	if binary.Read(r, binary.LittleEndian, cfg.Policy.GIDs) != nil ||
-		binary.Read(r, binary.LittleEndian, &count) != nil {
+		binary.Read(r, binary.LittleEndian, &nw) != nil || nw > 1<<20 {
 		return bad("groups")
+	}
+	getWriters := func(n uint32) ([]movedWriter, bool) {
+		var ws []movedWriter
+		for i := uint32(0); i < n; i++ {
+			var w movedWriter
+			var ok bool
+			if w.addr, ok = getStr(); !ok ||
+				binary.Read(r, binary.LittleEndian, &w.id.pid) != nil ||
+				binary.Read(r, binary.LittleEndian, &w.id.uid) != nil {
+				return nil, false
+			}
+			ws = append(ws, w)
+		}
+		return ws, true
+	}
+	ws, ok := getWriters(nw)
+	var ng2 uint32
+	if !ok || binary.Read(r, binary.LittleEndian, &ng2) != nil || ng2 > 1<<20 {
+		return bad("writers")
+	}
+	gone, ok := getWriters(ng2)
+	if !ok {
+		return bad("writers")
+	}
+	var count uint64
+	if binary.Read(r, binary.LittleEndian, &count) != nil {
+		return bad("record count")
 	}
 	cfg.MaxMessageSize, cfg.Quota, cfg.ReadTimeout = int(maxMsg), int(quota), time.Duration(timeout)
 	cfg.Policy.AnyUser = anyUser != 0
@@ -291,5 +469,5 @@ func restore(f *os.File) (Config, *queue, string, error) {
 		q.Push(rest[recHeader+on:recHeader+on+n], m)
 		rest = rest[recHeader+on+n:]
 	}
-	return cfg, q, label, nil
+	return cfg, q, label, ws, gone, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -43,16 +42,27 @@ type Server struct {
 	dataRaw syscall.RawConn
 	ctl     *net.UnixListener
 
+	// rmu serializes taking records off the data socket and guards rb; it
+	// is taken before mu, so that the queue (mu) is never held across a
+	// system call and records keep their order between the reader
+	// goroutine and synchronous drains.
+	rmu sync.Mutex
+	rb  *recvBatch
+
 	mu          sync.Mutex
 	q           queue
 	readTimeout time.Duration
 	closed      bool // Close or Transfer began
+	handing     bool // Transfer began: records received now still count
 	wake        chan struct{}
 	waiters     int
 	space       chan struct{}
 	spaceWait   bool
 	stats       Stats
-	rb          *recvBatch
+	sessions    map[*session]struct{}
+	writers     map[string]writerID // registered data address → writer
+	retired     []retiredWriter     // gone, to forget once the kernel queue is empty
+	gen         uint64              // last registration number
 
 	wg sync.WaitGroup
 }
@@ -78,10 +88,12 @@ func Listen(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("bind control socket: %w", err)
 	}
-	return start(cfg, data, ctl, nil)
+	return start(cfg, data, ctl, nil, nil)
 }
 
-func start(cfg Config, data *net.UnixConn, ctl *net.UnixListener, q *queue) (*Server, error) {
+// start serves the slot on the given sockets; setup, when not nil, runs
+// before the goroutines start, with mu held.
+func start(cfg Config, data *net.UnixConn, ctl *net.UnixListener, q *queue, setup func(*Server)) (*Server, error) {
 	if cfg.Quota <= 0 {
 		cfg.Quota = DefaultQuota
 	}
@@ -90,17 +102,6 @@ func start(cfg Config, data *net.UnixConn, ctl *net.UnixListener, q *queue) (*Se
 		data.Close()
 		ctl.Close()
 		return nil, err
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
-	}); err == nil && serr != nil {
-		err = serr
-	}
-	if err != nil {
-		data.Close()
-		ctl.Close()
-		return nil, fmt.Errorf("enable SO_PASSCRED: %w", err)
 	}
 	s := &Server{
 		cfg:         cfg,
@@ -111,9 +112,16 @@ func start(cfg Config, data *net.UnixConn, ctl *net.UnixListener, q *queue) (*Se
 		readTimeout: cfg.ReadTimeout,
 		wake:        make(chan struct{}),
 		space:       make(chan struct{}),
+		sessions:    make(map[*session]struct{}),
+		writers:     make(map[string]writerID),
 	}
 	if q != nil {
 		s.q = *q
+	}
+	if setup != nil {
+		s.mu.Lock()
+		setup(s)
+		s.mu.Unlock()
 	}
 	s.wg.Add(2)
 	go s.readLoop()
@@ -149,8 +157,20 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			s.mu.Unlock()
 			return nil, 0, Meta{}, errs.Closed
 		}
-		if s.q.Len() == 0 {
-			s.drainLocked()
+		if s.q.Len() == 0 && s.dueLocked(start) {
+			// About to time out: first take what writers have already
+			// handed to the kernel, which the reader goroutine may not
+			// have moved yet.
+			s.mu.Unlock()
+			s.drain()
+			s.mu.Lock()
+			if s.closed {
+				continue
+			}
+			if s.q.Len() == 0 {
+				s.mu.Unlock()
+				return nil, 0, Meta{}, errs.Timeout
+			}
 		}
 		if s.q.Len() > 0 {
 			out, n, m, fit := s.q.Pop(p, alloc)
@@ -163,10 +183,6 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			return out, n, m, nil
 		}
 		d := s.readTimeout
-		if d == 0 {
-			s.mu.Unlock()
-			return nil, 0, Meta{}, errs.Timeout
-		}
 		var tc <-chan time.Time
 		if d > 0 {
 			now := time.Now()
@@ -175,8 +191,7 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			}
 			left := start.Add(d).Sub(now)
 			if left <= 0 {
-				s.mu.Unlock()
-				return nil, 0, Meta{}, errs.Timeout
+				continue // dueLocked now holds
 			}
 			if timer == nil {
 				timer = time.NewTimer(left)
@@ -206,6 +221,16 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 	}
 }
 
+// dueLocked reports whether a read that began at start (zero: now) must
+// stop waiting.
+func (s *Server) dueLocked(start time.Time) bool {
+	d := s.readTimeout
+	if d == 0 {
+		return true
+	}
+	return d > 0 && !start.IsZero() && time.Since(start) >= d
+}
+
 // poppedLocked wakes the reader goroutine when a pop made room under the
 // quota.
 func (s *Server) poppedLocked() {
@@ -228,12 +253,12 @@ func (s *Server) wakeLocked() {
 // records queued and the read timeout. Records whose Write has returned are
 // counted: the kernel's part of the queue is moved in first.
 func (s *Server) Info() (next, count int, timeout time.Duration, err error) {
+	s.drain()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, 0, 0, errs.Closed
 	}
-	s.drainLocked()
 	return s.q.NextSize(), s.q.Len(), s.readTimeout, nil
 }
 
@@ -261,53 +286,66 @@ func (s *Server) Stats() Stats {
 // Close stops serving: the name is free once every holder has closed, and
 // unread records are discarded.
 func (s *Server) Close() error {
-	if !s.stop() {
+	if !s.stop(false) {
 		return errs.Closed
 	}
 	s.data.Close()
 	s.ctl.Close()
+	s.mu.Lock()
+	for ss := range s.sessions {
+		ss.conn.Close()
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	s.mu.Lock()
 	s.q.Reset()
-	s.rb = nil
 	s.mu.Unlock()
+	s.rmu.Lock()
+	s.rb = nil
+	s.rmu.Unlock()
 	return nil
 }
 
 // stop marks the server closed and wakes everything that waits; it reports
 // whether this call did it.
-func (s *Server) stop() bool {
+func (s *Server) stop(handing bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
 	s.closed = true
+	s.handing = handing
 	close(s.wake)
 	close(s.space)
 	return true
 }
 
-// drainLocked moves records from the data socket into the queue without
-// blocking, while the quota allows.
-func (s *Server) drainLocked() {
-	if s.q.Bytes() >= s.cfg.Quota {
-		return
-	}
+// drain moves records from the data socket into the queue without
+// blocking, while the quota allows. The caller must not hold mu.
+func (s *Server) drain() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	_ = s.dataRaw.Control(func(fd uintptr) {
-		for s.q.Bytes() < s.cfg.Quota {
-			if n, _ := s.recvLocked(int(fd)); n == 0 {
+		for s.roomForMore() {
+			if n, _ := s.recv(int(fd)); n == 0 {
 				return
 			}
 		}
 	})
 }
 
+// roomForMore reports whether the slot is open and under its quota.
+func (s *Server) roomForMore() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && s.q.Bytes() < s.cfg.Quota
+}
+
 // readLoop is the slot's receiving goroutine: it waits for records on the
 // data socket and queues them, pausing while the quota is full.
 func (s *Server) readLoop() {
 	defer s.wg.Done()
-	var stopped atomic.Bool
 	for {
 		s.mu.Lock()
 		for !s.closed && s.q.Bytes() >= s.cfg.Quota {
@@ -324,14 +362,13 @@ func (s *Server) readLoop() {
 			return
 		}
 		err := s.dataRaw.Read(func(fd uintptr) bool {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.closed {
-				stopped.Store(true)
-				return true
-			}
-			for s.q.Bytes() < s.cfg.Quota {
-				n, again := s.recvLocked(int(fd))
+			s.rmu.Lock()
+			defer s.rmu.Unlock()
+			for {
+				if !s.roomForMore() {
+					return true // closed, or quota full: look again above
+				}
+				n, again := s.recv(int(fd))
 				if again {
 					return false
 				}
@@ -339,33 +376,29 @@ func (s *Server) readLoop() {
 					return true
 				}
 			}
-			return true // quota full: go wait for room
 		})
-		if err != nil || stopped.Load() {
-			return
+		if err != nil {
+			return // closed, or stopped by Transfer's deadline
 		}
 	}
 }
 
 // recvBatch holds the buffers for one recvmmsg call.
 type recvBatch struct {
-	msgs []unix.Mmsghdr
-	iovs []unix.Iovec
-	bufs [][]byte
-	oobs []byte
+	msgs  []unix.Mmsghdr
+	names []unix.RawSockaddrUnix
+	iovs  []unix.Iovec
+	bufs  [][]byte
 }
 
-const (
-	batchLen = 8
-	oobLen   = 64 // room for SCM_CREDENTIALS (32 bytes), nothing else fits
-)
+const batchLen = 8
 
 func newRecvBatch(bufSize int) *recvBatch {
 	rb := &recvBatch{
-		msgs: make([]unix.Mmsghdr, batchLen),
-		iovs: make([]unix.Iovec, batchLen),
-		bufs: make([][]byte, batchLen),
-		oobs: make([]byte, batchLen*oobLen),
+		msgs:  make([]unix.Mmsghdr, batchLen),
+		iovs:  make([]unix.Iovec, batchLen),
+		bufs:  make([][]byte, batchLen),
+		names: make([]unix.RawSockaddrUnix, batchLen),
 	}
 	all := make([]byte, batchLen*bufSize)
 	for i := range rb.msgs {
@@ -375,15 +408,15 @@ func newRecvBatch(bufSize int) *recvBatch {
 		h := &rb.msgs[i].Hdr
 		h.Iov = &rb.iovs[i]
 		h.SetIovlen(1)
-		h.Control = &rb.oobs[i*oobLen]
+		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
 	}
 	return rb
 }
 
-// recvLocked receives up to a batch of datagrams and queues the good ones.
-// n is the number of datagrams taken off the socket; again reports that
-// the socket had none (EAGAIN).
-func (s *Server) recvLocked(fd int) (n int, again bool) {
+// recv receives up to a batch of datagrams and queues the good ones. The
+// caller holds rmu, not mu. n is the number of datagrams taken off the
+// socket; again reports that the socket had none (EAGAIN).
+func (s *Server) recv(fd int) (n int, again bool) {
 	if s.rb == nil {
 		// Room for the largest acceptable record plus framing, and one byte
 		// more so that an oversize record shows as truncated.
@@ -391,29 +424,36 @@ func (s *Server) recvLocked(fd int) (n int, again bool) {
 	}
 	rb := s.rb
 	for i := range rb.msgs {
-		rb.msgs[i].Hdr.SetControllen(oobLen)
+		rb.msgs[i].Hdr.Namelen = unix.SizeofSockaddrUnix
 		rb.msgs[i].Hdr.Flags = 0
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&rb.msgs[0])), uintptr(len(rb.msgs)), unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return 0, e == unix.EAGAIN
+		if e == unix.EAGAIN {
+			s.mu.Lock()
+			if len(s.retired) > 0 {
+				s.forgetRetiredLocked()
+			}
+			s.mu.Unlock()
+			return 0, true
 		}
 		return 0, false
 	}
 	n = int(r)
 	now := time.Now().UnixNano()
 	queued := false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed && !s.handing {
+		return n, false // the slot and its records are gone
+	}
 	for i := 0; i < n; i++ {
 		h := &rb.msgs[i].Hdr
 		size := int(rb.msgs[i].Len)
-		pid, uid, gid, ok := parseCreds(rb.oobs[i*oobLen : i*oobLen+int(h.Controllen)])
+		id, ok := s.writers[string(sender(&rb.names[i], h.Namelen))]
 		if !ok {
-			s.stats.Malformed++
-			continue
-		}
-		if !s.check.allows(uid, gid) {
-			s.stats.Refused++
+			s.stats.Refused++ // not a writer that passed Open's check
+
 			continue
 		}
 		if h.Flags&unix.MSG_TRUNC != 0 {
@@ -429,7 +469,7 @@ func (s *Server) recvLocked(fd int) (n int, again bool) {
 			s.stats.Oversize++
 			continue
 		}
-		s.q.Push(payload, Meta{PID: pid, UID: uid, Time: now, Origin: origin})
+		s.q.Push(payload, Meta{PID: id.pid, UID: id.uid, Time: now, Origin: origin})
 		s.stats.Records++
 		s.stats.Bytes += uint64(len(payload))
 		queued = true
@@ -440,25 +480,13 @@ func (s *Server) recvLocked(fd int) (n int, again bool) {
 	return n, false
 }
 
-// parseCreds finds SCM_CREDENTIALS in a control buffer without allocating.
-func parseCreds(oob []byte) (pid int32, uid, gid uint32, ok bool) {
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return 0, 0, 0, false
-		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_CREDENTIALS && l >= unix.SizeofCmsghdr+unix.SizeofUcred {
-			c := (*unix.Ucred)(unsafe.Pointer(&oob[unix.SizeofCmsghdr]))
-			return c.Pid, c.Uid, c.Gid, true
-		}
-		step := unix.CmsgSpace(l - unix.SizeofCmsghdr)
-		if step > len(oob) {
-			break
-		}
-		oob = oob[step:]
+// sender returns the address bytes the kernel filled in for a datagram.
+func sender(sa *unix.RawSockaddrUnix, namelen uint32) []byte {
+	n := int(namelen) - 2 // less sun_family
+	if n <= 0 || n > len(sa.Path) {
+		return nil
 	}
-	return 0, 0, 0, false
+	return unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n)
 }
 
 // parseRecord splits a datagram into payload and origin.
@@ -477,61 +505,4 @@ func parseRecord(b []byte) (payload []byte, origin string, ok bool) {
 		return b[2+on:], string(b[2 : 2+on]), true
 	}
 	return nil, "", false
-}
-
-// acceptLoop answers Open's handshake on the control socket.
-func (s *Server) acceptLoop() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ctl.AcceptUnix()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return
-			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return
-			}
-			// EMFILE and the like: back off a little rather than spin.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		s.answer(c)
-	}
-}
-
-// answer sends one handshake verdict and hangs up.
-func (s *Server) answer(c *net.UnixConn) {
-	defer c.Close()
-	verdict := byte(verdictDenied)
-	if uid, gid, err := peerCred(c); err == nil && s.check.allows(uid, gid) {
-		verdict = verdictAllowed
-	}
-	var msg [ctlLen]byte
-	msg[0] = ctlVersion
-	msg[1] = verdict
-	max := uint32(s.MaxMessageSize())
-	msg[4], msg[5], msg[6], msg[7] = byte(max), byte(max>>8), byte(max>>16), byte(max>>24)
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write(msg[:]) // a client that hung up learns nothing; nothing is lost
-}
-
-func peerCred(c *net.UnixConn) (uid, gid uint32, err error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return 0, 0, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return 0, 0, err
-	}
-	if cerr != nil {
-		return 0, 0, cerr
-	}
-	return cred.Uid, cred.Gid, nil
 }

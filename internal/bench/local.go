@@ -1,0 +1,239 @@
+// Package bench measures mailslots against the raw sockets beneath them, in
+// the same run, and reports ratios: the figures behind `mailslot bench` and
+// the package benchmarks.
+package bench
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailslot-go/mailslot"
+)
+
+// Case is one measurement: W writers sending records of Size bytes.
+type Case struct {
+	Writers int
+	Size    int
+}
+
+// Result is a case measured both ways.
+type Result struct {
+	Case
+	Records  int
+	Ours     time.Duration
+	Baseline time.Duration
+}
+
+// RecordsPerSec returns throughput for a duration.
+func (r Result) RecordsPerSec(d time.Duration) float64 { return float64(r.Records) / d.Seconds() }
+
+// MBPerSec returns payload megabytes (10^6) per second for a duration.
+func (r Result) MBPerSec(d time.Duration) float64 {
+	return float64(r.Records) * float64(r.Size) / d.Seconds() / 1e6
+}
+
+// Ratio is our throughput over the baseline's.
+func (r Result) Ratio() float64 { return r.Baseline.Seconds() / r.Ours.Seconds() }
+
+// DefaultLocalCases are the cases issue 2 asks for.
+func DefaultLocalCases() []Case {
+	var cs []Case
+	for _, w := range []int{1, 4, 16} {
+		for _, s := range []int{16, 100, 4096, 65536} {
+			cs = append(cs, Case{w, s})
+		}
+	}
+	return cs
+}
+
+// recordsFor picks a record count that runs long enough to measure.
+func recordsFor(size int, budget int) int {
+	n := budget / (size + 64)
+	if n < 2000 {
+		n = 2000
+	}
+	if n > 400000 {
+		n = 400000
+	}
+	return n
+}
+
+// Local measures each case through local mailslots and through a raw Unix
+// datagram socket loop (one socket read by one goroutine, written by W
+// goroutines with a connected socket each), alternating the two so that
+// both see the same machine. bytesPerCase sets roughly how much payload
+// each run moves.
+func Local(cases []Case, bytesPerCase int) ([]Result, error) {
+	var out []Result
+	for _, c := range cases {
+		n := recordsFor(c.Size, bytesPerCase)
+		n -= n % c.Writers
+		r := Result{Case: c, Records: n}
+		// Warm up once, then take the best of three of each: the least
+		// disturbed run is the closest to the code's own cost.
+		if _, err := localOurs(c, n/10+c.Writers); err != nil {
+			return nil, err
+		}
+		for i := 0; i < 3; i++ {
+			b, err := localRaw(c, n)
+			if err != nil {
+				return nil, err
+			}
+			o, err := localOurs(c, n)
+			if err != nil {
+				return nil, err
+			}
+			if r.Baseline == 0 || b < r.Baseline {
+				r.Baseline = b
+			}
+			if r.Ours == 0 || o < r.Ours {
+				r.Ours = o
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+var seq int
+
+func benchName() string {
+	seq++
+	return fmt.Sprintf(`\\.\mailslot\bench\%d\%d`, os.Getpid(), seq)
+}
+
+func localOurs(c Case, n int) (time.Duration, error) {
+	name := benchName()
+	s, err := mailslot.Create(name)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	writers := make([]func([]byte) error, c.Writers)
+	for i := range writers {
+		cl, err := mailslot.Open(name)
+		if err != nil {
+			return 0, err
+		}
+		defer cl.Close()
+		writers[i] = func(p []byte) error { _, err := cl.Write(p); return err }
+	}
+	return pump(writers, func(p []byte) error { _, err := s.Read(p); return err }, c.Size, n)
+}
+
+func localRaw(c Case, n int) (time.Duration, error) {
+	seq++
+	addr := &net.UnixAddr{Name: fmt.Sprintf("@mailslot-bench-raw/%d/%d", os.Getpid(), seq), Net: "unixgram"}
+	srv, err := net.ListenUnixgram("unixgram", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Close()
+	writers := make([]func([]byte) error, c.Writers)
+	for i := range writers {
+		cn, err := net.DialUnix("unixgram", nil, addr)
+		if err != nil {
+			return 0, err
+		}
+		defer cn.Close()
+		writers[i] = func(p []byte) error { _, err := cn.Write(p); return err }
+	}
+	return pump(writers, func(p []byte) error { _, err := srv.Read(p); return err }, c.Size, n)
+}
+
+// pump runs the writers, each in its goroutine sending its share of n
+// records of size bytes, while read takes all n, and returns the time
+// from the first write to the last read.
+func pump(writers []func([]byte) error, read func([]byte) error, size, n int) (time.Duration, error) {
+	per := n / len(writers)
+	n = per * len(writers)
+	rec := make([]byte, size)
+	errc := make(chan error, len(writers))
+	start := time.Now()
+	for _, w := range writers {
+		go func() {
+			for i := 0; i < per; i++ {
+				if err := w(rec); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	buf := make([]byte, size+1)
+	var rerr error
+	for i := 0; i < n && rerr == nil; i++ {
+		rerr = read(buf)
+	}
+	el := time.Since(start)
+	if rerr != nil {
+		// The writers stop with an error when the caller closes the
+		// sockets; errc has room for all of them.
+		return 0, rerr
+	}
+	for range writers {
+		if err := <-errc; err != nil {
+			return 0, err
+		}
+	}
+	return el, nil
+}
+
+// QueueOverhead queues n records of size bytes without reading them and
+// returns the heap bytes each record costs beyond its payload.
+func QueueOverhead(n, size int) (float64, error) {
+	name := benchName()
+	s, err := mailslot.Create(name, mailslot.WithQueueQuota(1<<40), mailslot.WithReadTimeout(0))
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	c, err := mailslot.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	before := heap()
+	rec := make([]byte, size)
+	for i := 0; i < n; i++ {
+		if _, err := c.Write(rec); err != nil {
+			return 0, err
+		}
+	}
+	info, err := s.Info() // moves the last records from the kernel
+	if err != nil {
+		return 0, err
+	}
+	if info.MessageCount != n {
+		return 0, fmt.Errorf("queued %d records, want %d", info.MessageCount, n)
+	}
+	after := heap()
+	runtime.KeepAlive(s)
+	return float64(int64(after)-int64(before))/float64(n) - float64(size), nil
+}
+
+func heap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Print writes results as a table.
+func Print(w io.Writer, title, baseline string, rs []Result) {
+	fmt.Fprintf(w, "%s (baseline: %s, measured in the same run; best of 3)\n", title, baseline)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "writers\tsize\trecords\tours rec/s\tours MB/s\tbaseline rec/s\tbaseline MB/s\tratio\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.1f\t%.0f\t%.1f\t%.2fx\t\n", r.Writers, r.Size, r.Records,
+			r.RecordsPerSec(r.Ours), r.MBPerSec(r.Ours), r.RecordsPerSec(r.Baseline), r.MBPerSec(r.Baseline), r.Ratio())
+	}
+	tw.Flush()
+}
