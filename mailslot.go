@@ -267,7 +267,7 @@ func Open(name string, opts ...Option) (*Client, error) {
 	o := buildOptions(opts)
 	var w writer
 	if n.IsLocal() {
-		c, err := local.Dial(n.key())
+		c, err := local.Dial(n.key(), false)
 		if err != nil {
 			return nil, opErr("open", name, err)
 		}

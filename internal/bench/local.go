@@ -237,3 +237,13 @@ func Print(w io.Writer, title, baseline string, rs []Result) {
 	}
 	tw.Flush()
 }
+
+// LocalOnce moves n records through local mailslots and then through the
+// raw socket loop, returning both durations: for `go test -bench`.
+func LocalOnce(c Case, n int) (ours, raw time.Duration, err error) {
+	if ours, err = localOurs(c, n); err != nil {
+		return 0, 0, err
+	}
+	raw, err = localRaw(c, n)
+	return ours, raw, err
+}

@@ -55,13 +55,12 @@ func Addrs(key string) (data, control string) {
 	return addrPrefix + h + "/d", addrPrefix + h + "/c"
 }
 
-// Record framing on the data socket: one byte of kind, then for
-// kindOrigin a one-byte length and that many bytes of origin, then the
-// payload.
-const (
-	kindPlain  = 0
-	kindOrigin = 1
-)
+// Record framing on the data socket. A plain writer's datagram is the
+// record itself, nothing added: one write(2) of the caller's bytes, as
+// fast as a bare socket. A relay (mailslotd handing on records from the
+// network) says so when it registers, and each of its datagrams starts
+// with a one-byte origin length and that many bytes of origin (who sent
+// the record to the relay), then the payload.
 
 // MaxOrigin is the longest origin a relay may attach to a record.
 const MaxOrigin = 255

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -19,16 +20,18 @@ const handshakeTimeout = 5 * time.Second
 
 // Conn is the writing end of a local slot.
 type Conn struct {
-	data *net.UnixConn
-	raw  syscall.RawConn
-	max  int
-	ctl  *net.UnixConn // kept open: the server forgets us when it closes
+	data  *net.UnixConn
+	raw   syscall.RawConn
+	max   int
+	relay bool          // records carry an origin
+	ctl   *net.UnixConn // kept open: the server forgets us when it closes
 }
 
 // Dial opens the slot with the given key for writing. It fails with
 // errs.NotFound when nothing serves the name and errs.Permission when the
-// server's policy refuses this process's user.
-func Dial(key string) (*Conn, error) {
+// server's policy refuses this process's user. A relay's records each
+// carry an origin (see Write).
+func Dial(key string, relay bool) (*Conn, error) {
 	dataAddr, ctlAddr := Addrs(key)
 	ctl, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: ctlAddr, Net: "unixpacket"})
 	if err != nil {
@@ -64,7 +67,7 @@ func Dial(key string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := register(ctl, data); err != nil {
+	if err := register(ctl, data, relay); err != nil {
 		data.Close()
 		return nil, err
 	}
@@ -80,7 +83,7 @@ func Dial(key string) (*Conn, error) {
 		}
 	})
 	ok = true
-	return &Conn{data: data, raw: raw, max: max, ctl: ctl}, nil
+	return &Conn{data: data, raw: raw, max: max, relay: relay, ctl: ctl}, nil
 }
 
 // dialData makes the client's data socket: bound to an address the kernel
@@ -111,12 +114,16 @@ func dialData(dataAddr string) (*net.UnixConn, error) {
 
 // register proves to the server that this client owns its data socket's
 // address (see writers.go).
-func register(ctl, data *net.UnixConn) error {
+func register(ctl, data *net.UnixConn, relay bool) error {
 	la, ok := data.LocalAddr().(*net.UnixAddr)
 	if !ok || len(la.Name) < 2 || la.Name[0] != '@' {
 		return fmt.Errorf("data socket has no abstract address (%v)", data.LocalAddr())
 	}
-	msg := append([]byte{msgRegister, 0}, la.Name[1:]...)
+	kind := byte(msgRegister)
+	if relay {
+		kind = msgRelay
+	}
+	msg := append([]byte{kind, 0}, la.Name[1:]...)
 	if _, err := ctl.Write(msg); err != nil {
 		return fmt.Errorf("register with the server: %w", err)
 	}
@@ -144,23 +151,22 @@ func (c *Conn) MaxMessageSize() int { return c.max }
 
 // Write sends one record, waiting while the slot's queue is full: forever
 // when timeout is negative, not at all when it is 0 (errs.Timeout at once),
-// else up to timeout. origin, when not empty, tells the server where a
-// relayed record came from.
+// else up to timeout. A relay's origin says where the record came from;
+// a plain writer's origin must be empty.
 func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	if len(p) > c.max {
 		return errs.MessageTooLarge
 	}
-	if len(origin) > MaxOrigin {
-		origin = origin[:MaxOrigin]
+	if !c.relay && origin != "" {
+		return errors.New("an origin needs a relay connection")
 	}
-	var hdr [2 + MaxOrigin]byte
-	h := hdr[:1]
-	if origin != "" {
-		hdr[0] = kindOrigin
-		hdr[1] = byte(len(origin))
-		copy(hdr[2:], origin)
-		h = hdr[:2+len(origin)]
+	w := writeOps.Get().(*writeOp)
+	defer w.release()
+	if c.relay {
+		w.iov = relayHeader(origin)
 	}
+	w.p = p
+	w.block = timeout != 0
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
@@ -168,31 +174,74 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	if err := c.data.SetWriteDeadline(deadline); err != nil {
 		return mapWriteErr(err)
 	}
-	var iov [2]unix.Iovec
-	iov[0].Base = &h[0]
-	iov[0].SetLen(len(h))
-	niov := 1
-	if len(p) > 0 {
-		iov[1].Base = &p[0]
-		iov[1].SetLen(len(p))
-		niov = 2
-	}
-	var serr syscall.Errno
-	err := c.raw.Write(func(fd uintptr) bool {
-		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(niov))
-		if e == unix.EAGAIN && timeout != 0 {
-			return false
-		}
-		serr = e
-		return true
-	})
+	err := c.raw.Write(w.fn)
 	if err != nil {
 		return mapWriteErr(err)
 	}
-	if serr != 0 {
-		return mapWriteErr(serr)
+	if w.err != 0 {
+		return mapWriteErr(w.err)
 	}
 	return nil
+}
+
+// writeOp is one record's write(2) or writev(2). They are pooled, each
+// with its method value bound once, so that a plain write allocates
+// nothing: at a few hundred nanoseconds a record, two small allocations
+// cost a tenth of the throughput.
+type writeOp struct {
+	iov   []unix.Iovec // a relay's header, with room for the payload
+	p     []byte
+	block bool // wait for room rather than return EAGAIN
+	err   syscall.Errno
+	fn    func(fd uintptr) bool // w.do
+}
+
+var writeOps = sync.Pool{New: func() any {
+	w := new(writeOp)
+	w.fn = w.do
+	return w
+}}
+
+func (w *writeOp) release() {
+	fn := w.fn
+	*w = writeOp{fn: fn}
+	writeOps.Put(w)
+}
+
+func (w *writeOp) do(fd uintptr) bool {
+	var e syscall.Errno
+	switch {
+	case w.iov != nil:
+		if len(w.p) > 0 {
+			w.iov[1].Base = &w.p[0]
+			w.iov[1].SetLen(len(w.p))
+		}
+		n := 1 + min(len(w.p), 1)
+		_, _, e = unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(n))
+	case len(w.p) == 0: // a zero-length record
+		_, _, e = unix.Syscall(unix.SYS_WRITE, fd, 0, 0)
+	default: // write(2) costs measurably less than writev(2)
+		_, _, e = unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.p[0])), uintptr(len(w.p)))
+	}
+	if e == unix.EAGAIN && w.block {
+		return false
+	}
+	w.err = e
+	return true
+}
+
+// relayHeader frames a relay's origin: its length, then its bytes.
+func relayHeader(origin string) []unix.Iovec {
+	if len(origin) > MaxOrigin {
+		origin = origin[:MaxOrigin]
+	}
+	hdr := make([]byte, 1+len(origin))
+	hdr[0] = byte(len(origin))
+	copy(hdr[1:], origin)
+	iov := make([]unix.Iovec, 2)
+	iov[0].Base = &hdr[0]
+	iov[0].SetLen(len(hdr))
+	return iov
 }
 
 // Close closes the connection.

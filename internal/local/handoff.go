@@ -28,7 +28,7 @@ import (
 // (a child through ExtraFiles, or any process over a Unix socket) calls
 // Adopt and serves the slot from there.
 
-const handoffMagic = "MAILSLOT-HANDOFF-1\n"
+const handoffMagic = "MAILSLOT-HANDOFF-2\n"
 
 // sessionBatch is how many writers' descriptors travel in one message.
 const sessionBatch = 200
@@ -161,17 +161,23 @@ func (s *Server) snapshot(label string, moving []*session, gone []movedWriter) (
 	binary.Write(&b, binary.LittleEndian, p.UIDs)
 	binary.Write(&b, binary.LittleEndian, uint32(len(p.GIDs)))
 	binary.Write(&b, binary.LittleEndian, p.GIDs)
+	putWriter := func(addr string, id writerID) {
+		putStr(addr)
+		relay := uint8(0)
+		if id.relay {
+			relay = 1
+		}
+		binary.Write(&b, binary.LittleEndian, id.pid)
+		binary.Write(&b, binary.LittleEndian, id.uid)
+		binary.Write(&b, binary.LittleEndian, relay)
+	}
 	binary.Write(&b, binary.LittleEndian, uint32(len(moving)))
 	for _, ss := range moving {
-		putStr(ss.addr)
-		binary.Write(&b, binary.LittleEndian, ss.id.pid)
-		binary.Write(&b, binary.LittleEndian, ss.id.uid)
+		putWriter(ss.addr, ss.id)
 	}
 	binary.Write(&b, binary.LittleEndian, uint32(len(gone)))
 	for _, w := range gone {
-		putStr(w.addr)
-		binary.Write(&b, binary.LittleEndian, w.id.pid)
-		binary.Write(&b, binary.LittleEndian, w.id.uid)
+		putWriter(w.addr, w.id)
 	}
 	binary.Write(&b, binary.LittleEndian, uint64(s.q.Len()))
 	if _, err := f.Write(b.Bytes()); err != nil {
@@ -281,12 +287,14 @@ func Adopt(f *os.File) (*Server, string, error) {
 	s, err := start(cfg, data, ctl, q, func(s *Server) {
 		for _, w := range gone {
 			s.gen++
-			s.writers[w.addr] = writerID{pid: w.id.pid, uid: w.id.uid, gen: s.gen}
+			w.id.gen = s.gen
+			s.writers[w.addr] = w.id
 			s.retired = append(s.retired, retiredWriter{w.addr, s.gen})
 		}
 		for i, c := range conns {
 			s.gen++
-			ss := &session{conn: c, addr: ws[i].addr, id: writerID{pid: ws[i].id.pid, uid: ws[i].id.uid, gen: s.gen}}
+			ws[i].id.gen = s.gen
+			ss := &session{conn: c, addr: ws[i].addr, id: ws[i].id}
 			s.sessions[ss] = struct{}{}
 			s.writers[ss.addr] = ss.id
 			s.wg.Add(1)
@@ -425,11 +433,14 @@ func restore(f *os.File) (Config, *queue, string, []movedWriter, []movedWriter, 
 		for i := uint32(0); i < n; i++ {
 			var w movedWriter
 			var ok bool
+			var relay uint8
 			if w.addr, ok = getStr(); !ok ||
 				binary.Read(r, binary.LittleEndian, &w.id.pid) != nil ||
-				binary.Read(r, binary.LittleEndian, &w.id.uid) != nil {
+				binary.Read(r, binary.LittleEndian, &w.id.uid) != nil ||
+				binary.Read(r, binary.LittleEndian, &relay) != nil {
 				return nil, false
 			}
+			w.id.relay = relay == 1
 			ws = append(ws, w)
 		}
 		return ws, true

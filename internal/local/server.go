@@ -143,8 +143,9 @@ func (s *Server) MaxMessageSize() int {
 // errs.BufferTooSmall and n is the record's size; the record stays queued.
 func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n int, m Meta, err error) {
 	var (
-		start time.Time
-		timer *time.Timer
+		start   time.Time
+		timer   *time.Timer
+		drained bool
 	)
 	defer func() {
 		if timer != nil {
@@ -157,17 +158,20 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			s.mu.Unlock()
 			return nil, 0, Meta{}, errs.Closed
 		}
-		if s.q.Len() == 0 && s.dueLocked(start) {
-			// About to time out: first take what writers have already
-			// handed to the kernel, which the reader goroutine may not
-			// have moved yet.
+		if s.q.Len() == 0 && (!drained || s.dueLocked(start)) {
+			// Before waiting, and again before timing out, take what
+			// writers have already handed to the kernel ourselves: under
+			// load this saves a hand-off through the reader goroutine
+			// for every batch, and a timeout never misses a record
+			// whose Write has returned.
+			drained = true
 			s.mu.Unlock()
 			s.drain()
 			s.mu.Lock()
 			if s.closed {
 				continue
 			}
-			if s.q.Len() == 0 {
+			if s.q.Len() == 0 && s.dueLocked(start) {
 				s.mu.Unlock()
 				return nil, 0, Meta{}, errs.Timeout
 			}
@@ -420,7 +424,7 @@ func (s *Server) recv(fd int) (n int, again bool) {
 	if s.rb == nil {
 		// Room for the largest acceptable record plus framing, and one byte
 		// more so that an oversize record shows as truncated.
-		s.rb = newRecvBatch(2 + MaxOrigin + s.MaxMessageSize() + 1)
+		s.rb = newRecvBatch(1 + MaxOrigin + s.MaxMessageSize() + 1)
 	}
 	rb := s.rb
 	for i := range rb.msgs {
@@ -460,10 +464,12 @@ func (s *Server) recv(fd int) (n int, again bool) {
 			s.stats.Oversize++
 			continue
 		}
-		payload, origin, ok := parseRecord(rb.bufs[i][:size])
-		if !ok {
-			s.stats.Malformed++
-			continue
+		payload, origin := rb.bufs[i][:size], ""
+		if id.relay {
+			if payload, origin, ok = parseRecord(payload); !ok {
+				s.stats.Malformed++
+				continue
+			}
 		}
 		if len(payload) > s.MaxMessageSize() {
 			s.stats.Oversize++
@@ -489,20 +495,11 @@ func sender(sa *unix.RawSockaddrUnix, namelen uint32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n)
 }
 
-// parseRecord splits a datagram into payload and origin.
+// parseRecord splits a relay's datagram into origin and payload.
 func parseRecord(b []byte) (payload []byte, origin string, ok bool) {
-	if len(b) == 0 {
+	if len(b) == 0 || len(b) < 1+int(b[0]) {
 		return nil, "", false
 	}
-	switch b[0] {
-	case kindPlain:
-		return b[1:], "", true
-	case kindOrigin:
-		if len(b) < 2 || len(b) < 2+int(b[1]) {
-			return nil, "", false
-		}
-		on := int(b[1])
-		return b[2+on:], string(b[2 : 2+on]), true
-	}
-	return nil, "", false
+	on := int(b[0])
+	return b[1+on:], string(b[1 : 1+on]), true
 }

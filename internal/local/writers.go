@@ -18,7 +18,8 @@ import (
 //     verdict and the maximum record size;
 //  2. the client binds its data socket to a kernel-chosen abstract address
 //     (autobind), connects it to the slot, and sends that address on the
-//     control connection ('R');
+//     control connection ('R', or 'r' for a relay, whose records carry an
+//     origin);
 //  3. the server proves the client owns the address: it sends a random
 //     nonce from the slot's data socket to that address, and the client
 //     must echo it on the control connection ('N');
@@ -31,7 +32,8 @@ import (
 // later hands to another process carries no stale identity.
 
 const (
-	msgRegister = 'R'
+	msgRegister = 'R' // a plain writer
+	msgRelay    = 'r' // a relay: its records carry an origin
 	msgNonce    = 'N'
 	msgOK       = 'K'
 	msgFail     = 'F'
@@ -40,9 +42,10 @@ const (
 
 // writerID is a registered writer.
 type writerID struct {
-	pid int32
-	uid uint32
-	gen uint64 // registration number, unique in this slot
+	pid   int32
+	uid   uint32
+	gen   uint64 // registration number, unique in this slot
+	relay bool   // records carry an origin
 }
 
 // session is one client's control connection.
@@ -161,9 +164,10 @@ func (s *Server) handshake(ss *session) bool {
 	}
 	buf := make([]byte, 128)
 	n, err := c.Read(buf)
-	if err != nil || n < 2 || buf[0] != msgRegister || buf[1] != 0 {
+	if err != nil || n < 2 || (buf[0] != msgRegister && buf[0] != msgRelay) || buf[1] != 0 {
 		return false // only abstract addresses (leading NUL) are ours
 	}
+	relay := buf[0] == msgRelay
 	addr := string(buf[1:n])
 	var nonce [nonceLen]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -196,7 +200,7 @@ func (s *Server) handshake(ss *session) bool {
 	}
 	s.gen++
 	ss.addr = addr
-	ss.id = writerID{pid: pid, uid: uid, gen: s.gen}
+	ss.id = writerID{pid: pid, uid: uid, gen: s.gen, relay: relay}
 	s.writers[addr] = ss.id
 	s.mu.Unlock()
 	_, err = c.Write([]byte{msgOK})

@@ -1,0 +1,85 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+func testKey(t *testing.T) string {
+	return fmt.Sprintf(`TEST\%d\%s`, os.Getpid(), t.Name())
+}
+
+func read(t *testing.T, s *Server) ([]byte, Meta) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _, m, err := s.Read(ctx, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, m
+}
+
+// A relay's records carry their origin; a plain writer's bytes are the
+// record, even when they look like a relay's framing.
+func TestRelayOrigin(t *testing.T) {
+	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	relay, err := Dial(testKey(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	plain, err := Dial(testKey(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+
+	if err := plain.Write([]byte("x"), "forged", -1); err == nil {
+		t.Fatal("a plain writer attached an origin")
+	}
+	steps := []struct {
+		c            *Conn
+		data, origin string
+	}{
+		{relay, "from afar", `\\HOSTA <10.0.0.1:138>`},
+		{relay, "", "empty record"},
+		{relay, "no origin", ""},
+		{plain, "\x05abcde tricky", ""},
+		{plain, "", ""},
+	}
+	for _, st := range steps {
+		if err := st.c.Write([]byte(st.data), st.origin, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, st := range steps {
+		data, m := read(t, s)
+		if string(data) != st.data || m.Origin != st.origin || m.PID != int32(os.Getpid()) {
+			t.Fatalf("record %d = %q from %q (pid %d), want %q from %q", i, data, m.Origin, m.PID, st.data, st.origin)
+		}
+	}
+	// The relay flag moves with a hand-over.
+	f, err := s.Transfer("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _, err := Adopt(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := relay.Write([]byte("after"), "ORIGIN", -1); err != nil {
+		t.Fatal(err)
+	}
+	if data, m := read(t, s2); string(data) != "after" || m.Origin != "ORIGIN" {
+		t.Fatalf("after hand-over: %q from %q", data, m.Origin)
+	}
+}
