@@ -2,6 +2,7 @@ package mailslot
 
 import (
 	"fmt"
+	"github.com/mailslot-go/mailslot/internal/local"
 	"strings"
 	"unicode/utf8"
 
@@ -98,7 +99,7 @@ func (n Name) IsLocal() bool { return n.Host == "." }
 func (n Name) IsBroadcast() bool { return n.Host == "*" }
 
 // key is the case-insensitive identity of a local slot.
-func (n Name) key() string { return strings.ToUpper(n.Path) }
+func (n Name) key() string { return local.Key(n.Path) }
 
 // WirePath returns the name as the SMB mailslot protocol carries it:
 // `\MAILSLOT\PATH`.

@@ -1,12 +1,23 @@
 package mailslot
 
 import (
-	"fmt"
+	"time"
 
-	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/remote"
 )
 
-// openRemote opens a name on another computer or a domain.
+// remoteWriter writes to a name on other computers (see internal/remote).
+type remoteWriter struct{ w *remote.Writer }
+
+func (r remoteWriter) write(p []byte, timeout time.Duration) error { return r.w.Write(p, timeout) }
+func (r remoteWriter) maxMessageSize() int                         { return r.w.MaxMessageSize() }
+func (r remoteWriter) close() error                                { return r.w.Close() }
+
+// openRemote opens a name on another computer, a workgroup or `*`.
 func openRemote(n Name) (writer, error) {
-	return nil, fmt.Errorf("%w: remote mailslots (%s) are not built yet", errs.NotSupported, n.Host)
+	w, err := remote.Open(n.Host, n.Path)
+	if err != nil {
+		return nil, err
+	}
+	return remoteWriter{w}, nil
 }

@@ -30,6 +30,7 @@ package local
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // MaxRecord is the largest record the local transport carries. Windows puts
@@ -76,3 +77,7 @@ const (
 	verdictDenied  = 1
 	ctlLen         = 8
 )
+
+// Key returns the key of the slot with this path (the part after
+// `mailslot\`): names compare case-insensitively.
+func Key(path string) string { return strings.ToUpper(path) }

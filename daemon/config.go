@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"bufio"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/wire"
+)
+
+// Config is what a Daemon serves. The zero value of each field means its
+// default.
+type Config struct {
+	// Name is the computer's NetBIOS name (default: the host name up to
+	// its first dot, upper-case, at most 15 characters).
+	Name string
+	// Workgroup is the computer's workgroup or domain (default WORKGROUP).
+	Workgroup string
+	// Interfaces lists the network interfaces to serve (default: every
+	// interface that is up, can broadcast and has an IPv4 address).
+	Interfaces []string
+	// NamePort, DgramPort and StreamPort are the UDP ports of the NetBIOS
+	// name and datagram services (137, 138) and the TCP port for large
+	// records (1138). A port of -1 turns that service off.
+	NamePort, DgramPort, StreamPort int
+	// DedupWindow is how long a datagram is remembered to drop copies of
+	// it (default 2s).
+	DedupWindow time.Duration
+	// StreamWait bounds how long a record from the stream port waits for
+	// room in a full slot (default 5s).
+	StreamWait time.Duration
+	// Logger receives the daemon's logs (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = hostinfo.HostName()
+	}
+	if c.Workgroup == "" {
+		c.Workgroup = hostinfo.DefaultWorkgroup
+	}
+	c.Name = strings.ToUpper(c.Name)
+	c.Workgroup = strings.ToUpper(c.Workgroup)
+	if _, err := wire.NewName(c.Name, 0); err != nil {
+		return c, fmt.Errorf("computer name %q: %w", c.Name, err)
+	}
+	if _, err := wire.NewName(c.Workgroup, 0); err != nil {
+		return c, fmt.Errorf("workgroup %q: %w", c.Workgroup, err)
+	}
+	if c.NamePort == 0 {
+		c.NamePort = hostinfo.DefaultNamePort
+	}
+	if c.DgramPort == 0 {
+		c.DgramPort = hostinfo.DefaultDgramPort
+	}
+	if c.StreamPort == 0 {
+		c.StreamPort = hostinfo.DefaultStreamPort
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 2 * time.Second
+	}
+	if c.StreamWait == 0 {
+		c.StreamWait = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// Settings are the daemon's settings as text, from a config file, the
+// environment and flags, in that order of precedence (flags win).
+//
+// The config file has one `key = value` a line; `#` starts a comment.
+// Keys: name, workgroup, interface (repeatable, or comma-separated),
+// name-port, dgram-port, stream-port, log-level, dedup-window. The
+// environment variables are MAILSLOTD_ and the key in upper case with
+// '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
+type Settings map[string]string
+
+// SettingKeys are the keys Settings understands.
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "log-level", "dedup-window"}
+
+func knownKey(k string) bool {
+	for _, s := range SettingKeys {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadSettingsFile reads a config file.
+func ReadSettingsFile(path string) (Settings, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s := Settings{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(t, '#'); i >= 0 {
+			t = strings.TrimSpace(t[:i])
+		}
+		if t == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if !ok || !knownKey(k) {
+			return nil, fmt.Errorf("%s:%d: expected one of %s = value", path, line, strings.Join(SettingKeys, ", "))
+		}
+		if k == "interface" && s[k] != "" {
+			v = s[k] + "," + v
+		}
+		s[k] = v
+	}
+	return s, sc.Err()
+}
+
+// SettingsFromEnv reads MAILSLOTD_* variables.
+func SettingsFromEnv(getenv func(string) string) Settings {
+	s := Settings{}
+	for _, k := range SettingKeys {
+		if v := getenv("MAILSLOTD_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))); v != "" {
+			s[k] = v
+		}
+	}
+	return s
+}
+
+// Merge returns s with every key of later set over it.
+func (s Settings) Merge(later Settings) Settings {
+	out := Settings{}
+	for k, v := range s {
+		out[k] = v
+	}
+	for k, v := range later {
+		out[k] = v
+	}
+	return out
+}
+
+// Config turns settings into a Config and a log level.
+func (s Settings) Config() (Config, slog.Level, error) {
+	var c Config
+	level := slog.LevelInfo
+	c.Name = s["name"]
+	c.Workgroup = s["workgroup"]
+	if v := s["interface"]; v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				c.Interfaces = append(c.Interfaces, f)
+			}
+		}
+	}
+	for key, dst := range map[string]*int{"name-port": &c.NamePort, "dgram-port": &c.DgramPort, "stream-port": &c.StreamPort} {
+		if v := s[key]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < -1 || n > 65535 {
+				return c, level, fmt.Errorf("%s: %q is not a port (1-65535, or -1 for off)", key, v)
+			}
+			*dst = n
+		}
+	}
+	if v := s["dedup-window"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, level, fmt.Errorf("dedup-window: %q is not a duration", v)
+		}
+		c.DedupWindow = d
+	}
+	if v := s["log-level"]; v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return c, level, fmt.Errorf("log-level: %q is not debug, info, warn or error", v)
+		}
+	}
+	return c, level, nil
+}

@@ -1,0 +1,242 @@
+// Package daemon is mailslotd as a library: the host service that gives a
+// computer's local mailslots to the LAN. It receives mailslot datagrams
+// (NetBIOS datagram service, UDP 138) for the computer's name, its
+// workgroup and broadcasts, and records too large for a datagram on its
+// stream port, and hands each record to the local slot it names. It
+// answers NetBIOS name queries for its names, and tells local clients who
+// the computer is, so that their datagrams carry its name.
+//
+//	d, err := daemon.New(daemon.Config{Name: "HOSTA", Workgroup: "LABGROUP"})
+//	if err != nil { ... }
+//	defer d.Close()
+//	d.Serve() // until Close
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"github.com/mailslot-go/mailslot/internal/netif"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/wire"
+)
+
+// Stats counts what a daemon has seen since it started.
+type Stats struct {
+	Datagrams     uint64 // mailslot datagrams received for this host
+	Delivered     uint64 // records handed to a local slot (datagram and stream)
+	NoSlot        uint64 // records for a slot nobody serves here
+	QueueFull     uint64 // datagram records dropped: the slot's queue was full
+	Duplicates    uint64 // datagrams dropped as copies of one already delivered
+	NotForUs      uint64 // datagrams to another computer's or workgroup's name
+	Malformed     uint64 // datagrams and name packets that did not decode
+	NameQueries   uint64 // name queries answered
+	StreamRecords uint64 // records received on the stream port
+	StreamErrors  uint64 // stream connections ended by a malformed request
+}
+
+type counters struct {
+	datagrams, delivered, noSlot, queueFull, duplicates, notForUs, malformed,
+	nameQueries, streamRecords, streamErrors atomic.Uint64
+}
+
+// Daemon serves one computer's mailslots on the network.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	ifaces []Iface
+	name   wire.Name // our computer name, suffix 0
+	group  wire.Name // our workgroup, suffix 0
+
+	dgram  []*net.UDPConn // one per interface, index as ifaces
+	nbns   []*net.UDPConn
+	stream *net.TCPListener
+	info   *hostinfo.Listener
+
+	slots *slotCache
+	dedup *deduper
+	c     counters
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{} // open stream connections
+	closed  bool
+	serving bool
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("mailslotd closed")
+
+// New binds the daemon's sockets; Serve starts answering them. Binding the
+// standard ports needs root or CAP_NET_BIND_SERVICE: without, the error
+// (ErrPrivilegedPort) says so; a port another program holds gives
+// ErrPortInUse naming that program.
+func New(cfg Config) (*Daemon, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ifaces, err := Interfaces(cfg.Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		ifaces: ifaces,
+		slots:  newSlotCache(),
+		dedup:  newDeduper(cfg.DedupWindow, 4096),
+		conns:  map[net.Conn]struct{}{},
+		done:   make(chan struct{}),
+	}
+	d.name, _ = wire.NewName(cfg.Name, 0)
+	d.group, _ = wire.NewName(cfg.Workgroup, 0)
+	ok := false
+	defer func() {
+		if !ok {
+			d.closeSockets()
+		}
+	}()
+	for _, ifc := range ifaces {
+		if cfg.DgramPort > 0 {
+			c, err := listenUDP(ifc, cfg.DgramPort)
+			if err != nil {
+				return nil, err
+			}
+			d.dgram = append(d.dgram, c)
+		}
+		if cfg.NamePort > 0 {
+			c, err := listenUDP(ifc, cfg.NamePort)
+			if err != nil {
+				return nil, err
+			}
+			d.nbns = append(d.nbns, c)
+		}
+	}
+	if cfg.StreamPort > 0 {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{Port: cfg.StreamPort})
+		if err != nil {
+			return nil, bindError("tcp", cfg.StreamPort, err)
+		}
+		d.stream = ln
+	}
+	d.info, err = hostinfo.Listen(hostinfo.Info{
+		Name: cfg.Name, Workgroup: cfg.Workgroup,
+		NamePort: cfg.NamePort, DgramPort: cfg.DgramPort, StreamPort: cfg.StreamPort,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("another mailslotd already runs on this computer (%w)", err)
+	}
+	ok = true
+	return d, nil
+}
+
+// Config returns the daemon's configuration, defaults filled in.
+func (d *Daemon) Config() Config { return d.cfg }
+
+// Interfaces returns the interfaces the daemon serves.
+func (d *Daemon) Interfaces() []Iface { return d.ifaces }
+
+// Serve answers the sockets until Close; it returns ErrClosed then.
+func (d *Daemon) Serve() error {
+	d.mu.Lock()
+	if d.closed || d.serving {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.serving = true
+	for i, c := range d.dgram {
+		d.wg.Add(1)
+		go d.dgramLoop(d.ifaces[i], c)
+	}
+	for i, c := range d.nbns {
+		d.wg.Add(1)
+		go d.nameLoop(d.ifaces[i], c)
+	}
+	if d.stream != nil {
+		d.wg.Add(1)
+		go d.acceptLoop()
+	}
+	d.mu.Unlock()
+	var names []string
+	for _, ifc := range d.ifaces {
+		names = append(names, ifc.Name+"="+ifc.Addr.String())
+	}
+	d.log.Info("mailslotd serving", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup,
+		"interfaces", names, "dgram_port", d.cfg.DgramPort, "name_port", d.cfg.NamePort,
+		"stream_port", d.cfg.StreamPort)
+	<-d.done
+	d.wg.Wait()
+	return ErrClosed
+}
+
+// Close stops the daemon and waits for its goroutines.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.closed = true
+	for c := range d.conns {
+		c.Close()
+	}
+	d.mu.Unlock()
+	d.closeSockets()
+	close(d.done)
+	d.wg.Wait()
+	d.slots.close()
+	return nil
+}
+
+func (d *Daemon) closeSockets() {
+	for _, c := range d.dgram {
+		c.Close()
+	}
+	for _, c := range d.nbns {
+		c.Close()
+	}
+	if d.stream != nil {
+		d.stream.Close()
+	}
+	if d.info != nil {
+		d.info.Close()
+	}
+}
+
+// Stats returns the daemon's counters.
+func (d *Daemon) Stats() Stats {
+	c := &d.c
+	return Stats{
+		Datagrams: c.datagrams.Load(), Delivered: c.delivered.Load(), NoSlot: c.noSlot.Load(),
+		QueueFull: c.queueFull.Load(), Duplicates: c.duplicates.Load(), NotForUs: c.notForUs.Load(),
+		Malformed: c.malformed.Load(), NameQueries: c.nameQueries.Load(),
+		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(),
+	}
+}
+
+// StreamAddr returns the stream listener's address (nil when off).
+func (d *Daemon) StreamAddr() net.Addr {
+	if d.stream == nil {
+		return nil
+	}
+	return d.stream.Addr()
+}
+
+// ifaceFor returns the interface whose subnet holds ip, else the first.
+func (d *Daemon) ifaceFor(ip net.IP) Iface {
+	if a, ok := netipFrom(ip); ok {
+		if ifc, ok := netif.For(d.ifaces, a); ok {
+			return ifc
+		}
+	}
+	return d.ifaces[0]
+}
+
+func hostPort(a *net.UDPAddr) string { return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port)) }

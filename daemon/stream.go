@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/stream"
+)
+
+// streamIdle is how long a stream connection may sit between requests.
+const streamIdle = 2 * time.Minute
+
+func (d *Daemon) acceptLoop() {
+	defer d.wg.Done()
+	for {
+		c, err := d.stream.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			d.log.Warn("accept stream connection", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			c.Close()
+			return
+		}
+		d.conns[c] = struct{}{}
+		d.wg.Add(1)
+		d.mu.Unlock()
+		go d.serveStream(c)
+	}
+}
+
+// serveStream answers one connection's requests, one at a time.
+func (d *Daemon) serveStream(c net.Conn) {
+	defer d.wg.Done()
+	defer func() {
+		d.mu.Lock()
+		delete(d.conns, c)
+		d.mu.Unlock()
+		c.Close()
+	}()
+	rd := bufio.NewReaderSize(c, 16<<10)
+	var buf, out []byte
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(streamIdle))
+		req, nb, err := stream.ReadRequest(rd, buf)
+		buf = nb
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				d.c.streamErrors.Add(1)
+				d.log.Debug("stream connection ended", "from", c.RemoteAddr(), "err", err)
+				if errors.Is(err, stream.ErrFormat) {
+					out = stream.AppendResponse(out[:0], &stream.Response{Status: stream.BadRequest, Message: err.Error()})
+					_, _ = c.Write(out)
+				}
+			}
+			return
+		}
+		d.c.streamRecords.Add(1)
+		origin := fmt.Sprintf(`\\%s (%s)`, req.Source, c.RemoteAddr())
+		resp := d.streamResult(req.Name, d.deliver(req.Name, req.Data, origin, d.cfg.StreamWait))
+		out = stream.AppendResponse(out[:0], &resp)
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// streamResult says what became of a record, for its writer.
+func (d *Daemon) streamResult(path string, err error) stream.Response {
+	slot := fmt.Sprintf(`\\%s\mailslot\%s`, d.cfg.Name, path)
+	switch {
+	case err == nil:
+		return stream.Response{Status: stream.OK}
+	case errors.Is(err, errs.NotFound):
+		d.c.noSlot.Add(1)
+		return stream.Response{Status: stream.NotFound, Message: "nothing serves " + slot}
+	case errors.Is(err, errs.MessageTooLarge):
+		return stream.Response{Status: stream.TooLarge, Message: "record over the maximum size of " + slot}
+	case errors.Is(err, errs.Timeout):
+		d.c.queueFull.Add(1)
+		return stream.Response{Status: stream.Busy, Message: slot + " stayed full for " + d.cfg.StreamWait.String()}
+	case errors.Is(err, errs.Permission):
+		return stream.Response{Status: stream.Refused, Message: slot + " refuses mailslotd"}
+	}
+	return stream.Response{Status: stream.Failed, Message: err.Error()}
+}

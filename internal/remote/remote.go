@@ -1,0 +1,270 @@
+// Package remote writes records to mailslots on other computers: as
+// NetBIOS datagrams ([MS-MAIL] mailslot writes) that Windows, Samba and
+// mailslotd hosts understand, or, for a record too large for a datagram,
+// over mailslotd's stream port, where the far side says whether the
+// record reached the slot.
+package remote
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/netif"
+	"github.com/mailslot-go/mailslot/internal/stream"
+	"github.com/mailslot-go/mailslot/internal/wire"
+	"golang.org/x/sys/unix"
+)
+
+// MaxStreamRecord is the largest record sent over a connection.
+const MaxStreamRecord = stream.MaxData
+
+// Writer writes records to one remote name. It is safe for concurrent use.
+type Writer struct {
+	host, path string
+	self       hostinfo.Info
+	ifaces     []netif.Iface
+	res        Resolution
+	src, dst   wire.Name
+	maxDgram   int
+	udp        *net.UDPConn
+
+	mu   sync.Mutex // guards conn: one request at a time on it
+	conn net.Conn
+}
+
+var nextID atomic.Uint32
+
+func init() {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	nextID.Store(uint32(binary.BigEndian.Uint16(b[:])))
+}
+
+// Open resolves host ("*" is the primary domain) and returns a Writer for
+// the slot path there.
+func Open(host, path string) (*Writer, error) {
+	self := hostinfo.Lookup()
+	ifaces, err := netif.List(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.Unreachable, err)
+	}
+	w := &Writer{host: host, path: path, self: self, ifaces: ifaces}
+	target := host
+	if host == "*" {
+		target = self.Workgroup
+	}
+	if w.res, err = Resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
+		return nil, err
+	}
+	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
+		return nil, fmt.Errorf("this computer's name %q: %w", self.Name, err)
+	}
+	if w.dst, err = wire.NewName(target, 0x00); err != nil {
+		return nil, fmt.Errorf("%w: %q is not a NetBIOS name: %v", errs.InvalidName, target, err)
+	}
+	slot := `\MAILSLOT\` + path
+	if err := wire.CheckMailslotName(slot); err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.InvalidName, err)
+	}
+	w.maxDgram = wire.MaxMailslotData(slot, w.src, w.dst)
+	if w.udp, err = listenBroadcast(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// listenBroadcast opens a UDP socket that may send broadcasts.
+func listenBroadcast() (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", ":0")
+	if err != nil {
+		return nil, fmt.Errorf("open a UDP socket: %w", err)
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// Group reports whether records go to a group (broadcast).
+func (w *Writer) Group() bool { return w.res.Group }
+
+// Resolution returns how the host was resolved.
+func (w *Writer) Resolution() Resolution { return w.res }
+
+// MaxMessageSize is the datagram limit for a group, and the stream limit
+// for a computer.
+func (w *Writer) MaxMessageSize() int {
+	if w.res.Group {
+		return w.maxDgram
+	}
+	return MaxStreamRecord
+}
+
+// MaxDatagram is the largest record that goes as one datagram.
+func (w *Writer) MaxDatagram() int { return w.maxDgram }
+
+// Write sends one record: as a datagram when it fits one, else over the
+// stream port, waiting for the far side's answer.
+func (w *Writer) Write(p []byte, timeout time.Duration) error {
+	if len(p) <= w.maxDgram {
+		return w.sendDatagram(p)
+	}
+	if w.res.Group {
+		return fmt.Errorf("%w: %d bytes; a broadcast record fits one datagram, at most %d bytes here", errs.MessageTooLarge, len(p), w.maxDgram)
+	}
+	return w.sendStream(p, timeout)
+}
+
+// Datagram encodes the datagram for p as sent from ifc.
+func (w *Writer) Datagram(p []byte, ifc netif.Iface, id uint16) ([]byte, error) {
+	typ := wire.DirectUnique
+	if w.res.Group {
+		typ = wire.DirectGroup
+	}
+	d := wire.Datagram{
+		Type:            typ,
+		Flags:           wire.NewDatagramFlags(wire.BNode) | wire.FlagFirst,
+		ID:              id,
+		SourceIP:        ifc.Addr,
+		SourcePort:      uint16(w.self.DgramPort),
+		SourceName:      w.src,
+		DestinationName: w.dst,
+	}
+	mw := wire.MailslotWrite{Name: `\MAILSLOT\` + w.path, Priority: 0, Class: wire.ClassUnreliable, Timeout: 1000, Data: p}
+	return wire.AppendMailslotDatagram(nil, &d, &mw)
+}
+
+func (w *Writer) sendDatagram(p []byte) error {
+	id := uint16(nextID.Add(1))
+	port := uint16(w.self.DgramPort)
+	if w.res.Group {
+		var firstErr error
+		sent := 0
+		for _, ifc := range w.ifaces {
+			b, err := w.Datagram(p, ifc, id)
+			if err != nil {
+				return err
+			}
+			dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Broadcast, port))
+			if _, err := w.udp.WriteToUDP(b, dst); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("broadcast on %s: %w", ifc.Name, err)
+				}
+				continue
+			}
+			sent++
+		}
+		if sent == 0 {
+			return fmt.Errorf("%w: %v", errs.Unreachable, firstErr)
+		}
+		return nil
+	}
+	ifc, ok := netif.For(w.ifaces, w.res.Addr)
+	if !ok {
+		ifc = w.ifaces[0]
+	}
+	b, err := w.Datagram(p, ifc, id)
+	if err != nil {
+		return err
+	}
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(w.res.Addr, port))
+	if _, err := w.udp.WriteToUDP(b, dst); err != nil {
+		return fmt.Errorf("%w: send to %s: %v", errs.Unreachable, dst, err)
+	}
+	return nil
+}
+
+// sendStream sends p over the stream port and returns the far side's
+// answer as an error (nil: the record is in the slot's queue).
+func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
+	req, err := stream.AppendRequest(nil, &stream.Request{Name: w.path, Source: w.self.Name, Data: p})
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		fresh := w.conn == nil
+		if fresh {
+			addr := net.JoinHostPort(w.res.Addr.String(), strconv.Itoa(w.self.StreamPort))
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				return fmt.Errorf("%w: connect to mailslotd at %s: %v", errs.Unreachable, addr, err)
+			}
+			w.conn = c
+		}
+		resp, err := w.roundTrip(req, timeout)
+		if err != nil {
+			w.conn.Close()
+			w.conn = nil
+			if !fresh && attempt == 0 {
+				continue // the far side closed an idle connection: once more
+			}
+			return fmt.Errorf("%w: %v", errs.Unreachable, err)
+		}
+		return statusErr(resp)
+	}
+}
+
+func (w *Writer) roundTrip(req []byte, timeout time.Duration) (stream.Response, error) {
+	wait := 15 * time.Second
+	if timeout > 0 {
+		wait = timeout + 5*time.Second
+	}
+	_ = w.conn.SetDeadline(time.Now().Add(wait))
+	if _, err := w.conn.Write(req); err != nil {
+		return stream.Response{}, err
+	}
+	return stream.ReadResponse(w.conn)
+}
+
+func statusErr(r stream.Response) error {
+	var base error
+	switch r.Status {
+	case stream.OK:
+		return nil
+	case stream.NotFound:
+		base = errs.NotFound
+	case stream.TooLarge:
+		base = errs.MessageTooLarge
+	case stream.Busy:
+		base = errs.Timeout
+	case stream.Refused:
+		base = errs.Permission
+	default:
+		base = errors.New(r.Status.String())
+	}
+	if r.Message == "" {
+		return base
+	}
+	return fmt.Errorf("%w (the far side says: %s)", base, r.Message)
+}
+
+// Close releases the sockets.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+	w.mu.Unlock()
+	return w.udp.Close()
+}

@@ -1,0 +1,95 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	reqs := []Request{
+		{Name: `app\jobs`, Source: "HOSTA", Data: []byte("hello")},
+		{Name: "x", Data: nil},
+		{Name: "big", Source: "H", Data: bytes.Repeat([]byte{7}, MaxData)},
+	}
+	var b []byte
+	for i := range reqs {
+		var err error
+		if b, err = AppendRequest(b, &reqs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := bytes.NewReader(b)
+	var buf []byte
+	for _, want := range reqs {
+		got, nb, err := ReadRequest(rd, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = nb
+		if got.Name != want.Name || got.Source != want.Source || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("got %q %q %d bytes", got.Name, got.Source, len(got.Data))
+		}
+	}
+	if _, _, err := ReadRequest(rd, buf); err != io.EOF {
+		t.Fatalf("after the last request: %v", err)
+	}
+	resp := AppendResponse(nil, &Response{Status: NotFound, Message: `no slot \\B\mailslot\x`})
+	r, err := ReadResponse(bytes.NewReader(resp))
+	if err != nil || r.Status != NotFound || r.Message != `no slot \\B\mailslot\x` {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	good, _ := AppendRequest(nil, &Request{Name: "x", Data: []byte("d")})
+	for name, b := range map[string][]byte{
+		"magic":     append([]byte("XXXX"), good[4:]...),
+		"version":   append(append([]byte{}, good[:4]...), append([]byte{9}, good[5:]...)...),
+		"truncated": good[:len(good)-1],
+		"short":     good[:5],
+		"empty name": func() []byte {
+			b := append([]byte{}, good...)
+			b[6], b[7] = 0, 0
+			return b
+		}(),
+		"huge data": func() []byte {
+			b := append([]byte{}, good...)
+			b[10], b[11] = 0x7f, 0xff
+			return b
+		}(),
+	} {
+		if _, _, err := ReadRequest(bytes.NewReader(b), nil); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := AppendRequest(nil, &Request{Name: "x", Data: make([]byte, MaxData+1)}); err == nil {
+		t.Error("oversize data encoded")
+	}
+}
+
+func FuzzReadRequest(f *testing.F) {
+	good, _ := AppendRequest(nil, &Request{Name: `a\b`, Source: "S", Data: []byte("data")})
+	f.Add(good)
+	f.Add(AppendResponse(nil, &Response{Status: OK}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rd := bytes.NewReader(b)
+		var buf []byte
+		for {
+			r, nb, err := ReadRequest(rd, buf)
+			if err != nil {
+				break
+			}
+			buf = nb
+			again, err := AppendRequest(nil, &r)
+			if err != nil {
+				t.Fatalf("decoded request does not encode: %v", err)
+			}
+			if len(again) != ReqHeaderLen+len(r.Name)+len(r.Source)+len(r.Data) {
+				t.Fatal("length mismatch")
+			}
+		}
+		_, _ = ReadResponse(bytes.NewReader(b))
+	})
+}
