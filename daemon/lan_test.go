@@ -1,0 +1,306 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/lab"
+	"github.com/mailslot-go/mailslot/internal/netif"
+	"github.com/mailslot-go/mailslot/internal/remote"
+	"github.com/mailslot-go/mailslot/internal/testenv"
+)
+
+// The test binary doubles as a slot reader inside the hosts.
+func TestMain(m *testing.M) {
+	if os.Getenv("MAILSLOT_TEST_HELPER") == "read" {
+		os.Exit(readHelper(os.Getenv("MAILSLOT_TEST_SLOT")))
+	}
+	os.Exit(m.Run())
+}
+
+// readHelper serves a slot and prints a line for each record:
+// "RECV <size> <sha256 prefix> <from> | <data, up to 60 bytes>".
+func readHelper(name string) int {
+	s, err := mailslot.Create(name)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	defer s.Close()
+	fmt.Println("ready")
+	for {
+		m, err := s.ReadMessage(context.Background())
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		sum := sha256.Sum256(m.Data)
+		show := m.Data
+		if len(show) > 60 {
+			show = show[:60]
+		}
+		fmt.Printf("RECV %d %x %s | %s\n", len(m.Data), sum[:6], m.From, show)
+	}
+}
+
+var mailslotdBin string
+
+// buildDaemon builds cmd/mailslotd once per test binary.
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	if mailslotdBin != "" {
+		return mailslotdBin
+	}
+	dir, err := os.MkdirTemp("", "mailslotd-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "mailslotd")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/mailslotd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build mailslotd: %v\n%s", err, out)
+	}
+	mailslotdBin = bin
+	return bin
+}
+
+type testHost struct {
+	*lab.Host
+	d       *lab.Proc
+	readers map[string]*lab.Proc
+}
+
+// startDaemon runs mailslotd on h and waits until it serves.
+func startDaemon(t *testing.T, h *lab.Host, wg string, extra ...string) *lab.Proc {
+	t.Helper()
+	args := append([]string{"--name", h.Name, "--workgroup", wg, "--log-level", "debug"}, extra...)
+	p := h.Start(t, buildDaemon(t), args...)
+	if !p.WaitFor("mailslotd serving", 10*time.Second) {
+		t.Fatalf("mailslotd on %s did not start:\n%s", h.Name, p.Output())
+	}
+	return p
+}
+
+// startReader serves slot on h in a helper process.
+func startReader(t *testing.T, h *lab.Host, slot string) *lab.Proc {
+	t.Helper()
+	p := h.Start(t, "env", "MAILSLOT_TEST_HELPER=read", "MAILSLOT_TEST_SLOT="+slot, os.Args[0], "-test.run=^$")
+	if !p.WaitFor("ready", 10*time.Second) {
+		t.Fatalf("reader of %s on %s did not start:\n%s", slot, h.Name, p.Output())
+	}
+	return p
+}
+
+// write opens name from inside h and writes each record.
+func write(h *lab.Host, name string, records ...[]byte) error {
+	return h.Run(func() error {
+		c, err := mailslot.Open(name)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, r := range records {
+			if _, err := c.Write(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// received returns the RECV lines of a reader.
+func received(p *lab.Proc) []string {
+	var out []string
+	for _, l := range strings.Split(p.Output(), "\n") {
+		if strings.HasPrefix(l, "RECV ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitRecv waits until the reader has printed a line containing s.
+func waitRecv(t *testing.T, p *lab.Proc, s string) {
+	t.Helper()
+	if !p.WaitFor(s, 10*time.Second) {
+		t.Fatalf("reader never received %q; it has:\n%s", s, p.Output())
+	}
+}
+
+func countRecv(p *lab.Proc, s string) int {
+	n := 0
+	for _, l := range received(p) {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLAN runs a real mailslotd on four hosts in two workgroups and checks
+// every name form with the library.
+func TestLAN(t *testing.T) {
+	t.Setenv("MAILSLOT_NO_DNS", "1") // names resolve inside the LAN only
+	l := lab.New(t)
+	groups := map[string]string{"HOSTA": "WGA", "HOSTB": "WGA", "HOSTC": "WGB", "HOSTD": "WGB"}
+	hosts := map[string]*testHost{}
+	for _, name := range []string{"HOSTA", "HOSTB", "HOSTC", "HOSTD"} {
+		h := &testHost{Host: l.AddHost(name), readers: map[string]*lab.Proc{}}
+		h.d = startDaemon(t, h.Host, groups[name])
+		h.readers["x"] = startReader(t, h.Host, `\\.\mailslot\lan\x`)
+		hosts[name] = h
+	}
+	a, b, c, d := hosts["HOSTA"], hosts["HOSTB"], hosts["HOSTC"], hosts["HOSTD"]
+	rx := func(h *testHost) *lab.Proc { return h.readers["x"] }
+
+	// A marker each reader must get, sent last to it by name: once it
+	// arrives, everything sent earlier has had its chance to arrive too.
+	barrier := func(tag string) {
+		t.Helper()
+		for name, h := range hosts {
+			if err := write(a.Host, `\\`+name+`\mailslot\lan\x`, []byte("barrier "+tag)); err != nil {
+				t.Fatal(err)
+			}
+			waitRecv(t, rx(h), "barrier "+tag)
+		}
+	}
+
+	t.Run("unicast", func(t *testing.T) {
+		if err := write(a.Host, `\\HOSTB\mailslot\lan\x`, []byte("to B only")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, rx(b), "to B only")
+		barrier("unicast")
+		for _, h := range []*testHost{a, c, d} {
+			if n := countRecv(rx(h), "to B only"); n != 0 {
+				t.Errorf("%s received B's record %d times", h.Name, n)
+			}
+		}
+		if n := countRecv(rx(b), "to B only"); n != 1 {
+			t.Errorf("B received its record %d times", n)
+		}
+		if !strings.Contains(received(rx(b))[0], `\\HOSTA (`+a.Addr.String()+`:`) {
+			t.Errorf("From does not name the sender: %s", received(rx(b))[0])
+		}
+	})
+
+	t.Run("workgroup", func(t *testing.T) {
+		if err := write(c.Host, `\\WGA\mailslot\lan\x`, []byte("to WGA")); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(c.Host, `\\*\mailslot\lan\x`, []byte("to star from C")); err != nil {
+			t.Fatal(err)
+		}
+		barrier("workgroup")
+		for h, want := range map[*testHost][2]int{a: {1, 0}, b: {1, 0}, c: {0, 1}, d: {0, 1}} {
+			if n := countRecv(rx(h), "to WGA"); n != want[0] {
+				t.Errorf("%s received the WGA record %d times, want %d", h.Name, n, want[0])
+			}
+			if n := countRecv(rx(h), "to star from C"); n != want[1] {
+				t.Errorf("%s received C's `*` record %d times, want %d", h.Name, n, want[1])
+			}
+		}
+	})
+
+	t.Run("large", func(t *testing.T) {
+		big := make([]byte, 64<<10)
+		for i := range big {
+			big[i] = byte(i * 7)
+		}
+		sum := sha256.Sum256(big)
+		if err := write(a.Host, `\\HOSTB\mailslot\lan\x`, big); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, rx(b), fmt.Sprintf("RECV %d %x", len(big), sum[:6]))
+		err := write(a.Host, `\\HOSTB\mailslot\lan\nobody`, big)
+		if !errors.Is(err, mailslot.ErrNotFound) {
+			t.Fatalf("64 KiB write to a slot B does not serve = %v, want ErrNotFound", err)
+		}
+		err = write(a.Host, `\\WGA\mailslot\lan\x`, big)
+		if !errors.Is(err, mailslot.ErrMessageTooLarge) {
+			t.Fatalf("64 KiB broadcast = %v, want ErrMessageTooLarge", err)
+		}
+	})
+
+	t.Run("unresolvable", func(t *testing.T) {
+		start := time.Now()
+		err := write(a.Host, `\\NOSUCHHOST\mailslot\lan\x`, []byte("x"))
+		if !errors.Is(err, mailslot.ErrUnreachable) || !strings.Contains(err.Error(), "NOSUCHHOST") {
+			t.Fatalf("write to an unknown computer = %v", err)
+		}
+		t.Logf("unknown computer reported after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	})
+
+	t.Run("duplicates", func(t *testing.T) {
+		// One datagram, sent twice, as when it arrives over two paths.
+		err := a.Run(func() error {
+			w, err := remote.Open("HOSTB", `lan\x`)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			ifaces, err := netif.List(nil)
+			if err != nil {
+				return err
+			}
+			conn, err := net.ListenUDP("udp4", nil)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.Addr, 138))
+			for i, id := range []uint16{4242, 4242, 4243} {
+				dg, err := w.Datagram([]byte("dup test"), ifaces[0], id)
+				if err != nil {
+					return err
+				}
+				if _, err := conn.WriteToUDP(dg, to); err != nil {
+					return fmt.Errorf("send %d: %w", i, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		barrier("duplicates")
+		// Ids 4242 twice: once; 4243 is another datagram with the same data.
+		if n := countRecv(rx(b), "dup test"); n != 2 {
+			t.Fatalf("B received the duplicated datagrams %d times, want 2 (4242 once, 4243 once)", n)
+		}
+	})
+
+	t.Run("no slot", func(t *testing.T) {
+		if err := write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads")); err != nil {
+			t.Fatal(err)
+		}
+		barrier("noslot")
+		d.d.Stop()
+		if !strings.Contains(d.d.Output(), "no_slot=1") {
+			t.Fatalf("HOSTD's mailslotd did not count the record for a slot nobody serves:\n%s", d.d.Output())
+		}
+	})
+
+	t.Run("nmblookup", func(t *testing.T) {
+		testenv.LookPath(t, "nmblookup")
+		out, err := c.Command("nmblookup", "-B", c.Broadcast.String(), "HOSTA").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), a.Addr.String()+" HOSTA<00>") {
+			t.Fatalf("nmblookup by broadcast: %v\n%s", err, out)
+		}
+		out, err = c.Command("nmblookup", "-A", b.Addr.String()).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "HOSTB") || !strings.Contains(string(out), "WGA") {
+			t.Fatalf("nmblookup node status: %v\n%s", err, out)
+		}
+	})
+}

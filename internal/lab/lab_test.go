@@ -1,0 +1,97 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Hosts reach each other by unicast and broadcast, and nothing else:
+// each namespace has only lo and its own interface.
+func TestLANCarriesUnicastAndBroadcast(t *testing.T) {
+	l := New(t)
+	a, b, c := l.AddHost("A"), l.AddHost("B"), l.AddHost("C")
+
+	out, err := a.Command("ip", "-br", "addr").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 2 ||
+		!strings.Contains(string(out), a.Addr.String()+"/24") {
+		t.Fatalf("host A's interfaces:\n%s", out)
+	}
+
+	listen := func(h *Host) *net.UDPConn {
+		var c *net.UDPConn
+		if err := h.Run(func() (err error) {
+			c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4000})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	rb, rc := listen(b), listen(c)
+	send := func(to netip.Addr, msg string) {
+		if err := a.Run(func() error {
+			s, err := net.ListenUDP("udp4", nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			raw, _ := s.SyscallConn()
+			raw.Control(func(fd uintptr) { setBroadcast(int(fd)) })
+			_, err = s.WriteToUDP([]byte(msg), net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, 4000)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func(c *net.UDPConn) string {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 100)
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			return fmt.Sprint("error: ", err)
+		}
+		return string(buf[:n])
+	}
+	send(b.Addr, "unicast")
+	if got := recv(rb); got != "unicast" {
+		t.Fatalf("B got %q", got)
+	}
+	send(a.Broadcast, "broadcast")
+	if got := recv(rb); got != "broadcast" {
+		t.Fatalf("B got %q", got)
+	}
+	if got := recv(rc); got != "broadcast" {
+		t.Fatalf("C got %q", got)
+	}
+}
+
+func TestProcessesAndTeardown(t *testing.T) {
+	var names []string
+	t.Run("lan", func(t *testing.T) {
+		l := New(t)
+		h := l.AddHost("A")
+		p := h.Start(t, "sh", "-c", "echo started; sleep 60")
+		if !p.WaitFor("started", 5*time.Second) {
+			t.Fatalf("output %q", p.Output())
+		}
+		names = []string{h.NS, l.SwitchNS()}
+	})
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.Contains(string(out), n) {
+			t.Errorf("namespace %s left after cleanup", n)
+		}
+	}
+}
