@@ -1,0 +1,11 @@
+// Command mailslot serves and writes mailslots; see internal/cli and the
+// README.
+package main
+
+import (
+	"os"
+
+	"github.com/mailslot-go/mailslot/internal/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mailslot-go/mailslot"
+)
+
+func init() {
+	register(&verb{
+		name:    "read",
+		args:    "NAME [--max-size N] [--timeout D] [--count N] [--format text|hex|json]",
+		summary: "serve a mailslot and print each record as it arrives",
+		help: `Prints records until interrupted (Ctrl-C, SIGTERM: exit 0) or until --count records.
+With --timeout, a read that waits longer ends the command with status 1.
+Formats: text prints each record and a newline; hex prints a hex dump; json prints one
+object a line: {"size":N,"data":"...","encoding":"utf-8"|"base64","from":"...","time":"RFC 3339"}
+(data is the record as a string when it is valid UTF-8, else its base64).
+
+example:
+  mailslot read alerts --count 1 --format json
+`,
+		flags: func(fs *flag.FlagSet) func(*Env, []string) error {
+			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, in bytes (0: up to 64 KiB)")
+			timeout := waitFlag(fs, "timeout", "how long a read waits (`D`: 500ms, 10s, forever) (default forever)")
+			count := fs.Int("count", 0, "stop after `N` records (0: never)")
+			format := fs.String("format", "text", "output `FORMAT`: text, hex or json")
+			return func(env *Env, args []string) error {
+				if len(args) != 1 {
+					return usagef("read takes one NAME")
+				}
+				if *format != "text" && *format != "hex" && *format != "json" {
+					return usagef("unknown --format %q: text, hex or json", *format)
+				}
+				name, err := localName(args[0])
+				if err != nil {
+					return err
+				}
+				return read(env, name, *maxSize, *timeout, *count, *format)
+			}
+		},
+	})
+}
+
+func read(env *Env, name string, maxSize int, timeout time.Duration, count int, format string) error {
+	s, err := mailslot.Create(name, mailslot.WithMaxMessageSize(maxSize), mailslot.WithReadTimeout(timeout))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	enc := json.NewEncoder(env.Stdout)
+	for n := 0; count == 0 || n < count; n++ {
+		m, err := s.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted: a normal end
+			}
+			if errors.Is(err, mailslot.ErrTimeout) {
+				return fmt.Errorf("%w (no record within %v)", err, timeout)
+			}
+			return err
+		}
+		switch format {
+		case "text":
+			fmt.Fprintf(env.Stdout, "%s\n", m.Data)
+		case "hex":
+			fmt.Fprintf(env.Stdout, "%d bytes from %s\n%s", len(m.Data), m.From, hex.Dump(m.Data))
+		case "json":
+			rec := jsonRecord{Size: len(m.Data), From: m.From, Time: m.Time.Format(time.RFC3339Nano), Encoding: "utf-8"}
+			if utf8.Valid(m.Data) {
+				rec.Data = string(m.Data)
+			} else {
+				rec.Data, rec.Encoding = base64.StdEncoding.EncodeToString(m.Data), "base64"
+			}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonRecord is one line of --format json.
+type jsonRecord struct {
+	Size     int    `json:"size"`
+	Data     string `json:"data"`
+	Encoding string `json:"encoding"`
+	From     string `json:"from"`
+	Time     string `json:"time"`
+}
