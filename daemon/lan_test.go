@@ -54,26 +54,28 @@ func readHelper(name string) int {
 	}
 }
 
-var mailslotdBin string
+var built = map[string]string{}
 
-// buildDaemon builds cmd/mailslotd once per test binary.
-func buildDaemon(t *testing.T) string {
+// buildCmd builds cmd/<name> once per test binary.
+func buildCmd(t testing.TB, name string) string {
 	t.Helper()
-	if mailslotdBin != "" {
-		return mailslotdBin
+	if bin := built[name]; bin != "" {
+		return bin
 	}
-	dir, err := os.MkdirTemp("", "mailslotd-test")
+	dir, err := os.MkdirTemp("", "mailslot-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "mailslotd")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/mailslotd").CombinedOutput()
+	bin := filepath.Join(dir, name)
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/"+name).CombinedOutput()
 	if err != nil {
-		t.Fatalf("build mailslotd: %v\n%s", err, out)
+		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
-	mailslotdBin = bin
+	built[name] = bin
 	return bin
 }
+
+func buildDaemon(t testing.TB) string { return buildCmd(t, "mailslotd") }
 
 type testHost struct {
 	*lab.Host
@@ -289,6 +291,41 @@ func TestLAN(t *testing.T) {
 		d.d.Stop()
 		if !strings.Contains(d.d.Output(), "no_slot=1") {
 			t.Fatalf("HOSTD's mailslotd did not count the record for a slot nobody serves:\n%s", d.d.Output())
+		}
+	})
+
+	t.Run("cli", func(t *testing.T) {
+		// The real mailslot command, unchanged, with remote names.
+		bin := buildCmd(t, "mailslot")
+		r := c.Start(t, bin, "read", `lan\cli`, "--count", "2", "--format", "json")
+		// Wait until the slot exists (opening a local name writes nothing).
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Run(func() error {
+			cl, err := mailslot.Open(`\\.\mailslot\lan\cli`)
+			if err == nil {
+				cl.Close()
+			}
+			return err
+		}) != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("mailslot read never served its slot:\n%s", r.Output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out, err := a.Command(bin, "send", `\\HOSTC\mailslot\lan\cli`, "by", "name").CombinedOutput(); err != nil {
+			t.Fatalf("mailslot send: %v: %s", err, out)
+		}
+		// From C itself (D's mailslotd was stopped above): `*` is C's own
+		// workgroup, and C hears its own broadcast, as Windows does.
+		if out, err := c.Command(bin, "send", `//*/mailslot/lan/cli`, "to all of WGB").CombinedOutput(); err != nil {
+			t.Fatalf("mailslot send: %v: %s", err, out)
+		}
+		if err := r.Wait(10 * time.Second); err != nil {
+			t.Fatalf("mailslot read: %v\n%s", err, r.Output())
+		}
+		out := r.Output()
+		if !strings.Contains(out, `"data":"by name"`) || !strings.Contains(out, `"data":"to all of WGB"`) || !strings.Contains(out, `\\\\HOSTC (`) {
+			t.Fatalf("mailslot read printed:\n%s", out)
 		}
 	})
 
