@@ -66,7 +66,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	origin := fmt.Sprintf(`\\%s (%s)`, dg.SourceName.Name(), hostPort(from))
-	err = d.deliver(path, w.Data, origin, 0)
+	err = d.deliver(path, w.Data, origin, dgramWait)
 	switch {
 	case err == nil:
 	case errors.Is(err, errs.NotFound):
@@ -231,3 +231,10 @@ func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Dura
 		return err
 	}
 }
+
+// dgramWait is how long a datagram's record may wait for room in its
+// slot. The socket between mailslotd and a slot holds only a few records
+// (net.unix.max_dgram_qlen, 10 by default), so a slot whose reader is
+// merely busy must not lose records to a burst; a slot that stays full
+// costs at most this long per record before they are dropped and counted.
+const dgramWait = 20 * time.Millisecond

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/bench"
 	"github.com/mailslot-go/mailslot/internal/lab"
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/remote"
@@ -84,7 +85,7 @@ type testHost struct {
 }
 
 // startDaemon runs mailslotd on h and waits until it serves.
-func startDaemon(t *testing.T, h *lab.Host, wg string, extra ...string) *lab.Proc {
+func startDaemon(t testing.TB, h *lab.Host, wg string, extra ...string) *lab.Proc {
 	t.Helper()
 	args := append([]string{"--name", h.Name, "--workgroup", wg, "--log-level", "debug"}, extra...)
 	p := h.Start(t, buildDaemon(t), args...)
@@ -340,4 +341,24 @@ func TestLAN(t *testing.T) {
 			t.Fatalf("nmblookup node status: %v\n%s", err, out)
 		}
 	})
+}
+
+// BenchmarkNet measures datagrams and stream records between two hosts
+// against raw UDP and TCP loops (see internal/bench.Net), and mailslotd's
+// peak memory during the datagram flood.
+func BenchmarkNet(b *testing.B) {
+	b.Setenv("MAILSLOT_NO_DNS", "1")
+	l := lab.New(b)
+	ha, hb := l.AddHost("BENCHA"), l.AddHost("BENCHB")
+	startDaemon(b, ha, "WG")
+	d := startDaemon(b, hb, "WG", "--log-level", "info")
+	n := max(b.N, 20000)
+	rs, err := bench.Net(ha, hb, d.Pid(), n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench.PrintNet(os.Stdout, rs)
+	b.ReportMetric(rs[0].Ratio(), "dgram-ratio")
+	b.ReportMetric(rs[1].Ratio(), "stream-ratio")
+	b.ReportMetric(float64(rs[0].PeakRSSKiB)/1024, "daemon-MiB")
 }

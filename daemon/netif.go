@@ -22,6 +22,8 @@ type Iface = netif.Iface
 // can broadcast and has an IPv4 address when names is empty.
 func Interfaces(names []string) ([]Iface, error) { return netif.List(names) }
 
+const rcvBuf = 4 << 20
+
 // listenUDP binds the wildcard address on port, tied to one interface, so
 // that it receives that interface's broadcasts and unicasts and sends
 // from it.
@@ -32,7 +34,14 @@ func listenUDP(ifc Iface, port int) (*net.UDPConn, error) {
 			if serr = unix.BindToDevice(int(fd), ifc.Name); serr != nil {
 				return
 			}
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
+				return
+			}
+			// Room for a burst: 4 MiB of datagrams waiting. As root the
+			// system's rmem_max does not cap it; otherwise it does.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+			}
 		})
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
 type result struct {
@@ -218,5 +219,23 @@ func TestBinary(t *testing.T) {
 	once.Do(func() { err = reader.Wait() })
 	if err != nil || out.String() != "across processes\n" {
 		t.Fatalf("reader: %v, %q", err, out.String())
+	}
+}
+
+// bench net builds its own namespace LAN: root only.
+func TestBenchNetQuick(t *testing.T) {
+	testenv.Root(t)
+	if testing.Short() {
+		t.Skip("a benchmark run")
+	}
+	dir := t.TempDir()
+	for _, c := range []string{"mailslot", "mailslotd"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "../../cmd/"+c).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", c, err, out)
+		}
+	}
+	out, err := exec.Command(filepath.Join(dir, "mailslot"), "bench", "net", "--quick").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ratio") || !strings.Contains(string(out), "resident memory") {
+		t.Fatalf("bench net: %v\n%s", err, out)
 	}
 }

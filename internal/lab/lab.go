@@ -23,7 +23,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/testenv"
@@ -32,11 +31,22 @@ import (
 
 const prefix = "mslab"
 
+// T is the part of T the lab uses; a *testing.T or *testing.B
+// is one. Programs outside tests (mailslot bench net) pass their own.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+}
+
 var lanSeq atomic.Int32
 
 // LAN is a bridge and the hosts on it.
 type LAN struct {
-	t      testing.TB
+	t      T
 	id     string // prefix + pid + seq
 	sw     string // the switch's namespace
 	subnet int    // third octet of the LAN's addresses
@@ -57,7 +67,7 @@ type Host struct {
 
 // New builds an empty LAN, torn down at t's cleanup. Without root or
 // namespaces it skips (fails under CI) with the reason.
-func New(t testing.TB) *LAN {
+func New(t T) *LAN {
 	t.Helper()
 	testenv.Root(t)
 	testenv.LookPath(t, "ip")
@@ -240,7 +250,7 @@ func (s *syncBuffer) String() string {
 
 // Start runs a process in the host, its output collected (and logged if
 // the test fails); it is stopped at cleanup: SIGTERM, then SIGKILL.
-func (h *Host) Start(t testing.TB, name string, args ...string) *Proc {
+func (h *Host) Start(t T, name string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{cmd: h.Command(name, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out

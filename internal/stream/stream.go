@@ -167,7 +167,7 @@ func ReadResponse(rd io.Reader) (Response, error) {
 		return Response{}, err
 	}
 	if string(h[:4]) != "MSLA" || h[4] != Version {
-		return Response{}, fmt.Errorf("%w: bad response header", ErrFormat)
+		return Response{}, fmt.Errorf("%w: bad response header %q", ErrFormat, h[:])
 	}
 	n := int(binary.BigEndian.Uint16(h[6:]))
 	if n > MaxReason {

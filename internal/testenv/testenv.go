@@ -5,7 +5,6 @@ package testenv
 import (
 	"os"
 	"os/exec"
-	"testing"
 )
 
 // Strict reports whether a missing tool or capability must fail the test
@@ -19,8 +18,15 @@ func Strict() bool {
 	return ci != "" && ci != "false" && ci != "0"
 }
 
+// TB is the part of testing.TB these helpers use.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
 // Missing skips the test with the reason, or fails it when Strict.
-func Missing(t testing.TB, reason string) {
+func Missing(t TB, reason string) {
 	t.Helper()
 	if Strict() {
 		t.Fatalf("required for this test under CI: %s", reason)
@@ -29,7 +35,7 @@ func Missing(t testing.TB, reason string) {
 }
 
 // LookPath returns the path of the named program, or calls Missing.
-func LookPath(t testing.TB, name string) string {
+func LookPath(t TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -39,7 +45,7 @@ func LookPath(t testing.TB, name string) string {
 }
 
 // Root calls Missing unless the test runs as root.
-func Root(t testing.TB) {
+func Root(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Missing(t, "needs root (network namespaces, ports 137/138)")

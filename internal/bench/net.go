@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/lab"
+	"github.com/mailslot-go/mailslot/internal/netif"
+	"github.com/mailslot-go/mailslot/internal/remote"
+)
+
+// NetResult is one network measurement, ours and the baseline.
+type NetResult struct {
+	What             string
+	Records, Size    int
+	Ours, Baseline   time.Duration // time to move the records that arrived
+	OursGot, BaseGot int           // records that arrived (datagrams may be lost)
+	PeakRSSKiB       int           // mailslotd's peak resident memory meanwhile (0: not sampled)
+}
+
+// Rate returns records/s for a duration and count.
+func Rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// Ratio is our records/s over the baseline's.
+func (r NetResult) Ratio() float64 {
+	return Rate(r.OursGot, r.Ours) / Rate(r.BaseGot, r.Baseline)
+}
+
+// Net measures, between hosts a and b of a lab LAN where b runs mailslotd
+// (pid daemonPid): 100-byte records as datagrams against a raw UDP loop
+// sending the same bytes, and 64 KiB records over the stream port against
+// a raw TCP loop that also waits for a one-byte answer per record.
+func Net(a, b *lab.Host, daemonPid int, records int) ([]NetResult, error) {
+	dg, err := netDatagrams(a, b, daemonPid, records)
+	if err != nil {
+		return nil, err
+	}
+	st, err := netStream(a, b, max(records/50, 200))
+	if err != nil {
+		return nil, err
+	}
+	return []NetResult{dg, st}, nil
+}
+
+// counter serves a slot on host h and counts what arrives.
+type counter struct {
+	s     *mailslot.Slot
+	got   atomic.Int64
+	first atomic.Int64 // unix nanos of the first record
+	last  atomic.Int64
+	done  chan struct{}
+}
+
+func serveCounter(h *lab.Host, name string) (*counter, error) {
+	c := &counter{done: make(chan struct{})}
+	err := h.Run(func() (err error) {
+		c.s, err = mailslot.Create(name, mailslot.WithReadTimeout(mailslot.WaitForever))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(c.done)
+		buf := make([]byte, 70000)
+		for {
+			if _, err := c.s.Read(buf); err != nil {
+				return
+			}
+			c.mark()
+		}
+	}()
+	return c, nil
+}
+
+func (c *counter) mark() {
+	now := time.Now().UnixNano()
+	c.first.CompareAndSwap(0, now)
+	c.last.Store(now)
+	c.got.Add(1)
+}
+
+// settle waits until n have arrived or nothing arrived for idle.
+func (c *counter) settle(n int, idle time.Duration) (int, time.Duration) {
+	prev, since := int64(-1), time.Now()
+	for {
+		got := c.got.Load()
+		if got >= int64(n) {
+			break
+		}
+		if got != prev {
+			prev, since = got, time.Now()
+		} else if time.Since(since) > idle {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return int(c.got.Load()), time.Duration(c.last.Load() - c.first.Load())
+}
+
+func netDatagrams(a, b *lab.Host, daemonPid, n int) (NetResult, error) {
+	res := NetResult{What: "datagram", Records: n, Size: 100}
+	rec := make([]byte, 100)
+
+	// Ours: the library on a, mailslotd on b, a slot on b.
+	cnt, err := serveCounter(b, `\\.\mailslot\bench\net`)
+	if err != nil {
+		return res, err
+	}
+	defer cnt.s.Close()
+	var w *remote.Writer
+	if err := a.Run(func() (err error) { w, err = remote.Open(b.Name, `bench\net`); return err }); err != nil {
+		return res, err
+	}
+	defer w.Close()
+	stopRSS := sampleRSS(daemonPid, &res.PeakRSSKiB)
+	if err := a.Run(func() error {
+		for i := 0; i < n; i++ {
+			if err := w.Write(rec, -1); err != nil {
+				return err
+			}
+			if i%64 == 63 {
+				time.Sleep(50 * time.Microsecond) // a flood, not a burst the kernel must drop
+			}
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	res.OursGot, res.Ours = cnt.settle(n, time.Second)
+	stopRSS()
+
+	// Baseline: the same datagram bytes, raw UDP from a to a socket on b.
+	ifaces, err := netif.List([]string{a.Iface})
+	if err != nil {
+		return res, err
+	}
+	frame, err := w.Datagram(rec, ifaces[0], 1)
+	if err != nil {
+		return res, err
+	}
+	raw := &counter{done: make(chan struct{})}
+	var rc *net.UDPConn
+	if err := b.Run(func() (err error) { rc, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 7138}); return err }); err != nil {
+		return res, err
+	}
+	defer rc.Close()
+	_ = rc.SetReadBuffer(212992)
+	go func() {
+		defer close(raw.done)
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := rc.ReadFromUDP(buf); err != nil {
+				return
+			}
+			raw.mark()
+		}
+	}()
+	var sc *net.UDPConn
+	if err := a.Run(func() (err error) { sc, err = net.ListenUDP("udp4", nil); return err }); err != nil {
+		return res, err
+	}
+	defer sc.Close()
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.Addr, 7138))
+	for i := 0; i < n; i++ {
+		if _, err := sc.WriteToUDP(frame, to); err != nil {
+			return res, err
+		}
+		if i%64 == 63 {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	res.BaseGot, res.Baseline = raw.settle(n, time.Second)
+	return res, nil
+}
+
+func netStream(a, b *lab.Host, n int) (NetResult, error) {
+	const size = 64 << 10
+	res := NetResult{What: "stream", Records: n, Size: size}
+	rec := make([]byte, size)
+	cnt, err := serveCounter(b, `\\.\mailslot\bench\stream`)
+	if err != nil {
+		return res, err
+	}
+	defer cnt.s.Close()
+	var w *remote.Writer
+	if err := a.Run(func() (err error) { w, err = remote.Open(b.Name, `bench\stream`); return err }); err != nil {
+		return res, err
+	}
+	defer w.Close()
+	// Inside a's namespace: the connection is made at the first write.
+	start := time.Now()
+	if err := a.Run(func() error {
+		for i := 0; i < n; i++ {
+			if err := w.Write(rec, -1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	res.Ours, res.OursGot = time.Since(start), n
+
+	// Baseline: raw TCP, each record answered with one byte.
+	var ln *net.TCPListener
+	if err := b.Run(func() (err error) { ln, err = net.ListenTCP("tcp4", &net.TCPAddr{Port: 7139}); return err }); err != nil {
+		return res, err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		rd := bufio.NewReaderSize(c, 64<<10)
+		buf := make([]byte, size)
+		var hdr [4]byte
+		for {
+			if _, err := io.ReadFull(rd, hdr[:]); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(rd, buf[:binary.BigEndian.Uint32(hdr[:])]); err != nil {
+				return
+			}
+			if _, err := c.Write([]byte{0}); err != nil {
+				return
+			}
+		}
+	}()
+	var c net.Conn
+	if err := a.Run(func() (err error) {
+		c, err = net.Dial("tcp4", net.JoinHostPort(b.Addr.String(), "7139"))
+		return err
+	}); err != nil {
+		return res, err
+	}
+	defer c.Close()
+	frame := binary.BigEndian.AppendUint32(nil, size)
+	frame = append(frame, rec...)
+	var ack [1]byte
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := c.Write(frame); err != nil {
+			return res, err
+		}
+		if _, err := io.ReadFull(c, ack[:]); err != nil {
+			return res, err
+		}
+	}
+	res.Baseline, res.BaseGot = time.Since(start), n
+	return res, nil
+}
+
+// sampleRSS records the peak VmRSS of pid until the returned func is called.
+func sampleRSS(pid int, peak *int) func() {
+	if pid <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if kb := rssKiB(pid); kb > *peak {
+				*peak = kb
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func rssKiB(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.Atoi(f[1])
+				return kb
+			}
+		}
+	}
+	return 0
+}
+
+// PrintNet writes network results as a table.
+func PrintNet(w io.Writer, rs []NetResult) {
+	fmt.Fprintln(w, "network, host to host on a namespace LAN (baselines measured in the same run)")
+	for _, r := range rs {
+		base := "raw UDP loop, same bytes"
+		if r.What == "stream" {
+			base = "raw TCP loop, 1-byte answer per record"
+		}
+		fmt.Fprintf(w, "  %-8s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | %s %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx\n",
+			r.What, r.Size, Rate(r.OursGot, r.Ours), Rate(r.OursGot, r.Ours)*float64(r.Size)/1e6, r.OursGot, r.Records,
+			base, Rate(r.BaseGot, r.Baseline), Rate(r.BaseGot, r.Baseline)*float64(r.Size)/1e6, r.BaseGot, r.Records, r.Ratio())
+		if r.PeakRSSKiB > 0 {
+			fmt.Fprintf(w, "  mailslotd peak resident memory during the datagram flood: %.1f MiB\n", float64(r.PeakRSSKiB)/1024)
+		}
+	}
+}
