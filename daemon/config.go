@@ -28,6 +28,12 @@ type Config struct {
 	// name and datagram services (137, 138) and the TCP port for large
 	// records (1138). A port of -1 turns that service off.
 	NamePort, DgramPort, StreamPort int
+	// SharePorts binds the UDP ports beside another program that holds
+	// them with SO_REUSEADDR, as Samba's nmbd does: the daemon then hears
+	// broadcasts and workgroup datagrams, while the kernel gives unicast
+	// datagrams to nmbd's more specific sockets; records for this computer
+	// by name come over the stream port, which clients of ours prefer.
+	SharePorts bool
 	// DedupWindow is how long a datagram is remembered to drop copies of
 	// it (default 2s).
 	DedupWindow time.Duration
@@ -85,7 +91,7 @@ func (c Config) withDefaults() (Config, error) {
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
-var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "log-level", "dedup-window"}
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window"}
 
 func knownKey(k string) bool {
 	for _, s := range SettingKeys {
@@ -170,6 +176,13 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			}
 			*dst = n
 		}
+	}
+	if v := s["share-ports"]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, level, fmt.Errorf("share-ports: %q is not true or false", v)
+		}
+		c.SharePorts = b
 	}
 	if v := s["dedup-window"]; v != "" {
 		d, err := time.ParseDuration(v)

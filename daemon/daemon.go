@@ -105,14 +105,14 @@ func New(cfg Config) (*Daemon, error) {
 	}()
 	for _, ifc := range ifaces {
 		if cfg.DgramPort > 0 {
-			c, err := listenUDP(ifc, cfg.DgramPort)
+			c, err := listenUDP(ifc, cfg.DgramPort, cfg.SharePorts)
 			if err != nil {
 				return nil, err
 			}
 			d.dgram = append(d.dgram, c)
 		}
 		if cfg.NamePort > 0 {
-			c, err := listenUDP(ifc, cfg.NamePort)
+			c, err := listenUDP(ifc, cfg.NamePort, cfg.SharePorts)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +170,7 @@ func (d *Daemon) Serve() error {
 	}
 	d.log.Info("mailslotd serving", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup,
 		"interfaces", names, "dgram_port", d.cfg.DgramPort, "name_port", d.cfg.NamePort,
-		"stream_port", d.cfg.StreamPort)
+		"stream_port", d.cfg.StreamPort, "share_ports", d.cfg.SharePorts)
 	<-d.done
 	d.wg.Wait()
 	return ErrClosed

@@ -190,6 +190,19 @@ func TestLAN(t *testing.T) {
 				t.Errorf("%s received B's record %d times", h.Name, n)
 			}
 		}
+		// And as a datagram, as Windows sends it.
+		if err := a.Run(func() error {
+			w, err := remote.Open("HOSTB", `lan\x`)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			w.DatagramsOnly = true
+			return w.Write([]byte("to B by datagram"), -1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, rx(b), "to B by datagram")
 		if n := countRecv(rx(b), "to B only"); n != 1 {
 			t.Errorf("B received its record %d times", n)
 		}
@@ -285,12 +298,26 @@ func TestLAN(t *testing.T) {
 	})
 
 	t.Run("no slot", func(t *testing.T) {
-		if err := write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads")); err != nil {
+		// Over the stream port (mailslotd answers there) the writer learns it;
+		err := write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads"))
+		if !errors.Is(err, mailslot.ErrNotFound) {
+			t.Fatalf("write to a slot HOSTD does not serve = %v, want ErrNotFound", err)
+		}
+		// as a datagram, the record is dropped and counted.
+		if err := a.Run(func() error {
+			w, err := remote.Open("HOSTD", `lan\nobody`)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			w.DatagramsOnly = true
+			return w.Write([]byte("nobody reads either"), -1)
+		}); err != nil {
 			t.Fatal(err)
 		}
 		barrier("noslot")
 		d.d.Stop()
-		if !strings.Contains(d.d.Output(), "no_slot=1") {
+		if !strings.Contains(d.d.Output(), "no_slot=2") {
 			t.Fatalf("HOSTD's mailslotd did not count the record for a slot nobody serves:\n%s", d.d.Output())
 		}
 	})
@@ -361,4 +388,86 @@ func BenchmarkNet(b *testing.B) {
 	b.ReportMetric(rs[0].Ratio(), "dgram-ratio")
 	b.ReportMetric(rs[1].Ratio(), "stream-ratio")
 	b.ReportMetric(float64(rs[0].PeakRSSKiB)/1024, "daemon-MiB")
+}
+
+// nmbdConf writes an smb.conf for nmbd on h, everything under dir.
+func nmbdConf(t *testing.T, h *lab.Host, name, wg string) string {
+	dir := t.TempDir()
+	for _, d := range []string{"lock", "state", "cache", "private", "pid"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := fmt.Sprintf(`[global]
+  netbios name = %s
+  workgroup = %s
+  interfaces = %s
+  bind interfaces only = yes
+  lock directory = %[4]s/lock
+  state directory = %[4]s/state
+  cache directory = %[4]s/cache
+  private dir = %[4]s/private
+  pid directory = %[4]s/pid
+  log file = %[4]s/log.%%m
+  disable netbios = no
+`, name, wg, h.Iface, dir)
+	p := filepath.Join(dir, "smb.conf")
+	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBesideNmbd runs mailslotd on a host where Samba's nmbd holds UDP
+// 137/138: without --share-ports it refuses, naming nmbd; with it, it
+// hears the workgroup's broadcasts, takes records by name over its stream
+// port, and nmbd keeps answering for its own name.
+func TestBesideNmbd(t *testing.T) {
+	t.Setenv("MAILSLOT_NO_DNS", "1")
+	nmbd := testenv.LookPath(t, "nmbd")
+	testenv.LookPath(t, "nmblookup")
+	l := lab.New(t)
+	a, s := l.AddHost("HOSTA"), l.AddHost("HOSTS")
+	startDaemon(t, a, "WGA")
+	n := s.Start(t, nmbd, "-F", "--no-process-group", "--debug-stdout", "-d", "1", "-s", nmbdConf(t, s, "SAMBAHOST", "WGA"))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(must(s.Command("ss", "-uln").Output())), ":138") {
+		if time.Now().After(deadline) {
+			t.Fatalf("nmbd did not bind 138:\n%s", n.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, err := s.Command(buildDaemon(t), "--name", "HOSTS", "--workgroup", "WGA").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "held by nmbd") || !strings.Contains(string(out), "--share-ports") {
+		t.Fatalf("mailslotd beside nmbd without --share-ports: %v\n%s", err, out)
+	}
+	startDaemon(t, s, "WGA", "--share-ports")
+	r := startReader(t, s, `\\.\mailslot\lan\x`)
+	if err := write(a, `\\WGA\mailslot\lan\x`, []byte("broadcast beside nmbd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(a, `\\HOSTS\mailslot\lan\x`, []byte("by name beside nmbd")); err != nil {
+		t.Fatal(err)
+	}
+	waitRecv(t, r, "broadcast beside nmbd")
+	waitRecv(t, r, "by name beside nmbd")
+	// nmbd answers for its name once it has registered it (a few seconds).
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, err = a.Command("nmblookup", "-B", s.Broadcast.String(), "SAMBAHOST").CombinedOutput()
+		if err == nil && strings.Contains(string(out), s.Addr.String()+" SAMBAHOST<00>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nmbd does not answer beside mailslotd: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -27,12 +27,17 @@ const rcvBuf = 4 << 20
 // listenUDP binds the wildcard address on port, tied to one interface, so
 // that it receives that interface's broadcasts and unicasts and sends
 // from it.
-func listenUDP(ifc Iface, port int) (*net.UDPConn, error) {
+func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			if serr = unix.BindToDevice(int(fd), ifc.Name); serr != nil {
 				return
+			}
+			if share {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+					return
+				}
 			}
 			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
 				return
@@ -70,7 +75,7 @@ func bindError(proto string, port int, err error) error {
 		who := PortOwner(proto, port)
 		hint := "stop it, or give mailslotd other ports (--dgram-port, --name-port, --stream-port)"
 		if strings.Contains(who, "nmbd") {
-			hint = "Samba's nmbd holds the NetBIOS ports: stop it (systemctl stop nmbd) if this host needs no Samba browsing, or run mailslotd beside it on other ports (--name-port, --dgram-port) for mailslot peers of our own; see README, 'mailslotd beside Samba'"
+			hint = "Samba's nmbd holds the NetBIOS ports: stop it (systemctl stop nmbd) if this host needs no Samba browsing, or run mailslotd beside it with --share-ports (it then hears broadcasts and workgroup datagrams, and records by name come over its stream port), or on other ports (--name-port, --dgram-port); see README, 'mailslotd beside Samba'"
 		}
 		if who == "" {
 			who = "another program"

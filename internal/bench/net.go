@@ -124,6 +124,7 @@ func netDatagrams(a, b *lab.Host, daemonPid, n int) (NetResult, error) {
 		return res, err
 	}
 	defer w.Close()
+	w.DatagramsOnly = true
 	stopRSS := sampleRSS(daemonPid, &res.PeakRSSKiB)
 	if err := a.Run(func() error {
 		for i := 0; i < n; i++ {

@@ -55,6 +55,10 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	str("name-port", "137", "UDP `PORT` of the NetBIOS name service (-1: off)")
 	str("dgram-port", "138", "UDP `PORT` of the NetBIOS datagram service (-1: off)")
 	str("stream-port", "1138", "TCP `PORT` for records over the datagram limit (-1: off)")
+	fs.BoolFunc("share-ports", "bind UDP 137/138 beside Samba's nmbd (SO_REUSEADDR); see the README", func(v string) error {
+		flags["share-ports"] = v
+		return nil
+	})
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	if err := fs.Parse(args); err != nil {

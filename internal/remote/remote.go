@@ -40,8 +40,14 @@ type Writer struct {
 	maxDgram   int
 	udp        *net.UDPConn
 
-	mu   sync.Mutex // guards conn: one request at a time on it
-	conn net.Conn
+	// DatagramsOnly sends every record that fits a datagram as one, even
+	// to a computer whose mailslotd takes records over its stream port.
+	DatagramsOnly bool
+
+	mu       sync.Mutex // guards conn and probed: one request at a time
+	conn     net.Conn
+	probed   bool // whether the stream port was tried
+	streamOK bool // the far side's stream port took a connection
 }
 
 var nextID atomic.Uint32
@@ -123,7 +129,16 @@ func (w *Writer) MaxDatagram() int { return w.maxDgram }
 
 // Write sends one record: as a datagram when it fits one, else over the
 // stream port, waiting for the far side's answer.
+//
+// To a computer, records go over mailslotd's stream port whenever it
+// answers there, small ones included: the writer then learns that each
+// record reached the slot, and records reach a mailslotd that shares
+// UDP 138 with Samba's nmbd (which takes unicast datagrams there).
+// Windows and Samba hosts, which have no stream port, get datagrams.
 func (w *Writer) Write(p []byte, timeout time.Duration) error {
+	if !w.res.Group && !w.DatagramsOnly && w.hasStream() {
+		return w.sendStream(p, timeout)
+	}
 	if len(p) <= w.maxDgram {
 		return w.sendDatagram(p)
 	}
@@ -192,6 +207,29 @@ func (w *Writer) sendDatagram(p []byte) error {
 	return nil
 }
 
+// streamProbe bounds how long the first write to a computer waits to
+// learn whether a mailslotd answers on its stream port.
+const streamProbe = 500 * time.Millisecond
+
+// hasStream reports whether the far side takes records over its stream
+// port, trying once.
+func (w *Writer) hasStream() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.probed {
+		w.probed = true
+		c, err := net.DialTimeout("tcp", w.streamAddr(), streamProbe)
+		if err == nil {
+			w.conn, w.streamOK = c, true
+		}
+	}
+	return w.streamOK
+}
+
+func (w *Writer) streamAddr() string {
+	return net.JoinHostPort(w.res.Addr.String(), strconv.Itoa(w.self.StreamPort))
+}
+
 // sendStream sends p over the stream port and returns the far side's
 // answer as an error (nil: the record is in the slot's queue).
 func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
@@ -204,7 +242,7 @@ func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
 	for attempt := 0; ; attempt++ {
 		fresh := w.conn == nil
 		if fresh {
-			addr := net.JoinHostPort(w.res.Addr.String(), strconv.Itoa(w.self.StreamPort))
+			addr := w.streamAddr()
 			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
 				return fmt.Errorf("%w: connect to mailslotd at %s: %v", errs.Unreachable, addr, err)
