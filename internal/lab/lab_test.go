@@ -65,7 +65,11 @@ func TestLANCarriesUnicastAndBroadcast(t *testing.T) {
 	if got := recv(rb); got != "unicast" {
 		t.Fatalf("B got %q", got)
 	}
-	send(a.Broadcast, "broadcast")
+	// A datagram may be dropped when the machine is busy (namespaces share
+	// each CPU's receive backlog): send each a few times, expect one.
+	for i := 0; i < 3; i++ {
+		send(a.Broadcast, "broadcast")
+	}
 	if got := recv(rb); got != "broadcast" {
 		t.Fatalf("B got %q", got)
 	}
