@@ -42,15 +42,15 @@ const (
 	// itself puts OEM text in messenger records, but programs that write
 	// the mailslot with CreateFileA/WriteFile often send ANSI text; force
 	// one of these when decoding records from such a program.
-	Windows1250 CodePage = 1250
-	Windows1251 CodePage = 1251
-	Windows1252 CodePage = 1252
-	Windows1253 CodePage = 1253
-	Windows1254 CodePage = 1254
-	Windows1255 CodePage = 1255
-	Windows1256 CodePage = 1256
-	Windows1257 CodePage = 1257
-	Windows1258 CodePage = 1258
+	Windows1250 CodePage = 1250 // ANSI Central European
+	Windows1251 CodePage = 1251 // ANSI Cyrillic
+	Windows1252 CodePage = 1252 // ANSI Western European
+	Windows1253 CodePage = 1253 // ANSI Greek
+	Windows1254 CodePage = 1254 // ANSI Turkish
+	Windows1255 CodePage = 1255 // ANSI Hebrew
+	Windows1256 CodePage = 1256 // ANSI Arabic
+	Windows1257 CodePage = 1257 // ANSI Baltic
+	Windows1258 CodePage = 1258 // ANSI Vietnamese
 
 	// UTF8 is UTF-8 (Windows code page 65001). Windows receivers show it
 	// as OEM text (mojibake beyond ASCII); use it only between hosts that

@@ -34,8 +34,9 @@
 // A record travels in one NetBIOS datagram of at most 576 bytes, which
 // leaves MaxDatagramRecord (407) bytes for From, To, Text and their NULs:
 // Windows documents 424 bytes for a mailslot message between computers,
-// and the mailslot name `\MAILSLOT\MESSNGR` (17 bytes) shares the same
-// datagram. Windows' NET SEND broadcasts at most MaxBroadcastText (128)
+// a figure that leaves the mailslot name out, and `\MAILSLOT\MESSNGR`
+// (17 bytes) shares the same datagram (Samba's nmbd drops datagrams over
+// 576 bytes). Windows' NET SEND broadcasts at most MaxBroadcastText (128)
 // characters of text; [MS-MSRP] caps the text at MaxText (652) bytes.
 // Encode refuses what is over a limit with a *TooLongError (ErrTooLong)
 // that says the limit, the size and how many characters to cut; Check
@@ -69,7 +70,10 @@
 //     for a mailslot message between computers.
 //   - NET SEND's documentation (Windows XP command reference): broadcast
 //     messages can contain up to 128 characters.
-//   - WinPopup-compatible programs and a capture of a Windows 98 NET SEND:
-//     the record is "WIN98USER\0WORKGROUP\0HELLO WORLD\0", with no type
-//     byte and with the final NUL.
+//   - Descriptions by authors of WinPopup-compatible programs ("three
+//     NULL terminated strings": sender, receiver, message), sample code
+//     that writes the mailslot without the final NUL, and a Windows 98
+//     NET SEND to a workgroup as another implementation reports it from a
+//     capture: "WIN98USER\0WORKGROUP\0HELLO WORLD\0" (32 bytes, no type
+//     byte, final NUL).
 package messenger

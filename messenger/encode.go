@@ -41,9 +41,10 @@ const (
 	// EncodeOptions.MaxText says. Under the datagram limit it never binds.
 	MaxText = 652
 
-	// MaxNameLen is the longest recipient name (EncodeOptions checks
-	// Message.To against it): a NetBIOS name has 15 bytes before its suffix,
-	// and receivers look the recipient up among their NetBIOS names.
+	// MaxNameLen is the longest recipient name in bytes (Encode checks
+	// Message.To against it): a NetBIOS name has 15 bytes before its
+	// suffix, and receivers look the recipient up among their NetBIOS
+	// names.
 	MaxNameLen = wire.NameLen
 )
 
@@ -94,7 +95,11 @@ func (e *TooLongError) Error() string {
 	if e.Cut < 0 {
 		return s + " (From and To alone leave no room for text)"
 	}
-	return s + fmt.Sprintf(" (remove at least %d characters from the text)", e.Cut)
+	unit := "characters"
+	if e.Cut == 1 {
+		unit = "character"
+	}
+	return s + fmt.Sprintf(" (remove at least %d %s from the text)", e.Cut, unit)
 }
 
 // Unwrap returns ErrTooLong.

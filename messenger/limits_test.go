@@ -55,7 +55,7 @@ func TestMaxDatagramRecord(t *testing.T) {
 	if *tl != (messenger.TooLongError{Limit: "record", Size: 408, Max: 407, Cut: 1}) {
 		t.Errorf("one byte over: %+v", *tl)
 	}
-	for _, s := range []string{"408 bytes", "407 bytes", "1 characters"} {
+	for _, s := range []string{"408 bytes", "407 bytes", "remove at least 1 character from"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not say %q", err, s)
 		}
