@@ -764,6 +764,8 @@ func TestTransferToChildProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A failing test must not leave the child waiting for records.
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	f.Close() // the child holds the slot now
 	r := bufio.NewReader(out)
 	line, _ := r.ReadString('\n')
