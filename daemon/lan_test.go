@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/mailslot-go/mailslot"
 	"github.com/mailslot-go/mailslot/internal/bench"
 	"github.com/mailslot-go/mailslot/internal/lab"
+	"github.com/mailslot-go/mailslot/internal/labtest"
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/remote"
 	"github.com/mailslot-go/mailslot/internal/testenv"
@@ -55,28 +54,9 @@ func readHelper(name string) int {
 	}
 }
 
-var built = map[string]string{}
+func buildCmd(t testing.TB, name string) string { return labtest.BuildCmd(t, name) }
 
-// buildCmd builds cmd/<name> once per test binary.
-func buildCmd(t testing.TB, name string) string {
-	t.Helper()
-	if bin := built[name]; bin != "" {
-		return bin
-	}
-	dir, err := os.MkdirTemp("", "mailslot-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, name)
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/"+name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	built[name] = bin
-	return bin
-}
-
-func buildDaemon(t testing.TB) string { return buildCmd(t, "mailslotd") }
+func buildDaemon(t testing.TB) string { return labtest.BuildCmd(t, "mailslotd") }
 
 type testHost struct {
 	*lab.Host
@@ -84,15 +64,9 @@ type testHost struct {
 	readers map[string]*lab.Proc
 }
 
-// startDaemon runs mailslotd on h and waits until it serves.
 func startDaemon(t testing.TB, h *lab.Host, wg string, extra ...string) *lab.Proc {
 	t.Helper()
-	args := append([]string{"--name", h.Name, "--workgroup", wg, "--log-level", "debug"}, extra...)
-	p := h.Start(t, buildDaemon(t), args...)
-	if !p.WaitFor("mailslotd serving", 10*time.Second) {
-		t.Fatalf("mailslotd on %s did not start:\n%s", h.Name, p.Output())
-	}
-	return p
+	return labtest.StartDaemon(t, h, wg, extra...)
 }
 
 // startReader serves slot on h in a helper process.
@@ -390,53 +364,17 @@ func BenchmarkNet(b *testing.B) {
 	b.ReportMetric(float64(rs[0].PeakRSSKiB)/1024, "daemon-MiB")
 }
 
-// nmbdConf writes an smb.conf for nmbd on h, everything under dir.
-func nmbdConf(t *testing.T, h *lab.Host, name, wg string) string {
-	dir := t.TempDir()
-	for _, d := range []string{"lock", "state", "cache", "private", "pid"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`[global]
-  netbios name = %s
-  workgroup = %s
-  interfaces = %s
-  bind interfaces only = yes
-  lock directory = %[4]s/lock
-  state directory = %[4]s/state
-  cache directory = %[4]s/cache
-  private dir = %[4]s/private
-  pid directory = %[4]s/pid
-  log file = %[4]s/log.%%m
-  disable netbios = no
-`, name, wg, h.Iface, dir)
-	p := filepath.Join(dir, "smb.conf")
-	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestBesideNmbd runs mailslotd on a host where Samba's nmbd holds UDP
 // 137/138: without --share-ports it refuses, naming nmbd; with it, it
 // hears the workgroup's broadcasts, takes records by name over its stream
 // port, and nmbd keeps answering for its own name.
 func TestBesideNmbd(t *testing.T) {
 	t.Setenv("MAILSLOT_NO_DNS", "1")
-	nmbd := testenv.LookPath(t, "nmbd")
 	testenv.LookPath(t, "nmblookup")
 	l := lab.New(t)
 	a, s := l.AddHost("HOSTA"), l.AddHost("HOSTS")
 	startDaemon(t, a, "WGA")
-	n := s.Start(t, nmbd, "-F", "--no-process-group", "--debug-stdout", "-d", "1", "-s", nmbdConf(t, s, "SAMBAHOST", "WGA"))
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(string(must(s.Command("ss", "-uln").Output())), ":138") {
-		if time.Now().After(deadline) {
-			t.Fatalf("nmbd did not bind 138:\n%s", n.Output())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	labtest.StartNmbd(t, s, "SAMBAHOST", "WGA", 1)
 	out, err := s.Command(buildDaemon(t), "--name", "HOSTS", "--workgroup", "WGA").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "held by nmbd") || !strings.Contains(string(out), "--share-ports") {
 		t.Fatalf("mailslotd beside nmbd without --share-ports: %v\n%s", err, out)
@@ -452,7 +390,7 @@ func TestBesideNmbd(t *testing.T) {
 	waitRecv(t, r, "broadcast beside nmbd")
 	waitRecv(t, r, "by name beside nmbd")
 	// nmbd answers for its name once it has registered it (a few seconds).
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out, err = a.Command("nmblookup", "-B", s.Broadcast.String(), "SAMBAHOST").CombinedOutput()
 		if err == nil && strings.Contains(string(out), s.Addr.String()+" SAMBAHOST<00>") {
@@ -463,11 +401,4 @@ func TestBesideNmbd(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func must(b []byte, err error) []byte {
-	if err != nil {
-		return nil
-	}
-	return b
 }
