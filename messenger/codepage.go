@@ -3,6 +3,7 @@ package messenger
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -124,4 +125,27 @@ func (cp CodePage) check() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %d", ErrCodePage, int(cp))
+}
+
+// ParseCodePage reads a code page as a user writes it: "850", "cp850",
+// "CP437", "windows-1252", "1252", "utf-8", "utf8" or "65001", in any case.
+// A code page this package does not know gives an error wrapping
+// ErrCodePage that lists the forms.
+func ParseCodePage(s string) (CodePage, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	switch t {
+	case "utf-8", "utf8":
+		return UTF8, nil
+	}
+	for _, p := range []string{"cp", "windows-", "ibm"} {
+		if rest, ok := strings.CutPrefix(t, p); ok {
+			t = rest
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 || CodePage(n).check() != nil {
+		return 0, fmt.Errorf("%w: %q (want CP437, CP850, CP852, CP855, CP858, CP860, CP862, CP863, CP865, CP866, windows-1250 to windows-1258, or utf-8)", ErrCodePage, s)
+	}
+	return CodePage(n), nil
 }
