@@ -40,6 +40,19 @@ type Config struct {
 	// StreamWait bounds how long a record from the stream port waits for
 	// room in a full slot (default 5s).
 	StreamWait time.Duration
+	// Announce makes the daemon announce this computer to its
+	// workgroup's master browser (Windows or Samba's nmbd), which then
+	// lists it for `net view`, Explorer and `mailslot browse`: a
+	// HostAnnouncement at start, then at intervals growing from 1 to 12
+	// minutes, and in answer to an AnnouncementRequest.
+	Announce bool
+	// Comment is the comment announced with the computer (default
+	// "mailslotd"; at most 42 bytes).
+	Comment string
+	// AnnounceReplyDelay bounds the random delay before an answer to an
+	// AnnouncementRequest, so that a workgroup's computers do not all
+	// answer at once (default 5s).
+	AnnounceReplyDelay time.Duration
 	// Logger receives the daemon's logs (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -74,6 +87,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamWait == 0 {
 		c.StreamWait = 5 * time.Second
 	}
+	if c.Comment == "" {
+		c.Comment = DefaultComment
+	}
+	if len(c.Comment) > wire.MaxAnnouncementComment {
+		return c, fmt.Errorf("comment %q: longer than %d bytes", c.Comment, wire.MaxAnnouncementComment)
+	}
+	if c.AnnounceReplyDelay == 0 {
+		c.AnnounceReplyDelay = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -85,13 +107,14 @@ func (c Config) withDefaults() (Config, error) {
 //
 // The config file has one `key = value` a line; `#` starts a comment.
 // Keys: name, workgroup, interface (repeatable, or comma-separated),
-// name-port, dgram-port, stream-port, log-level, dedup-window. The
+// name-port, dgram-port, stream-port, share-ports, log-level,
+// dedup-window, announce, comment, announce-reply-delay. The
 // environment variables are MAILSLOTD_ and the key in upper case with
 // '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
-var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window"}
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay"}
 
 func knownKey(k string) bool {
 	for _, s := range SettingKeys {
@@ -177,20 +200,25 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			*dst = n
 		}
 	}
-	if v := s["share-ports"]; v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, level, fmt.Errorf("share-ports: %q is not true or false", v)
+	for key, dst := range map[string]*bool{"share-ports": &c.SharePorts, "announce": &c.Announce} {
+		if v := s[key]; v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return c, level, fmt.Errorf("%s: %q is not true or false", key, v)
+			}
+			*dst = b
 		}
-		c.SharePorts = b
 	}
-	if v := s["dedup-window"]; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return c, level, fmt.Errorf("dedup-window: %q is not a duration", v)
+	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay} {
+		if v := s[key]; v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return c, level, fmt.Errorf("%s: %q is not a duration", key, v)
+			}
+			*dst = d
 		}
-		c.DedupWindow = d
 	}
+	c.Comment = s["comment"]
 	if v := s["log-level"]; v != "" {
 		if err := level.UnmarshalText([]byte(v)); err != nil {
 			return c, level, fmt.Errorf("log-level: %q is not debug, info, warn or error", v)

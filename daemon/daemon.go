@@ -38,11 +38,12 @@ type Stats struct {
 	NameQueries   uint64 // name queries answered
 	StreamRecords uint64 // records received on the stream port
 	StreamErrors  uint64 // stream connections ended by a malformed request
+	Announcements uint64 // host announcements sent (one per interface)
 }
 
 type counters struct {
 	datagrams, delivered, noSlot, queueFull, duplicates, notForUs, malformed,
-	nameQueries, streamRecords, streamErrors atomic.Uint64
+	nameQueries, streamRecords, streamErrors, announcements atomic.Uint64
 }
 
 // Daemon serves one computer's mailslots on the network.
@@ -58,9 +59,11 @@ type Daemon struct {
 	stream *net.TCPListener
 	info   *hostinfo.Listener
 
-	slots *slotCache
-	dedup *deduper
-	c     counters
+	slots       *slotCache
+	dedup       *deduper
+	c           counters
+	nextID      atomic.Uint32 // datagram IDs of what the daemon sends
+	announceReq chan struct{} // AnnouncementRequests for announceLoop
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // open stream connections
@@ -87,13 +90,14 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		ifaces: ifaces,
-		slots:  newSlotCache(),
-		dedup:  newDeduper(cfg.DedupWindow, 4096),
-		conns:  map[net.Conn]struct{}{},
-		done:   make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		ifaces:      ifaces,
+		slots:       newSlotCache(),
+		dedup:       newDeduper(cfg.DedupWindow, 4096),
+		conns:       map[net.Conn]struct{}{},
+		done:        make(chan struct{}),
+		announceReq: make(chan struct{}, 1),
 	}
 	d.name, _ = wire.NewName(cfg.Name, 0)
 	d.group, _ = wire.NewName(cfg.Workgroup, 0)
@@ -163,6 +167,10 @@ func (d *Daemon) Serve() error {
 		d.wg.Add(1)
 		go d.acceptLoop()
 	}
+	if d.cfg.Announce && len(d.dgram) > 0 {
+		d.wg.Add(1)
+		go d.announceLoop()
+	}
 	d.mu.Unlock()
 	var names []string
 	for _, ifc := range d.ifaces {
@@ -170,7 +178,7 @@ func (d *Daemon) Serve() error {
 	}
 	d.log.Info("mailslotd serving", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup,
 		"interfaces", names, "dgram_port", d.cfg.DgramPort, "name_port", d.cfg.NamePort,
-		"stream_port", d.cfg.StreamPort, "share_ports", d.cfg.SharePorts)
+		"stream_port", d.cfg.StreamPort, "share_ports", d.cfg.SharePorts, "announce", d.cfg.Announce)
 	<-d.done
 	d.wg.Wait()
 	return ErrClosed
@@ -218,6 +226,7 @@ func (d *Daemon) Stats() Stats {
 		QueueFull: c.queueFull.Load(), Duplicates: c.duplicates.Load(), NotForUs: c.notForUs.Load(),
 		Malformed: c.malformed.Load(), NameQueries: c.nameQueries.Load(),
 		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(),
+		Announcements: c.announcements.Load(),
 	}
 }
 

@@ -65,6 +65,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 		return
 	}
 	path := w.Name[len(mailslotPrefix):]
+	d.browserFrame(path, &dg, w.Data)
 	origin := fmt.Sprintf(`\\%s (%s)`, dg.SourceName.Name(), hostPort(from))
 	err = d.deliver(path, w.Data, origin, dgramWait)
 	switch {
@@ -81,20 +82,23 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 }
 
 // forUs reports whether a datagram is addressed to this computer: its
-// name (any suffix) when unique, its workgroup (any suffix) when group,
-// and every broadcast.
+// name (any suffix) when unique, its workgroup (any suffix) or the master
+// browsers' __MSBROWSE__ group (where they announce their workgroups)
+// when group, and every broadcast.
 func (d *Daemon) forUs(dg *wire.Datagram) bool {
 	dst := dg.DestinationName
 	switch dg.Type {
 	case wire.DirectUnique:
 		return strings.EqualFold(dst.Name(), d.name.Name())
 	case wire.DirectGroup:
-		return strings.EqualFold(dst.Name(), d.group.Name())
+		return strings.EqualFold(dst.Name(), d.group.Name()) || dst == msBrowse
 	case wire.BroadcastDatagram:
 		return true
 	}
 	return false
 }
+
+var msBrowse = wire.BrowseMasterName()
 
 var dedupSeed = maphash.MakeSeed()
 

@@ -21,7 +21,8 @@ mailslotd gives this computer's mailslots to the LAN: it receives mailslot
 datagrams (UDP 138) for its NetBIOS name, its workgroup and broadcasts,
 and large records on its stream port (TCP 1138), and hands each to the
 local slot it names. It answers NetBIOS name queries (UDP 137) for its
-names. Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.
+names, and with --announce it announces the computer to its workgroup's
+browse list. Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.
 
 Settings come from --config FILE (key = value lines), then MAILSLOTD_*
 environment variables, then flags; flags win.
@@ -59,6 +60,12 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 		flags["share-ports"] = v
 		return nil
 	})
+	fs.BoolFunc("announce", "announce this computer to its workgroup's master browser (net view, mailslot browse)", func(v string) error {
+		flags["announce"] = v
+		return nil
+	})
+	str("comment", daemon.DefaultComment, "`TEXT` announced with the computer (at most 42 bytes)")
+	str("announce-reply-delay", "5s", "answer an AnnouncementRequest after a random delay up to `DURATION`")
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	if err := fs.Parse(args); err != nil {
@@ -107,6 +114,7 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	st := d.Stats()
 	cfg.Logger.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
 		"no_slot", st.NoSlot, "duplicates", st.Duplicates, "malformed", st.Malformed,
-		"stream_records", st.StreamRecords, "name_queries", st.NameQueries)
+		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
+		"queue_full", st.QueueFull, "announcements", st.Announcements)
 	return 0
 }

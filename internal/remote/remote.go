@@ -66,6 +66,10 @@ func Open(host, path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.Unreachable, err)
 	}
+	// Mailslot names are case-insensitive; on the wire they go in upper
+	// case, as Windows writes them, and as Samba and Wireshark expect
+	// the browser's \MAILSLOT\BROWSE.
+	path = upperASCII(path)
 	w := &Writer{host: host, path: path, self: self, ifaces: ifaces}
 	target := host
 	if host == "*" {
@@ -89,6 +93,18 @@ func Open(host, path string) (*Writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// upperASCII upper-cases the ASCII letters of s, leaving other bytes as
+// they are (so the name keeps its length in bytes).
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // listenBroadcast opens a UDP socket that may send broadcasts.

@@ -322,3 +322,34 @@ func AppendRequestElection(dst []byte, e *RequestElection) ([]byte, error) {
 	dst = append(dst, e.ServerName...)
 	return append(dst, 0), nil
 }
+
+// serverTypeNames names the ServerType bits ([MS-RAP] SV_TYPE_*), lowest
+// bit first.
+var serverTypeNames = [32]string{
+	"workstation", "server", "sql-server", "domain-controller",
+	"backup-domain-controller", "time-source", "afp", "novell",
+	"domain-member", "print-queue", "dialin", "unix",
+	"nt", "wfw", "mfpn", "server-nt",
+	"potential-browser", "backup-browser", "master-browser", "domain-master",
+	"osf", "vms", "windows", "dfs",
+	"cluster-nt", "terminal-server", "cluster-vs-nt", "",
+	"dce", "alternate-xport", "local-list-only", "domain-enum",
+}
+
+// ServerTypeNames returns the names of the bits set in a ServerType, as
+// "workstation", "server", "master-browser", ...; a bit without a name
+// comes out as "0x…".
+func ServerTypeNames(t uint32) []string {
+	var out []string
+	for i := 0; i < 32; i++ {
+		if t&(1<<i) == 0 {
+			continue
+		}
+		name := serverTypeNames[i]
+		if name == "" {
+			name = "0x" + strconv.FormatUint(1<<i, 16)
+		}
+		out = append(out, name)
+	}
+	return out
+}

@@ -128,3 +128,21 @@ func TestBrowserErrors(t *testing.T) {
 		t.Error("String")
 	}
 }
+
+func TestServerTypeNames(t *testing.T) {
+	for _, tc := range []struct {
+		t    uint32
+		want string
+	}{
+		{0, ""},
+		{SVTypeWorkstation, "workstation"},
+		{0x00849a03, "workstation server print-queue unix nt server-nt master-browser dfs"},
+		{0x40001003, "workstation server nt local-list-only"},
+		{SVTypeDomainEnum | SVTypeNT, "nt domain-enum"},
+		{1 << 27, "0x8000000"},
+	} {
+		if got := strings.Join(ServerTypeNames(tc.t), " "); got != tc.want {
+			t.Errorf("ServerTypeNames(%#x) = %q, want %q", tc.t, got, tc.want)
+		}
+	}
+}
