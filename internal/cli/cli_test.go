@@ -36,15 +36,22 @@ func startRead(t *testing.T, name string, args ...string) <-chan result {
 	t.Helper()
 	ch := make(chan result, 1)
 	go func() { ch <- runCLI("", append([]string{"read", name}, args...)...) }()
+	waitSlot(t, name)
+	return ch
+}
+
+// waitSlot waits until a server serves the slot.
+func waitSlot(t *testing.T, name string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := mailslot.Open(slotName(name))
 		if err == nil {
 			c.Close()
-			return ch
+			return
 		}
 		if !errors.Is(err, mailslot.ErrNotFound) || time.Now().After(deadline) {
-			t.Fatalf("the slot never appeared: %v", err)
+			t.Fatalf("the slot %s never appeared: %v", name, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
