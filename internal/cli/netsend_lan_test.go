@@ -50,7 +50,7 @@ func (m lanMessenger) count(t *testing.T, text string) int {
 // hosts, three in workgroup WG and one in OTHER, and sends with the real
 // `mailslot netsend` from inside the hosts.
 func TestNetsendLAN(t *testing.T) {
-	t.Setenv("MAILSLOT_NO_DNS", "1")          // names resolve inside the LAN only
+	t.Setenv("MAILSLOT_NO_DNS", "1")         // names resolve inside the LAN only
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // no desktop notifications from the hosts
 	l := lab.New(t)
 	bin := labtest.BuildCmd(t, "mailslot")
