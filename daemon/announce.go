@@ -132,10 +132,11 @@ func (d *Daemon) browserFrame(path string, dg *wire.Datagram, data []byte) {
 		wire.BrowserOpcode(data[0]) != wire.OpAnnouncementRequest {
 		return
 	}
-	// To WORKGROUP<00> it asks every member; to WORKGROUP<1d>, only the
-	// master browser, which we are not.
+	// To WORKGROUP<00> it asks every member (nmbd, as a new master
+	// browser, asks WORKGROUP<1e>); to WORKGROUP<1d>, only the master
+	// browser, which we are not.
 	if dg.Type == wire.DirectGroup && (!strings.EqualFold(dg.DestinationName.Name(), d.group.Name()) ||
-		dg.DestinationName.Suffix() != wire.SuffixWorkstation) {
+		dg.DestinationName.Suffix() == wire.SuffixMasterBrowser) {
 		return
 	}
 	d.log.Debug("announcement requested", "by", dg.SourceName.String())
