@@ -68,7 +68,7 @@ func describeJSON(t *testing.T, e browseEntry) string {
 func TestSenderAddr(t *testing.T) {
 	for from, want := range map[string]string{
 		`\\SAMBAHOST (10.0.0.2:138)`: "10.0.0.2",
-		`\\A (B) (10.0.0.9:1138)`:     "10.0.0.9",
+		`\\A (B) (10.0.0.9:1138)`:    "10.0.0.9",
 		"local pid 4 uid 0":          "",
 		`\\X (10.0.0.1)`:             "10.0.0.1",
 	} {
