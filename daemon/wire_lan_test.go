@@ -16,6 +16,7 @@ import (
 	"github.com/mailslot-go/mailslot/internal/lab"
 	"github.com/mailslot-go/mailslot/internal/remote"
 	"github.com/mailslot-go/mailslot/internal/testenv"
+	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
 // wireFields are the fields TestWireOnLAN reads from each captured frame.
@@ -28,7 +29,9 @@ var wireFields = []string{
 	"nbdgm.type", "nbdgm.flags", "nbdgm.first", "nbdgm.next", "nbdgm.node_type", "nbdgm.src.ip",
 	"nbdgm.src.port", "nbdgm.source_name", "nbdgm.destination_name",
 	"smb.cmd", "smb.tdc", "smb.dc", "smb.trans_name", "mailslot.opcode", "mailslot.class", "mailslot.name",
-	"data.data", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message",
+	"data.data", "browser.command", "browser.period", "browser.server", "browser.os_major", "browser.os_minor",
+	"browser.server_type", "browser.proto_major", "browser.proto_minor", "browser.sig", "browser.comment",
+	"browser.response_computer_name", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message",
 }
 
 // wireFrame is one captured frame: field to value, occurrences joined by ",".
@@ -135,7 +138,9 @@ func TestWireOnLAN(t *testing.T) {
 		}
 	})
 
-	startDaemon(t, a, "WG")
+	// A announces itself to WG's browse list (at start, and in answer to
+	// the AnnouncementRequest below).
+	startDaemon(t, a, "WG", "--announce", "--comment", "wire test", "--announce-reply-delay", "100ms")
 	startDaemon(t, b, "WG")
 	startDaemon(t, c, "WG2")
 	const slot = `\\.\mailslot\wire\x`
@@ -176,6 +181,18 @@ func TestWireOnLAN(t *testing.T) {
 		}
 		waitRecv(t, s.r, string(s.data))
 	}
+	// An AnnouncementRequest from B to WG: A answers with a HostAnnouncement.
+	req, err := wire.AppendAnnouncementRequest(nil, &wire.AnnouncementRequest{ResponseName: "HOSTB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(b, `\\WG\mailslot\browse`, req); err != nil {
+		t.Fatalf("AnnouncementRequest from B: %v", err)
+	}
+	if !capture.WaitFor("Request Announcement", 10*time.Second) {
+		t.Fatalf("tshark never saw B's AnnouncementRequest:\n%s", capture.Output())
+	}
+	time.Sleep(300 * time.Millisecond) // A's answer comes within 100 ms
 	// A name nobody has: the query goes unanswered (B-nodes never answer
 	// a broadcast query negatively).
 	if err := write(a, `\\NOSUCHHOST\mailslot\wire\x`, []byte("x")); !errors.Is(err, mailslot.ErrUnreachable) {
@@ -236,9 +253,9 @@ func TestWireOnLAN(t *testing.T) {
 		return map[string]string{"nbdgm.type": typ, "nbdgm.flags": "0x02", "nbdgm.first": "1", "nbdgm.next": "0",
 			"nbdgm.node_type": "0", "nbdgm.src.ip": src, "nbdgm.src.port": "138",
 			"nbdgm.source_name": srcName, "nbdgm.destination_name": dst, "ip.src": src, "ip.dst": ipDst, "udp.dstport": "138",
-			"smb.cmd": "0x25", "smb.trans_name": `\MAILSLOT\wire\x`, "smb.tdc": strconv.Itoa(len(data)),
+			"smb.cmd": "0x25", "smb.trans_name": `\MAILSLOT\WIRE\X`, "smb.tdc": strconv.Itoa(len(data)),
 			"smb.dc": strconv.Itoa(len(data)), "mailslot.opcode": "1", "mailslot.class": "2",
-			"mailslot.name": `\MAILSLOT\wire\x`, "data.data": hex.EncodeToString(data)}
+			"mailslot.name": `\MAILSLOT\WIRE\X`, "data.data": hex.EncodeToString(data)}
 	}
 	kinds := []wireKind{
 		{"name query for HOSTB<00>", map[string]string{"nbns.name": "HOSTB<00>", "nbns.flags.response": "0"},
@@ -257,10 +274,18 @@ func TestWireOnLAN(t *testing.T) {
 				"nbns.name_flags.group": "0,0,1", "ip.src": db, "ip.dst": dc, "udp.srcport": "137"}},
 		{"direct unique datagram to HOSTB", map[string]string{"nbdgm.type": "16"},
 			datagram("16", da, "HOSTA<00>", "HOSTB<00>", db, unique)},
-		{"direct group datagram to WG", map[string]string{"nbdgm.destination_name": "WG<00>"},
+		{"direct group datagram to WG", map[string]string{"nbdgm.destination_name": "WG<00>", "mailslot.name": `\MAILSLOT\WIRE\X`},
 			datagram("17", da, "HOSTA<00>", "WG<00>", bcast, group)},
 		{"direct group datagram to WG2", map[string]string{"nbdgm.destination_name": "WG2<00>", "ip.src": da},
 			datagram("17", da, "HOSTA<00>", "WG2<00>", bcast, other)},
+		{"A's host announcement to WG<1d>", map[string]string{"browser.command": "0x01"},
+			map[string]string{"nbdgm.type": "17", "nbdgm.source_name": "HOSTA<00>", "nbdgm.destination_name": "WG<1d>",
+				"ip.src": da, "ip.dst": bcast, "udp.srcport": "138", "mailslot.name": `\MAILSLOT\BROWSE`,
+				"browser.server": "HOSTA", "browser.os_major": "4", "browser.os_minor": "9", "browser.server_type": "0x00000001",
+				"browser.proto_major": "15", "browser.proto_minor": "1", "browser.sig": "0xaa55", "browser.comment": "wire test"}},
+		{"B's announcement request to WG<00>", map[string]string{"browser.command": "0x02"},
+			map[string]string{"nbdgm.type": "17", "nbdgm.source_name": "HOSTB<00>", "nbdgm.destination_name": "WG<00>",
+				"ip.src": db, "ip.dst": bcast, "mailslot.name": `\MAILSLOT\BROWSE`, "browser.response_computer_name": "HOSTB"}},
 		{`\\* from C: direct group datagram to WG2`, map[string]string{"nbdgm.destination_name": "WG2<00>", "ip.src": dc},
 			datagram("17", dc, "HOSTC<00>", "WG2<00>", bcast, star)},
 	}
