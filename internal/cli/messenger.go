@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,6 +207,9 @@ func runMessenger(env *Env, o messengerOptions) error {
 	}
 	var history *os.File
 	if o.history != "" {
+		if err := os.MkdirAll(filepath.Dir(o.history), 0o700); err != nil {
+			return fmt.Errorf("make the history file's directory: %w", err)
+		}
 		if history, err = os.OpenFile(o.history, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 			return fmt.Errorf("open the history file: %w", err)
 		}
