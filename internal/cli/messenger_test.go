@@ -411,3 +411,15 @@ func TestMessengerNoNotificationService(t *testing.T) {
 		t.Fatalf("messenger: %+v", r)
 	}
 }
+
+func TestRecipient(t *testing.T) {
+	me := hostinfo.Info{Name: "PC7", Workgroup: "OFFICE"}
+	for host, want := range map[string]string{
+		"*": "OFFICE", ".": "PC7", "SERVER1": "SERVER1", "SRV.EXAMPLE.COM": "SRV",
+		"10.213.2.10": "10.213.2.10", "A-VERY-LONG-COMPUTER-NAME": "A-VERY-LONG-COM",
+	} {
+		if got := recipient(host, me); got != want {
+			t.Errorf("recipient(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os/user"
 	"strings"
 	"time"
@@ -92,14 +93,7 @@ func netsend(env *Env, o netsendOptions) error {
 		msg.From = userName(env) + "@" + me.Name
 	}
 	if msg.To == "" {
-		switch host {
-		case "*":
-			msg.To = me.Workgroup
-		case ".":
-			msg.To = me.Name
-		default:
-			msg.To = host
-		}
+		msg.To = recipient(host, me)
 	}
 	opts := messenger.EncodeOptions{CodePage: cp, Strict: o.strict, MaxText: o.maxText}
 	report, err := messenger.Check(msg, opts)
@@ -129,6 +123,24 @@ func netsend(env *Env, o netsendOptions) error {
 		fmt.Fprintf(env.Stderr, "mailslot netsend: warning: %d character(s) have no byte in %v and were sent as '?' (--codepage utf-8 suits Linux receivers; --strict refuses)\n", report.Replaced, cp)
 	}
 	return nil
+}
+
+// recipient is the To field for a message to host: the workgroup for *,
+// this computer for ., else the NetBIOS name host stands for (a DNS
+// name's first label), at most 15 bytes.
+func recipient(host string, me hostinfo.Info) string {
+	switch {
+	case host == "*":
+		return me.Workgroup
+	case host == ".":
+		return me.Name
+	case net.ParseIP(host) == nil:
+		host, _, _ = strings.Cut(host, ".")
+	}
+	if len(host) > messenger.MaxNameLen {
+		host = host[:messenger.MaxNameLen]
+	}
+	return host
 }
 
 // maxStdinText bounds what netsend reads from standard input: far over
