@@ -51,6 +51,7 @@ func (d *Daemon) serveStream(c net.Conn) {
 	}()
 	rd := bufio.NewReaderSize(c, 16<<10)
 	var buf, out []byte
+	var source, origin string // the last request's source, and the origin made of it
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(streamIdle))
 		req, nb, err := stream.ReadRequest(rd, buf)
@@ -67,7 +68,9 @@ func (d *Daemon) serveStream(c net.Conn) {
 			return
 		}
 		d.c.streamRecords.Add(1)
-		origin := fmt.Sprintf(`\\%s (%s)`, req.Source, c.RemoteAddr())
+		if origin == "" || req.Source != source {
+			source, origin = req.Source, fmt.Sprintf(`\\%s (%s)`, req.Source, c.RemoteAddr())
+		}
 		resp := d.streamResult(req.Name, d.deliver(req.Name, req.Data, origin, d.cfg.StreamWait))
 		out = stream.AppendResponse(out[:0], &resp)
 		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -79,10 +82,11 @@ func (d *Daemon) serveStream(c net.Conn) {
 
 // streamResult says what became of a record, for its writer.
 func (d *Daemon) streamResult(path string, err error) stream.Response {
+	if err == nil {
+		return stream.Response{Status: stream.OK}
+	}
 	slot := fmt.Sprintf(`\\%s\mailslot\%s`, d.cfg.Name, path)
 	switch {
-	case err == nil:
-		return stream.Response{Status: stream.OK}
 	case errors.Is(err, errs.NotFound):
 		d.c.noSlot.Add(1)
 		return stream.Response{Status: stream.NotFound, Message: "nothing serves " + slot}

@@ -46,8 +46,11 @@ type Writer struct {
 
 	mu       sync.Mutex // guards conn and probed: one request at a time
 	conn     net.Conn
-	probed   bool // whether the stream port was tried
-	streamOK bool // the far side's stream port took a connection
+	probed   bool        // whether the stream port was tried
+	streamOK bool        // the far side's stream port took a connection
+	head     []byte      // a request's head, reused
+	vec      [2][]byte   // head and data for writev
+	bufs     net.Buffers // w.vec[:] while it is written
 }
 
 var nextID atomic.Uint32
@@ -249,12 +252,12 @@ func (w *Writer) streamAddr() string {
 // sendStream sends p over the stream port and returns the far side's
 // answer as an error (nil: the record is in the slot's queue).
 func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
-	req, err := stream.AppendRequest(nil, &stream.Request{Name: w.path, Source: w.self.Name, Data: p})
-	if err != nil {
-		return err
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var err error
+	if w.head, err = stream.AppendRequestHead(w.head[:0], w.path, w.self.Name, len(p)); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		fresh := w.conn == nil
 		if fresh {
@@ -265,7 +268,7 @@ func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
 			}
 			w.conn = c
 		}
-		resp, err := w.roundTrip(req, timeout)
+		resp, err := w.roundTrip(p, timeout)
 		if err != nil {
 			w.conn.Close()
 			w.conn = nil
@@ -278,13 +281,30 @@ func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
 	}
 }
 
-func (w *Writer) roundTrip(req []byte, timeout time.Duration) (stream.Response, error) {
+// inlineData is the size up to which a record is copied behind the
+// request's head and sent with one write(2); a larger one goes from where
+// it lies, head and data in one writev(2).
+const inlineData = 4 << 10
+
+// roundTrip sends the request whose head is in w.head, with data p, and
+// reads the answer. The caller holds mu.
+func (w *Writer) roundTrip(p []byte, timeout time.Duration) (stream.Response, error) {
 	wait := 15 * time.Second
 	if timeout > 0 {
 		wait = timeout + 5*time.Second
 	}
 	_ = w.conn.SetDeadline(time.Now().Add(wait))
-	if _, err := w.conn.Write(req); err != nil {
+	var err error
+	if len(p) <= inlineData {
+		w.head = append(w.head, p...)
+		_, err = w.conn.Write(w.head)
+	} else {
+		w.vec = [2][]byte{w.head, p}
+		w.bufs = w.vec[:]
+		_, err = w.bufs.WriteTo(w.conn)
+		w.vec, w.bufs = [2][]byte{}, nil // keep no reference to the caller's record
+	}
+	if err != nil {
 		return stream.Response{}, err
 	}
 	return stream.ReadResponse(w.conn)

@@ -94,16 +94,27 @@ var ErrFormat = errors.New("stream: malformed frame")
 
 // AppendRequest encodes r after dst.
 func AppendRequest(dst []byte, r *Request) ([]byte, error) {
-	if len(r.Name) == 0 || len(r.Name) > MaxName || len(r.Source) > MaxSource || len(r.Data) > MaxData {
+	dst, err := AppendRequestHead(dst, r.Name, r.Source, len(r.Data))
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, r.Data...), nil
+}
+
+// AppendRequestHead encodes a request for dataLen bytes of data after
+// dst, all but the data, which go on the wire right after it: a writer
+// can send a large record from where it lies (writev) instead of copying
+// it behind the head.
+func AppendRequestHead(dst []byte, name, source string, dataLen int) ([]byte, error) {
+	if len(name) == 0 || len(name) > MaxName || len(source) > MaxSource || dataLen < 0 || dataLen > MaxData {
 		return dst, fmt.Errorf("%w: field over its limit", ErrFormat)
 	}
 	dst = append(dst, 'M', 'S', 'L', 'Q', Version, OpWrite)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.Name)))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.Source)))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.Data)))
-	dst = append(dst, r.Name...)
-	dst = append(dst, r.Source...)
-	return append(dst, r.Data...), nil
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(name)))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(source)))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(dataLen))
+	dst = append(dst, name...)
+	return append(dst, source...), nil
 }
 
 // ReadRequest reads one request; buf is reused for the data when large

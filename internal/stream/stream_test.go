@@ -93,3 +93,33 @@ func FuzzReadRequest(f *testing.F) {
 		_, _ = ReadResponse(bytes.NewReader(b))
 	})
 }
+
+// TestRequestHead checks that a head followed by the data is the request
+// AppendRequest encodes, and that the head refuses what AppendRequest does.
+func TestRequestHead(t *testing.T) {
+	for _, r := range []Request{
+		{Name: `app\jobs`, Source: "HOSTA", Data: []byte("hello")},
+		{Name: "x"},
+		{Name: "big", Source: "H", Data: bytes.Repeat([]byte{7}, MaxData)},
+	} {
+		want, err := AppendRequest(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := AppendRequestHead([]byte("keep"), r.Name, r.Source, len(r.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := append(head, r.Data...); !bytes.Equal(got[4:], want) || string(got[:4]) != "keep" {
+			t.Fatalf("%s: head and data differ from the request", r.Name)
+		}
+	}
+	for _, bad := range []struct {
+		name, source string
+		n            int
+	}{{"", "S", 1}, {"x", "S", MaxData + 1}, {"x", "S", -1}, {string(make([]byte, MaxName+1)), "", 0}} {
+		if _, err := AppendRequestHead(nil, bad.name, bad.source, bad.n); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q %d: %v", bad.name, bad.n, err)
+		}
+	}
+}
