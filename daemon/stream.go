@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/local"
 	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
@@ -40,6 +42,19 @@ func (d *Daemon) acceptLoop() {
 	}
 }
 
+// streamBufs holds the buffers stream connections read requests into:
+// room for the largest request, placed anywhere in a page.
+var streamBufs = sync.Pool{New: func() any {
+	b := make([]byte, stream.MaxName+stream.MaxSource+stream.MaxData+4095)
+	return &b
+}}
+
+// streamOrigin says where a record from the stream port came from.
+func streamOrigin(source, remote string) string { return `\\` + source + " (" + remote + ")" }
+
+// originLen is len(streamOrigin(source, remote)) for a source of n bytes.
+func originLen(n int, remote string) int { return len(`\\ ()`) + n + len(remote) }
+
 // serveStream answers one connection's requests, one at a time.
 func (d *Daemon) serveStream(c net.Conn) {
 	defer d.wg.Done()
@@ -50,12 +65,22 @@ func (d *Daemon) serveStream(c net.Conn) {
 		c.Close()
 	}()
 	rd := bufio.NewReaderSize(c, 16<<10)
-	var buf, out []byte
+	bp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bp)
+	var out []byte
 	var source, origin string // the last request's source, and the origin made of it
+	remote := c.RemoteAddr().String()
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(streamIdle))
-		req, nb, err := stream.ReadRequest(rd, buf)
-		buf = nb
+		nl, sl, dl, err := stream.ReadRequestHeader(rd)
+		var req stream.Request
+		if err == nil {
+			// The data go where they will lie in the datagram to the
+			// slot, modulo a page, so that the kernel copies them into
+			// it at full speed (see local.AlignedAt).
+			at := local.RelayPrefixLen(originLen(sl, remote)) - nl - sl
+			req, err = stream.ReadRequestBody(rd, local.AlignedAt(*bp, at, nl+sl+dl), nl, sl)
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				d.c.streamErrors.Add(1)
@@ -69,7 +94,7 @@ func (d *Daemon) serveStream(c net.Conn) {
 		}
 		d.c.streamRecords.Add(1)
 		if origin == "" || req.Source != source {
-			source, origin = req.Source, fmt.Sprintf(`\\%s (%s)`, req.Source, c.RemoteAddr())
+			source, origin = req.Source, streamOrigin(req.Source, remote)
 		}
 		resp := d.streamResult(req.Name, d.deliver(req.Name, req.Data, origin, d.cfg.StreamWait))
 		out = stream.AppendResponse(out[:0], &resp)

@@ -392,7 +392,10 @@ type recvBatch struct {
 	msgs  []unix.Mmsghdr
 	names []unix.RawSockaddrUnix
 	iovs  []unix.Iovec
-	bufs  [][]byte
+	areas [][]byte // one per message, each starting on a page boundary
+	bufs  [][]byte // where each message lands: areas[i][shift:][:size]
+	size  int
+	last  int // the size of the last datagram received, to place the next
 }
 
 const batchLen = 8
@@ -401,14 +404,15 @@ func newRecvBatch(bufSize int) *recvBatch {
 	rb := &recvBatch{
 		msgs:  make([]unix.Mmsghdr, batchLen),
 		iovs:  make([]unix.Iovec, batchLen),
+		areas: make([][]byte, batchLen),
 		bufs:  make([][]byte, batchLen),
 		names: make([]unix.RawSockaddrUnix, batchLen),
+		size:  bufSize,
 	}
-	all := make([]byte, batchLen*bufSize)
+	stride := (maxShift + bufSize + pageSize - 1) &^ (pageSize - 1)
+	all := AlignedAt(make([]byte, batchLen*stride+pageSize-1), 0, batchLen*stride)
 	for i := range rb.msgs {
-		rb.bufs[i] = all[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
-		rb.iovs[i].Base = &rb.bufs[i][0]
-		rb.iovs[i].SetLen(bufSize)
+		rb.areas[i] = all[i*stride : (i+1)*stride : (i+1)*stride]
 		h := &rb.msgs[i].Hdr
 		h.Iov = &rb.iovs[i]
 		h.SetIovlen(1)
@@ -427,7 +431,11 @@ func (s *Server) recv(fd int) (n int, again bool) {
 		s.rb = newRecvBatch(1 + MaxOrigin + s.MaxMessageSize() + 1)
 	}
 	rb := s.rb
+	shift := recvShift(rb.last) // datagrams in a burst tend to be alike
 	for i := range rb.msgs {
+		rb.bufs[i] = rb.areas[i][shift : shift+rb.size]
+		rb.iovs[i].Base = &rb.bufs[i][0]
+		rb.iovs[i].SetLen(rb.size)
 		rb.msgs[i].Hdr.Namelen = unix.SizeofSockaddrUnix
 		rb.msgs[i].Hdr.Flags = 0
 	}
@@ -444,6 +452,9 @@ func (s *Server) recv(fd int) (n int, again bool) {
 		return 0, false
 	}
 	n = int(r)
+	if n > 0 {
+		rb.last = int(rb.msgs[n-1].Len)
+	}
 	now := time.Now().UnixNano()
 	queued := false
 	s.mu.Lock()

@@ -120,14 +120,7 @@ func AppendRequestHead(dst []byte, name, source string, dataLen int) ([]byte, er
 // ReadRequest reads one request; buf is reused for the data when large
 // enough. io.EOF means the peer closed cleanly between requests.
 func ReadRequest(rd io.Reader, buf []byte) (Request, []byte, error) {
-	var h [ReqHeaderLen]byte
-	if _, err := io.ReadFull(rd, h[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return Request{}, buf, fmt.Errorf("%w: short header", ErrFormat)
-		}
-		return Request{}, buf, err
-	}
-	nl, sl, dl, err := ParseRequestHeader(h[:])
+	nl, sl, dl, err := ReadRequestHeader(rd)
 	if err != nil {
 		return Request{}, buf, err
 	}
@@ -135,11 +128,35 @@ func ReadRequest(rd io.Reader, buf []byte) (Request, []byte, error) {
 	if cap(buf) < need {
 		buf = make([]byte, need)
 	}
-	body := buf[:need]
-	if _, err := io.ReadFull(rd, body); err != nil {
-		return Request{}, buf, fmt.Errorf("%w: short body: %v", ErrFormat, err)
+	r, err := ReadRequestBody(rd, buf[:need], nl, sl)
+	return r, buf, err
+}
+
+// ReadRequestHeader reads a request's fixed part and returns the lengths
+// of its name, source and data; ReadRequestBody reads the rest. io.EOF
+// means the peer closed cleanly between requests.
+func ReadRequestHeader(rd io.Reader) (name, source, data int, err error) {
+	var h [ReqHeaderLen]byte
+	if _, err := io.ReadFull(rd, h[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, 0, 0, fmt.Errorf("%w: short header", ErrFormat)
+		}
+		return 0, 0, 0, err
 	}
-	return Request{Name: string(body[:nl]), Source: string(body[nl : nl+sl]), Data: body[nl+sl:]}, buf, nil
+	return ParseRequestHeader(h[:])
+}
+
+// ReadRequestBody reads the part of a request after its fixed part into
+// body, whose length is the sum of the lengths the fixed part gave; the
+// request's Data is the tail of body.
+func ReadRequestBody(rd io.Reader, body []byte, name, source int) (Request, error) {
+	if name+source > len(body) {
+		return Request{}, fmt.Errorf("%w: body shorter than its name and source", ErrFormat)
+	}
+	if _, err := io.ReadFull(rd, body); err != nil {
+		return Request{}, fmt.Errorf("%w: short body: %v", ErrFormat, err)
+	}
+	return Request{Name: string(body[:name]), Source: string(body[name : name+source]), Data: body[name+source:]}, nil
 }
 
 // ParseRequestHeader checks a request's fixed part and returns the
