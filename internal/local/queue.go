@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/binary"
+	"sync"
 )
 
 // Meta is what the slot knows about a record besides its bytes.
@@ -35,8 +36,13 @@ type queue struct {
 	head   int      // read offset in chunks[0]
 	count  int      // records queued
 	bytes  int      // bytes held by queued records, headers included
-	spare  []byte   // one emptied chunk kept for reuse
 }
+
+// chunkPool recycles emptied chunks. A queue that a reader drains as fast
+// as writers fill it takes a new chunk every few large records, often
+// several per batch received; allocating each (zeroed, and soon given back
+// to the kernel) cost more than copying the records into it.
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // Len returns the number of queued records.
 func (q *queue) Len() int { return q.count }
@@ -63,8 +69,8 @@ func (q *queue) Push(data []byte, m Meta) {
 		if need > size {
 			size = need
 		}
-		if size == chunkSize && q.spare != nil {
-			c, q.spare = q.spare[:0], nil
+		if size == chunkSize {
+			c = chunkPool.Get().(*[chunkSize]byte)[:0]
 		} else {
 			c = make([]byte, 0, size)
 		}
@@ -149,8 +155,8 @@ func (q *queue) dropHead() {
 	q.chunks[0] = nil
 	q.chunks = q.chunks[1:]
 	q.head = 0
-	if cap(c) == chunkSize && q.spare == nil {
-		q.spare = c[:0]
+	if cap(c) == chunkSize {
+		chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
 	}
 	if len(q.chunks) == 0 {
 		q.chunks = q.chunks[:0:0]
