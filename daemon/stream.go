@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
@@ -42,13 +40,6 @@ func (d *Daemon) acceptLoop() {
 	}
 }
 
-// streamBufs holds the buffers stream connections read requests into:
-// room for the largest request, placed anywhere in a page.
-var streamBufs = sync.Pool{New: func() any {
-	b := make([]byte, stream.MaxName+stream.MaxSource+stream.MaxData+4095)
-	return &b
-}}
-
 // streamOrigin says where a record from the stream port came from.
 func streamOrigin(source, remote string) string { return `\\` + source + " (" + remote + ")" }
 
@@ -64,23 +55,15 @@ func (d *Daemon) serveStream(c net.Conn) {
 		d.mu.Unlock()
 		c.Close()
 	}()
-	rd := bufio.NewReaderSize(c, 16<<10)
-	bp := streamBufs.Get().(*[]byte)
-	defer streamBufs.Put(bp)
+	rr := newRequestReader(c)
+	defer rr.release()
 	var out []byte
 	var source, origin string // the last request's source, and the origin made of it
 	remote := c.RemoteAddr().String()
+	prefix := func(n int) int { return local.RelayPrefixLen(originLen(n, remote)) }
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(streamIdle))
-		nl, sl, dl, err := stream.ReadRequestHeader(rd)
-		var req stream.Request
-		if err == nil {
-			// The data go where they will lie in the datagram to the
-			// slot, modulo a page, so that the kernel copies them into
-			// it at full speed (see local.AlignedAt).
-			at := local.RelayPrefixLen(originLen(sl, remote)) - nl - sl
-			req, err = stream.ReadRequestBody(rd, local.AlignedAt(*bp, at, nl+sl+dl), nl, sl)
-		}
+		req, err := rr.next(prefix)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				d.c.streamErrors.Add(1)

@@ -26,8 +26,14 @@ const pageSize = 4096
 // offset in its page is off (modulo the page size). b must hold n+4095
 // bytes.
 func AlignedAt(b []byte, off, n int) []byte {
-	start := (off - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))) & (pageSize - 1)
+	start := AlignIndex(b, off)
 	return b[start : start+n : start+n]
+}
+
+// AlignIndex returns the first index of b (below 4096) whose address is off
+// bytes into a page (modulo the page size).
+func AlignIndex(b []byte, off int) int {
+	return (off - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))) & (pageSize - 1)
 }
 
 // maxShift is the most recvShift moves a receive buffer into its page.

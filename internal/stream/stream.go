@@ -156,7 +156,14 @@ func ReadRequestBody(rd io.Reader, body []byte, name, source int) (Request, erro
 	if _, err := io.ReadFull(rd, body); err != nil {
 		return Request{}, fmt.Errorf("%w: short body: %v", ErrFormat, err)
 	}
-	return Request{Name: string(body[:name]), Source: string(body[name : name+source]), Data: body[name+source:]}, nil
+	return ParseRequestBody(body, name, source), nil
+}
+
+// ParseRequestBody splits the part of a request after its fixed part,
+// whose name and source lengths the fixed part gave; Data is the tail of
+// body.
+func ParseRequestBody(body []byte, name, source int) Request {
+	return Request{Name: string(body[:name]), Source: string(body[name : name+source]), Data: body[name+source:]}
 }
 
 // ParseRequestHeader checks a request's fixed part and returns the

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/stream"
+)
+
+// maxRequest is the size of the largest request.
+const maxRequest = stream.ReqHeaderLen + stream.MaxName + stream.MaxSource + stream.MaxData
+
+// requestBufs holds the buffers of requestReaders: room for a request
+// placed anywhere in a page, and for what follows it.
+var requestBufs = sync.Pool{New: func() any {
+	b := make([]byte, 2*maxRequest+4095)
+	return &b
+}}
+
+// requestReader reads a stream connection's requests. It reads as much as
+// the connection has into one buffer, so that a large request that has
+// arrived whole costs one read(2) (each read may make the kernel send a
+// window update), and it starts each request where its data will lie as
+// they will in the relay's datagram to the slot, modulo a page, so that
+// the kernel copies them at full speed (see local.AlignedAt). Where that
+// is depends on the request's name and source lengths, known once its
+// fixed part is in: the reader starts a request where the previous one's
+// lengths put it, which a writer's requests to one slot all share.
+type requestReader struct {
+	c    io.Reader
+	bp   *[]byte
+	buf  []byte
+	r, w int // buf[r:w] has been read and not yet used
+	at   int // where in a page the next request should start
+}
+
+func newRequestReader(c io.Reader) *requestReader {
+	bp := requestBufs.Get().(*[]byte)
+	return &requestReader{c: c, bp: bp, buf: *bp}
+}
+
+// release gives the buffer back; the reader is not used again.
+func (rr *requestReader) release() {
+	requestBufs.Put(rr.bp)
+	rr.bp, rr.buf = nil, nil
+}
+
+// next reads the next request. prefix gives the bytes that come before
+// the data in the datagram that will carry a request whose source is n
+// bytes long. The request's Data stay valid until the next call. io.EOF
+// means the peer closed cleanly between requests.
+func (rr *requestReader) next(prefix func(n int) int) (stream.Request, error) {
+	if rr.r == rr.w {
+		rr.r = local.AlignIndex(rr.buf, rr.at)
+		rr.w = rr.r
+	}
+	for rr.w-rr.r < stream.ReqHeaderLen {
+		if len(rr.buf)-rr.r < stream.ReqHeaderLen {
+			rr.moveTo(local.AlignIndex(rr.buf, rr.at)) // no room behind
+		}
+		if err := rr.fill(); err != nil {
+			if rr.w > rr.r && errors.Is(err, io.EOF) {
+				return stream.Request{}, fmt.Errorf("%w: short header", stream.ErrFormat)
+			}
+			return stream.Request{}, err
+		}
+	}
+	nl, sl, dl, err := stream.ParseRequestHeader(rr.buf[rr.r:rr.w])
+	if err != nil {
+		return stream.Request{}, err
+	}
+	total := stream.ReqHeaderLen + nl + sl + dl
+	rr.at = prefix(sl) - nl - sl - stream.ReqHeaderLen
+	have := rr.w - rr.r
+	if rr.r+total > len(rr.buf) || (have < total && have <= 4096 && local.AlignIndex(rr.buf[rr.r:], rr.at) != 0) {
+		// No room behind, or little of the request in and misplaced:
+		// move what there is to where the request should start.
+		rr.moveTo(local.AlignIndex(rr.buf, rr.at))
+	}
+	for rr.w-rr.r < total {
+		if err := rr.fill(); err != nil {
+			return stream.Request{}, fmt.Errorf("%w: short body: %v", stream.ErrFormat, err)
+		}
+	}
+	body := rr.buf[rr.r+stream.ReqHeaderLen : rr.r+total : rr.r+total]
+	rr.r += total
+	return stream.ParseRequestBody(body, nl, sl), nil
+}
+
+// moveTo moves the bytes read and not yet used to buf[to:]; to is below
+// 4096, and they are at most a request and a header, or 4 KiB.
+func (rr *requestReader) moveTo(to int) {
+	n := copy(rr.buf[to:], rr.buf[rr.r:rr.w])
+	rr.r, rr.w = to, to+n
+}
+
+// fill reads what the connection has, at least one byte, behind buf[:w].
+func (rr *requestReader) fill() error {
+	n, err := rr.c.Read(rr.buf[rr.w:])
+	rr.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
