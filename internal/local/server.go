@@ -332,7 +332,7 @@ func (s *Server) drain() {
 	defer s.rmu.Unlock()
 	_ = s.dataRaw.Control(func(fd uintptr) {
 		for s.roomForMore() {
-			if n, _ := s.recv(int(fd)); n == 0 {
+			if n, drained := s.recv(int(fd)); n == 0 || drained {
 				return
 			}
 		}
@@ -372,9 +372,9 @@ func (s *Server) readLoop() {
 				if !s.roomForMore() {
 					return true // closed, or quota full: look again above
 				}
-				n, again := s.recv(int(fd))
-				if again {
-					return false
+				n, drained := s.recv(int(fd))
+				if drained {
+					return false // wait for the next datagram
 				}
 				if n == 0 {
 					return true
@@ -423,8 +423,11 @@ func newRecvBatch(bufSize int) *recvBatch {
 
 // recv receives up to a batch of datagrams and queues the good ones. The
 // caller holds rmu, not mu. n is the number of datagrams taken off the
-// socket; again reports that the socket had none (EAGAIN).
-func (s *Server) recv(fd int) (n int, again bool) {
+// socket; drained reports that the socket had no more: none at all
+// (EAGAIN), or fewer than a batch, which recvmmsg(2) returns only when
+// the next receive would block (or failed, which the next call reports),
+// so the caller need not ask again before the socket is readable.
+func (s *Server) recv(fd int) (n int, drained bool) {
 	if s.rb == nil {
 		// Room for the largest acceptable record plus framing, and one byte
 		// more so that an oversize record shows as truncated.
@@ -439,14 +442,19 @@ func (s *Server) recv(fd int) (n int, again bool) {
 		rb.msgs[i].Hdr.Namelen = unix.SizeofSockaddrUnix
 		rb.msgs[i].Hdr.Flags = 0
 	}
+	// Writers gone by now have all their records in the socket: once it
+	// is seen empty below, their registrations can go.
+	s.mu.Lock()
+	gone := len(s.retired)
+	s.mu.Unlock()
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&rb.msgs[0])), uintptr(len(rb.msgs)), unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
 		if e == unix.EAGAIN {
-			s.mu.Lock()
-			if len(s.retired) > 0 {
-				s.forgetRetiredLocked()
+			if gone > 0 {
+				s.mu.Lock()
+				s.forgetRetiredLocked(gone)
+				s.mu.Unlock()
 			}
-			s.mu.Unlock()
 			return 0, true
 		}
 		return 0, false
@@ -455,12 +463,13 @@ func (s *Server) recv(fd int) (n int, again bool) {
 	if n > 0 {
 		rb.last = int(rb.msgs[n-1].Len)
 	}
+	drained = n < len(rb.msgs)
 	now := time.Now().UnixNano()
 	queued := false
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed && !s.handing {
-		return n, false // the slot and its records are gone
+		return n, drained // the slot and its records are gone
 	}
 	for i := 0; i < n; i++ {
 		h := &rb.msgs[i].Hdr
@@ -494,7 +503,10 @@ func (s *Server) recv(fd int) (n int, again bool) {
 	if queued {
 		s.wakeLocked()
 	}
-	return n, false
+	if drained && gone > 0 {
+		s.forgetRetiredLocked(gone) // their last records were in this batch
+	}
+	return n, drained
 }
 
 // sender returns the address bytes the kernel filled in for a datagram.

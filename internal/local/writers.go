@@ -231,14 +231,16 @@ type retiredWriter struct {
 	gen  uint64
 }
 
-// forgetRetiredLocked drops the registrations of writers that have gone;
-// the caller has just seen the data socket's queue empty, so none of their
-// records is left to attribute.
-func (s *Server) forgetRetiredLocked() {
-	for _, r := range s.retired {
+// forgetRetiredLocked drops the registrations of the first n writers that
+// have gone; the caller has seen the data socket's queue empty since they
+// went, so none of their records is left to attribute. (A writer's
+// records are in the queue before it goes: it sends them, then closes its
+// control connection, whose end makes it a retired writer.)
+func (s *Server) forgetRetiredLocked(n int) {
+	for _, r := range s.retired[:n] {
 		if id, ok := s.writers[r.addr]; ok && id.gen == r.gen {
 			delete(s.writers, r.addr)
 		}
 	}
-	s.retired = s.retired[:0]
+	s.retired = append(s.retired[:0], s.retired[n:]...)
 }
