@@ -15,12 +15,13 @@ type Meta struct {
 
 // recHeader is the fixed part stored in front of every queued record:
 //
-//	u32 payload length | u16 origin length | u16 reserved |
+//	u32 payload length | u16 origin length | u16 gap |
 //	i32 pid | u32 uid | i64 time
 //
-// followed by the origin bytes and the payload. 24 bytes a record, plus the
-// origin when a relay set one; this is the queue's whole per-record overhead
-// apart from the unused tail of a chunk.
+// followed by gap unused bytes (0, or 1 where a relay's datagram had its
+// origin's length byte), the origin bytes and the payload. 24 bytes a
+// record, plus the origin when a relay set one; this is the queue's whole
+// per-record overhead apart from the unused tail of a chunk.
 const recHeader = 24
 
 // chunkSize is the size of the arena blocks records are packed into. A record
@@ -30,12 +31,15 @@ const chunkSize = 256 << 10
 // queue is a FIFO of records packed back to back in large byte blocks, so
 // that a million small queued records cost a few dozen bytes each beyond
 // their payload, and the garbage collector sees a handful of pointers.
+// A large record received into a recvArea keeps it as its own block
+// (Adopt) rather than being copied.
 // It is not safe for concurrent use; the slot's mutex guards it.
 type queue struct {
-	chunks [][]byte // chunks[0][head:] holds the oldest records
-	head   int      // read offset in chunks[0]
-	count  int      // records queued
-	bytes  int      // bytes held by queued records, headers included
+	chunks [][]byte    // chunks[0][head:] holds the oldest records
+	areas  []*recvArea // the area each chunk lies in, nil for a chunk of its own
+	head   int         // read offset in chunks[0]
+	count  int         // records queued
+	bytes  int         // bytes held by queued records, headers included
 }
 
 // chunkPool recycles emptied chunks. A queue that a reader drains as fast
@@ -47,16 +51,29 @@ var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 // Len returns the number of queued records.
 func (q *queue) Len() int { return q.count }
 
-// Bytes returns the bytes the queued records occupy, headers included.
+// Bytes returns the bytes the queued records occupy, headers included, and
+// the unused rest of the receive areas that large records kept.
 func (q *queue) Bytes() int { return q.bytes }
 
 // Cost returns the bytes a record of n payload bytes and the given origin
 // takes in the queue.
 func Cost(n int, origin string) int { return recHeader + len(origin) + n }
 
-// Push appends a record. It copies data and origin.
+// Push appends a record. It copies data and m.Origin.
 func (q *queue) Push(data []byte, m Meta) {
-	need := Cost(len(data), m.Origin)
+	copy(q.put(data, len(m.Origin), m), m.Origin)
+}
+
+// pushBytes appends a record whose origin is in bytes (m.Origin is not
+// used). It copies data and origin.
+func (q *queue) pushBytes(data, origin []byte, m Meta) {
+	copy(q.put(data, len(origin), m), origin)
+}
+
+// put appends a record, copying data, and returns where its origin of on
+// bytes goes.
+func (q *queue) put(data []byte, on int, m Meta) (origin []byte) {
+	need := recHeader + on + len(data)
 	var c []byte
 	if n := len(q.chunks); n > 0 {
 		c = q.chunks[n-1]
@@ -75,45 +92,78 @@ func (q *queue) Push(data []byte, m Meta) {
 			c = make([]byte, 0, size)
 		}
 		q.chunks = append(q.chunks, c)
+		q.areas = append(q.areas, nil)
 	}
 	off := len(c)
 	c = c[:off+need]
-	h := c[off : off+recHeader]
-	binary.LittleEndian.PutUint32(h[0:], uint32(len(data)))
-	binary.LittleEndian.PutUint16(h[4:], uint16(len(m.Origin)))
-	binary.LittleEndian.PutUint16(h[6:], 0)
-	binary.LittleEndian.PutUint32(h[8:], uint32(m.PID))
-	binary.LittleEndian.PutUint32(h[12:], m.UID)
-	binary.LittleEndian.PutUint64(h[16:], uint64(m.Time))
-	copy(c[off+recHeader:], m.Origin)
-	copy(c[off+recHeader+len(m.Origin):], data)
+	putHeader(c[off:], len(data), on, 0, m)
+	copy(c[off+recHeader+on:], data)
 	q.chunks[len(q.chunks)-1] = c
 	q.count++
 	q.bytes += need
+	return c[off+recHeader : off+recHeader+on]
 }
 
-// peek returns the oldest record's header fields and its origin and payload
-// as slices into the arena. ok is false when the queue is empty.
-func (q *queue) peek() (payload []byte, origin []byte, h []byte, ok bool) {
-	if q.count == 0 {
-		return nil, nil, nil, false
-	}
-	c := q.chunks[0]
-	if q.head >= len(c) {
-		// The writer moved to a new chunk; this one is spent.
-		q.dropHead()
-		c = q.chunks[0]
-	}
-	h = c[q.head : q.head+recHeader]
+func putHeader(h []byte, n, on, gap int, m Meta) {
+	binary.LittleEndian.PutUint32(h[0:], uint32(n))
+	binary.LittleEndian.PutUint16(h[4:], uint16(on))
+	binary.LittleEndian.PutUint16(h[6:], uint16(gap))
+	binary.LittleEndian.PutUint32(h[8:], uint32(m.PID))
+	binary.LittleEndian.PutUint32(h[12:], m.UID)
+	binary.LittleEndian.PutUint64(h[16:], uint64(m.Time))
+}
+
+// Adopt appends a record that was received into a, without copying it:
+// a[start+recHeader+gap:] holds its origin of on bytes, then its n bytes
+// of payload, and a[start:start+recHeader] is free for its header. The
+// area becomes the record's block; it counts whole against the quota, and
+// goes back to areaPool once the record is read.
+func (q *queue) Adopt(a *recvArea, start, gap, on, n int, m Meta) {
+	end := start + recHeader + gap + on + n
+	c := a[start:end:end] // nothing is packed behind it
+	putHeader(c, n, on, gap, m)
+	q.chunks = append(q.chunks, c)
+	q.areas = append(q.areas, a)
+	q.count++
+	q.bytes += len(a)
+}
+
+// record returns the header, origin and payload of the record at c[off:]
+// and the offset of the next one.
+func record(c []byte, off int) (h, origin, payload []byte, next int) {
+	h = c[off : off+recHeader]
 	n := int(binary.LittleEndian.Uint32(h[0:]))
 	on := int(binary.LittleEndian.Uint16(h[4:]))
-	start := q.head + recHeader
-	return c[start+on : start+on+n], c[start : start+on], h, true
+	start := off + recHeader + int(binary.LittleEndian.Uint16(h[6:]))
+	return h, c[start : start+on], c[start+on : start+on+n], start + on + n
+}
+
+func meta(h []byte) Meta {
+	return Meta{
+		PID:  int32(binary.LittleEndian.Uint32(h[8:])),
+		UID:  binary.LittleEndian.Uint32(h[12:]),
+		Time: int64(binary.LittleEndian.Uint64(h[16:])),
+	}
+}
+
+// peek returns the oldest record's header, origin and payload as slices
+// into the arena, and the offset behind it. ok is false when the queue is
+// empty.
+func (q *queue) peek() (h, origin, payload []byte, next int, ok bool) {
+	if q.count == 0 {
+		return nil, nil, nil, 0, false
+	}
+	if q.head >= len(q.chunks[0]) {
+		// The writer moved to a new chunk; this one is spent.
+		q.dropHead()
+	}
+	h, origin, payload, next = record(q.chunks[0], q.head)
+	return h, origin, payload, next, true
 }
 
 // NextSize returns the payload size of the oldest record, or -1.
 func (q *queue) NextSize() int {
-	p, _, _, ok := q.peek()
+	_, _, p, _, ok := q.peek()
 	if !ok {
 		return -1
 	}
@@ -124,7 +174,7 @@ func (q *queue) NextSize() int {
 // slice of its exact size when alloc is set. When p is too small, nothing is
 // removed, fit is false, and n is the size p would need.
 func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) {
-	payload, origin, h, ok := q.peek()
+	h, origin, payload, next, ok := q.peek()
 	if !ok {
 		return nil, 0, Meta{}, false
 	}
@@ -134,16 +184,15 @@ func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) 
 		return nil, len(payload), Meta{}, false
 	}
 	copy(p, payload)
-	m.PID = int32(binary.LittleEndian.Uint32(h[8:]))
-	m.UID = binary.LittleEndian.Uint32(h[12:])
-	m.Time = int64(binary.LittleEndian.Uint64(h[16:]))
+	m = meta(h)
 	if alloc && len(origin) > 0 {
 		m.Origin = string(origin)
 	}
-	cost := recHeader + len(origin) + len(payload)
-	q.head += cost
+	if q.areas[0] == nil {
+		q.bytes -= next - q.head
+	}
+	q.head = next
 	q.count--
-	q.bytes -= cost
 	if q.head >= len(q.chunks[0]) {
 		q.dropHead()
 	}
@@ -151,15 +200,19 @@ func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) 
 }
 
 func (q *queue) dropHead() {
-	c := q.chunks[0]
-	q.chunks[0] = nil
-	q.chunks = q.chunks[1:]
+	c, a := q.chunks[0], q.areas[0]
+	q.chunks[0], q.areas[0] = nil, nil
+	q.chunks, q.areas = q.chunks[1:], q.areas[1:]
 	q.head = 0
-	if cap(c) == chunkSize {
+	switch {
+	case a != nil:
+		q.bytes -= len(a)
+		areaPool.Put(a)
+	case cap(c) == chunkSize:
 		chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
 	}
 	if len(q.chunks) == 0 {
-		q.chunks = q.chunks[:0:0]
+		q.chunks, q.areas = q.chunks[:0:0], q.areas[:0:0]
 	}
 }
 
@@ -171,27 +224,19 @@ func (q *queue) Reset() {
 // Each calls f for every queued record, oldest first, without removing any.
 // The slices are only valid during the call.
 func (q *queue) Each(f func(payload []byte, m Meta)) {
-	head := q.head
 	left := q.count
 	for i := 0; i < len(q.chunks) && left > 0; i++ {
 		c := q.chunks[i]
 		off := 0
 		if i == 0 {
-			off = head
+			off = q.head
 		}
 		for off < len(c) && left > 0 {
-			h := c[off : off+recHeader]
-			n := int(binary.LittleEndian.Uint32(h[0:]))
-			on := int(binary.LittleEndian.Uint16(h[4:]))
-			start := off + recHeader
-			m := Meta{
-				PID:    int32(binary.LittleEndian.Uint32(h[8:])),
-				UID:    binary.LittleEndian.Uint32(h[12:]),
-				Time:   int64(binary.LittleEndian.Uint64(h[16:])),
-				Origin: string(c[start : start+on]),
-			}
-			f(c[start+on:start+on+n], m)
-			off = start + on + n
+			h, origin, payload, next := record(c, off)
+			m := meta(h)
+			m.Origin = string(origin)
+			f(payload, m)
+			off = next
 			left--
 		}
 	}

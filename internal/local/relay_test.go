@@ -12,6 +12,30 @@ func testKey(t *testing.T) string {
 	return fmt.Sprintf(`TEST\%d\%s`, os.Getpid(), t.Name())
 }
 
+// serveWithWriters serves a slot for the test and opens a relay and a
+// plain writer to it, all closed at cleanup.
+func serveWithWriters(t *testing.T) (s *Server, relay, plain *Conn) {
+	t.Helper()
+	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, isRelay := range []bool{true, false} {
+		c, err := Dial(testKey(t), isRelay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if isRelay {
+			relay = c
+		} else {
+			plain = c
+		}
+	}
+	return s, relay, plain
+}
+
 func read(t *testing.T, s *Server) ([]byte, Meta) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -26,21 +50,7 @@ func read(t *testing.T, s *Server) ([]byte, Meta) {
 // A relay's records carry their origin; a plain writer's bytes are the
 // record, even when they look like a relay's framing.
 func TestRelayOrigin(t *testing.T) {
-	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	relay, err := Dial(testKey(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
-	plain, err := Dial(testKey(t), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
+	s, relay, plain := serveWithWriters(t)
 
 	if err := plain.Write([]byte("x"), "forged", -1); err == nil {
 		t.Fatal("a plain writer attached an origin")

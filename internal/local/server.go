@@ -305,7 +305,10 @@ func (s *Server) Close() error {
 	s.q.Reset()
 	s.mu.Unlock()
 	s.rmu.Lock()
-	s.rb = nil
+	if s.rb != nil {
+		s.rb.release()
+		s.rb = nil
+	}
 	s.rmu.Unlock()
 	return nil
 }
@@ -392,33 +395,83 @@ type recvBatch struct {
 	msgs  []unix.Mmsghdr
 	names []unix.RawSockaddrUnix
 	iovs  []unix.Iovec
-	areas [][]byte // one per message, each starting on a page boundary
-	bufs  [][]byte // where each message lands: areas[i][shift:][:size]
+	areas [][]byte    // one per message, each starting on a page boundary
+	owned []*recvArea // the area behind areas[i] when it is from areaPool
+	bufs  [][]byte    // where each message lands: areas[i][shift:][:size]
 	size  int
 	last  int // the size of the last datagram received, to place the next
 }
 
 const batchLen = 8
 
+// fullRecvBuf is the receive buffer of a slot that takes records of up to
+// MaxRecord: the largest record with a relay's framing, and one byte more
+// so that an oversize record shows as truncated.
+const fullRecvBuf = 1 + MaxOrigin + MaxRecord + 1
+
+// recvHeadroom is the room an area keeps in front of a datagram for the
+// queue's record header.
+const recvHeadroom = 64
+
+// recvArea is the memory a full-size slot receives one datagram into: the
+// datagram starts on a page boundary (or maxShift past it, see recvShift)
+// at least recvHeadroom bytes in. A large record keeps its area as its
+// block in the queue (queue.Adopt): the kernel's copy is its only one
+// before the reader's.
+type recvArea [recvHeadroom + pageSize - 1 + maxShift + fullRecvBuf]byte
+
+var areaPool = sync.Pool{New: func() any { return new(recvArea) }}
+
+// areaBase returns the index of the page boundary in a at which datagrams
+// start (or maxShift past it).
+func areaBase(a *recvArea) int { return recvHeadroom + AlignIndex(a[recvHeadroom:], 0) }
+
 func newRecvBatch(bufSize int) *recvBatch {
 	rb := &recvBatch{
 		msgs:  make([]unix.Mmsghdr, batchLen),
 		iovs:  make([]unix.Iovec, batchLen),
 		areas: make([][]byte, batchLen),
+		owned: make([]*recvArea, batchLen),
 		bufs:  make([][]byte, batchLen),
 		names: make([]unix.RawSockaddrUnix, batchLen),
 		size:  bufSize,
 	}
-	stride := (maxShift + bufSize + pageSize - 1) &^ (pageSize - 1)
-	all := AlignedAt(make([]byte, batchLen*stride+pageSize-1), 0, batchLen*stride)
 	for i := range rb.msgs {
-		rb.areas[i] = all[i*stride : (i+1)*stride : (i+1)*stride]
 		h := &rb.msgs[i].Hdr
 		h.Iov = &rb.iovs[i]
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
 	}
+	if bufSize == fullRecvBuf {
+		for i := range rb.areas {
+			rb.setArea(i, areaPool.Get().(*recvArea))
+		}
+		return rb
+	}
+	// A slot for small records: one block, no record large enough to keep
+	// its area.
+	stride := (maxShift + bufSize + pageSize - 1) &^ (pageSize - 1)
+	all := AlignedAt(make([]byte, batchLen*stride+pageSize-1), 0, batchLen*stride)
+	for i := range rb.areas {
+		rb.areas[i] = all[i*stride : (i+1)*stride : (i+1)*stride]
+	}
 	return rb
+}
+
+// setArea makes a the area message i is received into.
+func (rb *recvBatch) setArea(i int, a *recvArea) {
+	rb.owned[i] = a
+	rb.areas[i] = a[areaBase(a):]
+}
+
+// release gives the areas back to areaPool.
+func (rb *recvBatch) release() {
+	for i, a := range rb.owned {
+		if a != nil {
+			areaPool.Put(a)
+			rb.owned[i], rb.areas[i], rb.bufs[i] = nil, nil, nil
+		}
+	}
 }
 
 // recv receives up to a batch of datagrams and queues the good ones. The
@@ -484,18 +537,27 @@ func (s *Server) recv(fd int) (n int, drained bool) {
 			s.stats.Oversize++
 			continue
 		}
-		payload, origin := rb.bufs[i][:size], ""
+		payload, origin, gap := rb.bufs[i][:size], []byte(nil), 0
 		if id.relay {
 			if payload, origin, ok = parseRecord(payload); !ok {
 				s.stats.Malformed++
 				continue
 			}
+			gap = 1 // the origin's length byte
 		}
 		if len(payload) > s.MaxMessageSize() {
 			s.stats.Oversize++
 			continue
 		}
-		s.q.Push(payload, Meta{PID: id.pid, UID: id.uid, Time: now, Origin: origin})
+		m := Meta{PID: id.pid, UID: id.uid, Time: now}
+		if a := rb.owned[i]; a != nil && recHeader+len(origin)+len(payload) >= len(a)/2 {
+			// A large record keeps the area it was received into, its
+			// header written in the room in front.
+			s.q.Adopt(a, areaBase(a)+shift-recHeader, gap, len(origin), len(payload), m)
+			rb.setArea(i, areaPool.Get().(*recvArea))
+		} else {
+			s.q.pushBytes(payload, origin, m)
+		}
 		s.stats.Records++
 		s.stats.Bytes += uint64(len(payload))
 		queued = true
@@ -519,10 +581,10 @@ func sender(sa *unix.RawSockaddrUnix, namelen uint32) []byte {
 }
 
 // parseRecord splits a relay's datagram into origin and payload.
-func parseRecord(b []byte) (payload []byte, origin string, ok bool) {
+func parseRecord(b []byte) (payload, origin []byte, ok bool) {
 	if len(b) == 0 || len(b) < 1+int(b[0]) {
-		return nil, "", false
+		return nil, nil, false
 	}
 	on := int(b[0])
-	return b[1+on:], string(b[1 : 1+on]), true
+	return b[1+on:], b[1 : 1+on], true
 }
