@@ -40,15 +40,28 @@ func (r NetResult) Ratio() float64 {
 // Net measures, between hosts a and b of a lab LAN where b runs mailslotd
 // (pid daemonPid): 100-byte records as datagrams against a raw UDP loop
 // sending the same bytes, and 64 KiB records over the stream port against
-// a raw TCP loop that also waits for a one-byte answer per record.
+// a raw TCP loop that also waits for a one-byte answer per record. The
+// stream runs three times, ours and the baseline in turn, and each keeps
+// its best run (as Local does): a round trip per record makes short runs
+// swing with the machine's moods.
 func Net(a, b *lab.Host, daemonPid int, records int) ([]NetResult, error) {
 	dg, err := netDatagrams(a, b, daemonPid, records)
 	if err != nil {
 		return nil, err
 	}
-	st, err := netStream(a, b, max(records/50, 200))
-	if err != nil {
-		return nil, err
+	var st NetResult
+	for i := 0; i < 3; i++ {
+		r, err := netStream(a, b, max(records/20, 1000))
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 || r.Ours < st.Ours {
+			st.Ours, st.OursGot = r.Ours, r.OursGot
+		}
+		if i == 0 || r.Baseline < st.Baseline {
+			st.Baseline, st.BaseGot = r.Baseline, r.BaseGot
+		}
+		st.What, st.Records, st.Size = r.What, r.Records, r.Size
 	}
 	return []NetResult{dg, st}, nil
 }
@@ -312,7 +325,7 @@ func PrintNet(w io.Writer, rs []NetResult) {
 	for _, r := range rs {
 		base := "raw UDP loop, same bytes"
 		if r.What == "stream" {
-			base = "raw TCP loop, 1-byte answer per record"
+			base = "raw TCP loop, 1-byte answer per record; best of 3"
 		}
 		fmt.Fprintf(w, "  %-8s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | %s %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx\n",
 			r.What, r.Size, Rate(r.OursGot, r.Ours), Rate(r.OursGot, r.Ours)*float64(r.Size)/1e6, r.OursGot, r.Records,
