@@ -13,10 +13,10 @@ import (
 // maxRequest is the size of the largest request.
 const maxRequest = stream.ReqHeaderLen + stream.MaxName + stream.MaxSource + stream.MaxData
 
-// requestBufs holds the buffers of requestReaders: room for a request
-// placed anywhere in a page, and for what follows it.
+// requestBufs holds the buffers of requestReaders: room for the largest
+// request placed anywhere in a page, and some for what follows it.
 var requestBufs = sync.Pool{New: func() any {
-	b := make([]byte, 2*maxRequest+4095)
+	b := make([]byte, maxRequest+4095+16<<10)
 	return &b
 }}
 
@@ -90,8 +90,8 @@ func (rr *requestReader) next(prefix func(n int) int) (stream.Request, error) {
 	return stream.ParseRequestBody(body, nl, sl), nil
 }
 
-// moveTo moves the bytes read and not yet used to buf[to:]; to is below
-// 4096, and they are at most a request and a header, or 4 KiB.
+// moveTo moves the bytes read and not yet used, part of one request, to
+// buf[to:], where to is below 4096.
 func (rr *requestReader) moveTo(to int) {
 	n := copy(rr.buf[to:], rr.buf[rr.r:rr.w])
 	rr.r, rr.w = to, to+n
