@@ -73,7 +73,7 @@ type Stats struct {
 	Oversize    uint64 // records dropped for being over the maximum message size
 	Malformed   uint64 // datagrams dropped for bad framing
 	QuotaWaits  uint64 // times the queue was full and writers had to wait
-	QueuedBytes int    // bytes queued now, per-record headers included
+	QueuedBytes int    // bytes queued now, per-record headers included (a record over ~35 KB counts the whole ~70 KB buffer it was received into)
 }
 
 // Slot is the server end of a mailslot. It is safe for concurrent use.

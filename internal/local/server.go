@@ -31,7 +31,7 @@ type Stats struct {
 	Oversize    uint64 // records dropped: over the maximum message size
 	Malformed   uint64 // datagrams dropped: bad framing
 	QuotaWaits  uint64 // times the reader paused because the quota was full
-	QueuedBytes int    // bytes queued now, per-record headers included
+	QueuedBytes int    // bytes queued now, per-record headers included (a record over ~35 KB counts the whole ~70 KB buffer it was received into)
 }
 
 // Server is the serving end of one slot.
