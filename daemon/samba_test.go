@@ -201,9 +201,9 @@ func TestSamba(t *testing.T) {
 	// workgroup to announce; mailslotd --announce answers, and nmbd lists
 	// HOSTA in its browse list.
 	waitLog(t, n.Proc, "nmbd did not become master browser", "is now a local master browser for workgroup LABGROUP", 60*time.Second)
-	waitLog(t, n.Proc, "nmbd did not list HOSTA", "Created server entry HOSTA of type", 15*time.Second)
+	waitLog(t, n.Proc, "nmbd did not list HOSTA", "Created server entry HOSTA of type", 30*time.Second)
 	browseDat := filepath.Join(n.Dir, "cache", "browse.dat")
-	waitFor(t, "nmbd to write HOSTA into "+browseDat, 20*time.Second, func() (bool, string) {
+	waitFor(t, "nmbd to write HOSTA into "+browseDat, 45*time.Second, func() (bool, string) {
 		b, err := os.ReadFile(browseDat)
 		return strings.Contains(string(b), `"HOSTA"`) && strings.Contains(string(b), `"mailslot lab"`), fmt.Sprint(string(b), err)
 	})
