@@ -15,6 +15,7 @@ import (
 	"github.com/mailslot-go/mailslot"
 	"github.com/mailslot-go/mailslot/internal/lab"
 	"github.com/mailslot-go/mailslot/internal/labtest"
+	"github.com/mailslot-go/mailslot/internal/remote"
 	"github.com/mailslot-go/mailslot/internal/testenv"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
@@ -192,7 +193,17 @@ func TestSamba(t *testing.T) {
 			t.Errorf("nmblookup %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	if err := write(a, `\\SAMBAHOST\mailslot\lab\probe`, []byte("hello nmbd")); err != nil {
+	if err := a.Run(func() error {
+		w, err := remote.Open("SAMBAHOST", `lab\probe`)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		if res := w.Resolution(); res.Via != "netbios" || res.Group || res.Addr != s.Addr {
+			return fmt.Errorf("SAMBAHOST resolved as %+v, want %s by a NetBIOS name query", res, s.Addr)
+		}
+		return w.Write([]byte("hello nmbd"), time.Second) // no stream port there: a datagram
+	}); err != nil {
 		t.Fatalf("write to SAMBAHOST: %v", err)
 	}
 	waitLog(t, n.Proc, "nmbd did not parse our datagram", `process_dgram: datagram from HOSTA<00> to SAMBAHOST<00> IP `+a.Addr.String()+` for \MAILSLOT\LAB\PROBE`, 5*time.Second)
