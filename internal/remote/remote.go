@@ -296,8 +296,10 @@ func (w *Writer) roundTrip(p []byte, timeout time.Duration) (stream.Response, er
 	_ = w.conn.SetDeadline(time.Now().Add(wait))
 	var err error
 	if len(p) <= inlineData {
+		n := len(w.head)
 		w.head = append(w.head, p...)
 		_, err = w.conn.Write(w.head)
+		w.head = w.head[:n] // the head alone again, for a retry
 	} else {
 		w.vec = [2][]byte{w.head, p}
 		w.bufs = w.vec[:]

@@ -1,0 +1,84 @@
+package remote
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/stream"
+)
+
+// TestStreamRetrySendsRecordOnce: when mailslotd has closed an idle
+// connection, the writer sends the record once more on a new one, and
+// exactly that record, for small (copied behind the head) and large
+// (written from where it lies) records alike.
+func TestStreamRetrySendsRecordOnce(t *testing.T) {
+	for _, size := range []int{100, inlineData + 1} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		port := ln.Addr().(*net.TCPAddr).Port
+		w := &Writer{path: "X", self: hostinfo.Info{Name: "A", StreamPort: port},
+			res: Resolution{Addr: netip.MustParseAddr("127.0.0.1")}}
+		defer func() {
+			if w.conn != nil {
+				w.conn.Close()
+			}
+		}()
+
+		// serve answers each request of one connection with OK and sends
+		// what it read on got; closeAfter requests, it closes.
+		got := make(chan []byte, 4)
+		serve := func(closeAfter int) {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for i := 0; closeAfter == 0 || i < closeAfter; i++ {
+				_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				req, _, err := stream.ReadRequest(c, nil)
+				if err != nil {
+					if !errors.Is(err, os.ErrDeadlineExceeded) {
+						got <- []byte("bad request: " + err.Error())
+					}
+					return
+				}
+				got <- req.Data
+				if _, err := c.Write(stream.AppendResponse(nil, &stream.Response{Status: stream.OK})); err != nil {
+					return
+				}
+			}
+		}
+		first, second := bytes.Repeat([]byte{'1'}, size), bytes.Repeat([]byte{'2'}, size)
+		go serve(1)
+		if err := w.sendStream(first, time.Second); err != nil {
+			t.Fatalf("size %d, first record: %v", size, err)
+		}
+		if d := <-got; !bytes.Equal(d, first) {
+			t.Fatalf("size %d: first record arrived as %q", size, d)
+		}
+		time.Sleep(50 * time.Millisecond) // the far side has closed the connection
+		done := make(chan struct{})
+		go func() { defer close(done); serve(0) }()
+		if err := w.sendStream(second, time.Second); err != nil {
+			t.Fatalf("size %d, record after the far side closed: %v", size, err)
+		}
+		<-done // the server read on until its deadline: nothing followed
+		close(got)
+		var recs [][]byte
+		for d := range got {
+			recs = append(recs, d)
+		}
+		if len(recs) != 1 || !bytes.Equal(recs[0], second) {
+			t.Errorf("size %d: on the new connection the server read %d records: %q", size, len(recs), recs)
+		}
+	}
+}
