@@ -120,7 +120,14 @@ func AppendRequestHead(dst []byte, name, source string, dataLen int) ([]byte, er
 // ReadRequest reads one request; buf is reused for the data when large
 // enough. io.EOF means the peer closed cleanly between requests.
 func ReadRequest(rd io.Reader, buf []byte) (Request, []byte, error) {
-	nl, sl, dl, err := ReadRequestHeader(rd)
+	var h [ReqHeaderLen]byte
+	if _, err := io.ReadFull(rd, h[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Request{}, buf, fmt.Errorf("%w: short header", ErrFormat)
+		}
+		return Request{}, buf, err
+	}
+	nl, sl, dl, err := ParseRequestHeader(h[:])
 	if err != nil {
 		return Request{}, buf, err
 	}
@@ -128,35 +135,11 @@ func ReadRequest(rd io.Reader, buf []byte) (Request, []byte, error) {
 	if cap(buf) < need {
 		buf = make([]byte, need)
 	}
-	r, err := ReadRequestBody(rd, buf[:need], nl, sl)
-	return r, buf, err
-}
-
-// ReadRequestHeader reads a request's fixed part and returns the lengths
-// of its name, source and data; ReadRequestBody reads the rest. io.EOF
-// means the peer closed cleanly between requests.
-func ReadRequestHeader(rd io.Reader) (name, source, data int, err error) {
-	var h [ReqHeaderLen]byte
-	if _, err := io.ReadFull(rd, h[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, 0, 0, fmt.Errorf("%w: short header", ErrFormat)
-		}
-		return 0, 0, 0, err
-	}
-	return ParseRequestHeader(h[:])
-}
-
-// ReadRequestBody reads the part of a request after its fixed part into
-// body, whose length is the sum of the lengths the fixed part gave; the
-// request's Data is the tail of body.
-func ReadRequestBody(rd io.Reader, body []byte, name, source int) (Request, error) {
-	if name+source > len(body) {
-		return Request{}, fmt.Errorf("%w: body shorter than its name and source", ErrFormat)
-	}
+	body := buf[:need]
 	if _, err := io.ReadFull(rd, body); err != nil {
-		return Request{}, fmt.Errorf("%w: short body: %v", ErrFormat, err)
+		return Request{}, buf, fmt.Errorf("%w: short body: %v", ErrFormat, err)
 	}
-	return ParseRequestBody(body, name, source), nil
+	return ParseRequestBody(body, nl, sl), buf, nil
 }
 
 // ParseRequestBody splits the part of a request after its fixed part,

@@ -124,24 +124,24 @@ func TestRequestHead(t *testing.T) {
 	}
 }
 
-// TestReadRequestParts reads a request in its two parts into a body the
-// caller placed, as mailslotd does.
-func TestReadRequestParts(t *testing.T) {
+// TestParseRequestParts parses a request in its two parts, the body where
+// the caller placed it, as mailslotd does.
+func TestParseRequestParts(t *testing.T) {
 	b, _ := AppendRequest(nil, &Request{Name: `a\b`, Source: "SRC", Data: []byte("payload")})
-	rd := bytes.NewReader(b)
-	nl, sl, dl, err := ReadRequestHeader(rd)
+	nl, sl, dl, err := ParseRequestHeader(b)
 	if err != nil || nl != 3 || sl != 3 || dl != 7 {
 		t.Fatalf("header: %d %d %d %v", nl, sl, dl, err)
 	}
 	body := make([]byte, 100)[50 : 50+nl+sl+dl]
-	r, err := ReadRequestBody(rd, body, nl, sl)
-	if err != nil || r.Name != `a\b` || r.Source != "SRC" || string(r.Data) != "payload" || &r.Data[0] != &body[6] {
-		t.Fatalf("body: %+v %v", r, err)
+	copy(body, b[ReqHeaderLen:])
+	r := ParseRequestBody(body, nl, sl)
+	if r.Name != `a\b` || r.Source != "SRC" || string(r.Data) != "payload" || &r.Data[0] != &body[6] {
+		t.Fatalf("body: %+v", r)
 	}
-	if _, err := ReadRequestBody(bytes.NewReader(nil), make([]byte, 2), 2, 1); !errors.Is(err, ErrFormat) {
-		t.Fatalf("body shorter than name and source: %v", err)
+	if _, _, err := ReadRequest(bytes.NewReader(b[:len(b)-1]), nil); !errors.Is(err, ErrFormat) {
+		t.Fatalf("short body: %v", err)
 	}
-	if _, _, _, err := ReadRequestHeader(bytes.NewReader(nil)); err != io.EOF {
+	if _, _, err := ReadRequest(bytes.NewReader(nil), nil); err != io.EOF {
 		t.Fatalf("no request: %v", err)
 	}
 }
