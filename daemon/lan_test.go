@@ -301,19 +301,7 @@ func TestLAN(t *testing.T) {
 		bin := buildCmd(t, "mailslot")
 		r := c.Start(t, bin, "read", `lan\cli`, "--count", "2", "--format", "json")
 		// Wait until the slot exists (opening a local name writes nothing).
-		deadline := time.Now().Add(10 * time.Second)
-		for c.Run(func() error {
-			cl, err := mailslot.Open(`\\.\mailslot\lan\cli`)
-			if err == nil {
-				cl.Close()
-			}
-			return err
-		}) != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("mailslot read never served its slot:\n%s", r.Output())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitServed(t, c.Host, `\\.\mailslot\lan\cli`)
 		if out, err := a.Command(bin, "send", `\\HOSTC\mailslot\lan\cli`, "by", "name").CombinedOutput(); err != nil {
 			t.Fatalf("mailslot send: %v: %s", err, out)
 		}
@@ -390,15 +378,5 @@ func TestBesideNmbd(t *testing.T) {
 	waitRecv(t, r, "broadcast beside nmbd")
 	waitRecv(t, r, "by name beside nmbd")
 	// nmbd answers for its name once it has registered it (a few seconds).
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, err = a.Command("nmblookup", "-B", s.Broadcast.String(), "SAMBAHOST").CombinedOutput()
-		if err == nil && strings.Contains(string(out), s.Addr.String()+" SAMBAHOST<00>") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nmbd does not answer beside mailslotd: %v\n%s", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitNmbdNames(t, a, s, "SAMBAHOST")
 }
