@@ -215,8 +215,7 @@ func runMessenger(env *Env, o messengerOptions) error {
 		}
 		defer history.Close()
 	}
-	name := `\\.\mailslot\` + strings.ReplaceAll(o.slot, "/", `\`)
-	s, err := mailslot.Create(name, mailslot.WithAnyUser(), mailslot.WithQueueQuota(messengerQuota))
+	s, err := mailslot.Create(slotName(o.slot), mailslot.WithAnyUser(), mailslot.WithQueueQuota(messengerQuota))
 	if err != nil {
 		return err
 	}

@@ -106,17 +106,14 @@ func netsend(env *Env, o netsendOptions) error {
 	}
 	name := `\\` + host + `\mailslot\` + strings.ReplaceAll(o.slot, "/", `\`)
 	c, err := mailslot.Open(name, mailslot.WithWriteTimeout(o.timeout))
+	if err == nil {
+		defer c.Close()
+		_, err = c.Write(rec)
+	}
 	if errors.Is(err, mailslot.ErrNotFound) {
 		return fmt.Errorf("%w (no 'mailslot messenger' serves it there)", err)
 	}
 	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.Write(rec); err != nil {
-		if errors.Is(err, mailslot.ErrNotFound) {
-			return fmt.Errorf("%w (no 'mailslot messenger' serves it there)", err)
-		}
 		return err
 	}
 	if report.Replaced > 0 {
