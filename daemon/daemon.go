@@ -14,15 +14,16 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -130,12 +131,20 @@ func New(cfg Config) (*Daemon, error) {
 		}
 		d.stream = ln
 	}
+	// Local clients believe the info socket only from a mailslotd user.
+	if err := trust.Check(); err != nil {
+		d.log.Warn("ignoring "+trust.DaemonUserEnv, "err", err)
+	}
+	if uid := uint32(os.Geteuid()); !trust.IsDaemonUID(uid) {
+		d.log.Warn("running as neither root nor "+trust.DaemonUserEnv+": clients of other users will not believe this computer name and workgroup", "uid", uid)
+	}
+	// The error names the process holding the socket.
 	d.info, err = hostinfo.Listen(hostinfo.Info{
 		Name: cfg.Name, Workgroup: cfg.Workgroup,
 		NamePort: cfg.NamePort, DgramPort: cfg.DgramPort, StreamPort: cfg.StreamPort,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("another mailslotd already runs on this computer (%w)", err)
+		return nil, err
 	}
 	ok = true
 	return d, nil

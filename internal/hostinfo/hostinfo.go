@@ -4,16 +4,31 @@
 // the network namespace, so each namespace (each computer of a test LAN)
 // has its own. With no mailslotd, Lookup falls back to the host name and
 // WORKGROUP.
+//
+// Any local user may bind an abstract name, so the name proves nothing:
+// a client believes the answer only if the kernel says (SO_PEERCRED) the
+// answering process runs as a user mailslotd may run as (package trust:
+// root, or MAILSLOT_DAEMON_USER), or as the client's own user. Otherwise
+// it uses the defaults, and LookupChecked says who squats the name. A
+// mailslotd that finds the name taken says who holds it.
 package hostinfo
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/mailslot-go/mailslot/internal/trust"
+	"golang.org/x/sys/unix"
 )
 
 // Addr is the abstract socket mailslotd answers on.
@@ -43,16 +58,19 @@ type Listener struct {
 	done chan struct{}
 }
 
-// Listen starts answering; the caller closes the Listener.
+// Listen starts answering; the caller closes the Listener. If another
+// process holds the address, the error is a *HeldError naming it.
 func Listen(info Info) (*Listener, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: Addr, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", Addr, err)
-	}
 	b, err := json.Marshal(info)
 	if err != nil {
-		ln.Close()
 		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: Addr, Net: "unix"})
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, holder()
+		}
+		return nil, fmt.Errorf("listen on %s: %w", Addr, err)
 	}
 	l := &Listener{ln: ln, done: make(chan struct{})}
 	go func() {
@@ -81,19 +99,192 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// Lookup asks the local mailslotd; with none, it returns the defaults.
-func Lookup() Info {
-	c, err := net.DialTimeout("unix", Addr, time.Second)
-	if err == nil {
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(time.Second))
-		var info Info
-		if json.NewDecoder(c).Decode(&info) == nil && info.Name != "" {
-			info.Daemon = true
-			return info
+// HeldError names the process holding the info socket: from Listen, one
+// that holds the address mailslotd wanted; from LookupChecked, one that
+// answered but runs as a user mailslotd does not run as. The process's
+// name is left out on purpose: its owner chooses it.
+type HeldError struct {
+	Pid     int32  // the process (for a listening socket, the one that made it listen)
+	UID     uint32 // its user
+	Trusted bool   // UID is a mailslotd user (trust.IsDaemonUID)
+	Deaf    bool   // the socket is bound but accepts no connections
+	InUse   bool   // from Listen: the address was taken
+}
+
+func (e *HeldError) Error() string {
+	who := "not a mailslotd user"
+	if e.Trusted {
+		who = "a mailslotd user"
+	}
+	if e.Deaf {
+		who += ", not accepting connections"
+	}
+	if !e.InUse {
+		return fmt.Sprintf("the mailslotd info socket %s is held by pid %d (uid %d, %s; mailslotd runs as root or as %s): not believing its answer",
+			Addr, e.Pid, e.UID, who, trust.DaemonUserEnv)
+	}
+	why := "another mailslotd runs in this network namespace, or a local user took the name first"
+	if e.Trusted {
+		why = "another mailslotd runs in this network namespace"
+	}
+	return fmt.Sprintf("the mailslotd info socket %s is already held by pid %d (uid %d, %s): %s", Addr, e.Pid, e.UID, who, why)
+}
+
+// Unwrap gives EADDRINUSE for an error from Listen.
+func (e *HeldError) Unwrap() error {
+	if e.InUse {
+		return syscall.EADDRINUSE
+	}
+	return nil
+}
+
+// holder returns the error of a Listen that found Addr taken, naming the
+// process that holds it. A process that listens is asked for its
+// credentials; one that only bound the name is looked for in /proc
+// (which shows other users' processes' sockets only to root).
+func holder() error {
+	if c, err := net.DialTimeout("unix", Addr, time.Second); err == nil {
+		pid, uid, err := PeerCred(c.(*net.UnixConn))
+		c.Close()
+		if err == nil {
+			return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), InUse: true}
 		}
 	}
-	return Default()
+	if pid, uid, ok := boundBy(Addr); ok {
+		return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), Deaf: true, InUse: true}
+	}
+	return fmt.Errorf("the mailslotd info socket %s is already bound by a process that accepts no connections and is hidden from this user: a local user may have taken the name first: %w",
+		Addr, syscall.EADDRINUSE)
+}
+
+// boundBy finds the process holding the Unix stream socket bound to addr
+// in this thread's network namespace, and the user it runs as.
+func boundBy(addr string) (pid int32, uid uint32, ok bool) {
+	f, err := os.Open("/proc/thread-self/net/unix")
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	// Num RefCount Protocol Flags Type St Inode Path
+	inode := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) == 8 && fl[4] == "0001" && fl[7] == addr {
+			inode = fl[6]
+			break
+		}
+	}
+	if inode == "" {
+		return 0, 0, false
+	}
+	target := "socket:[" + inode + "]"
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err != nil || l != target {
+			continue
+		}
+		dir := filepath.Dir(filepath.Dir(fd))
+		p, err := strconv.ParseInt(filepath.Base(dir), 10, 32)
+		if err != nil {
+			continue
+		}
+		if u, ok := effectiveUID(dir); ok {
+			return int32(p), u, true
+		}
+	}
+	return 0, 0, false
+}
+
+// effectiveUID reads a process's effective uid from /proc/PID/status.
+func effectiveUID(procDir string) (uint32, bool) {
+	b, err := os.ReadFile(procDir + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			// real, effective, saved, filesystem
+			if f := strings.Fields(rest); len(f) >= 2 {
+				if n, err := strconv.ParseUint(f[1], 10, 32); err == nil {
+					return uint32(n), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// PeerCred returns the process id and user of the process at the other
+// end of c, as the kernel recorded them (SO_PEERCRED): for a client's
+// connection, those of the process that made the server's socket listen.
+// The pid is as seen from this process's pid namespace (0 if the peer's
+// is not visible from it), the uid as seen from its user namespace.
+func PeerCred(c *net.UnixConn) (pid int32, uid uint32, err error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return 0, 0, err
+	}
+	if cerr != nil {
+		return 0, 0, fmt.Errorf("SO_PEERCRED: %w", cerr)
+	}
+	return cred.Pid, cred.Uid, nil
+}
+
+// trustedDaemon reports whether a client believes a process of user uid
+// to be mailslotd: a mailslotd user, or the client's own user (a process
+// of one's own user can do anything one can, so trusting it risks
+// nothing, and a mailslotd run by hand for testing stays usable).
+func trustedDaemon(uid uint32) bool {
+	return trust.IsDaemonUID(uid) || uid == uint32(os.Geteuid())
+}
+
+// Lookup asks the local mailslotd; with none, or with an answer it does
+// not believe, it returns the defaults. LookupChecked says why.
+func Lookup() Info {
+	info, _ := LookupChecked()
+	return info
+}
+
+// LookupChecked asks the local mailslotd who this computer is. With no
+// mailslotd it returns Default() and nil. If the process answering runs
+// as a user that is neither a mailslotd user nor the caller's own, it
+// returns Default() without reading the answer, and a *HeldError naming
+// the process and its user; if the answer does not decode, Default() and
+// an error saying so.
+func LookupChecked() (Info, error) {
+	c, err := net.DialTimeout("unix", Addr, time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return Default(), nil // no mailslotd
+		}
+		return Default(), fmt.Errorf("ask mailslotd on %s: %w", Addr, err)
+	}
+	defer c.Close()
+	pid, uid, err := PeerCred(c.(*net.UnixConn))
+	if err != nil {
+		return Default(), fmt.Errorf("ask mailslotd on %s: %w", Addr, err)
+	}
+	if !trustedDaemon(uid) {
+		return Default(), &HeldError{Pid: pid, UID: uid}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	var info Info
+	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&info); err != nil {
+		return Default(), fmt.Errorf("the answer of mailslotd (pid %d) on %s: %w", pid, Addr, err)
+	}
+	if info.Name == "" {
+		return Default(), fmt.Errorf("mailslotd (pid %d) on %s answered with no computer name", pid, Addr)
+	}
+	info.Daemon = true
+	return info, nil
 }
 
 // Default is who this computer is without a mailslotd: its host name (up
