@@ -69,11 +69,11 @@ type Message struct {
 type Stats struct {
 	Records     uint64 // records queued
 	Bytes       uint64 // payload bytes queued
-	Refused     uint64 // records dropped because their writer's user may not write
+	Refused     uint64 // writers refused at Open: their user may not write, or records from the network without WithNetwork
 	Oversize    uint64 // records dropped for being over the maximum message size
-	Malformed   uint64 // datagrams dropped for bad framing
-	QuotaWaits  uint64 // times the queue was full and writers had to wait
-	QueuedBytes int    // bytes queued now, per-record headers included (a record over ~35 KB counts the whole ~70 KB buffer it was received into)
+	Malformed   uint64 // writers cut off for breaking the shared-memory format (only a hostile writer does)
+	QuotaWaits  uint64 // times the queue was full and a writer had to wait
+	QueuedBytes int    // bytes in the slot's queue now, per-record headers included; records still in writers' rings are not counted
 }
 
 // Slot is the server end of a mailslot. It is safe for concurrent use.
@@ -109,6 +109,7 @@ func Create(name string, opts ...Option) (*Slot, error) {
 			UIDs:    o.uids,
 			GIDs:    o.gids,
 		},
+		Network: o.network,
 	})
 	if err != nil {
 		return nil, opErr("create", name, err)
@@ -258,7 +259,10 @@ func (l localWriter) close() error                                { return l.c.C
 
 // Open opens a mailslot for writing. A local name (`\\.\mailslot\...`) with
 // no server returns ErrNotFound; a server that does not let this user write
-// returns ErrPermission.
+// returns ErrPermission, and so does a server run by a user this client
+// does not trust (by default it trusts its own user and root; see
+// WithServerUsers), so that a name taken first by another user never gets
+// the client's records.
 func Open(name string, opts ...Option) (*Client, error) {
 	n, err := ParseName(name)
 	if err != nil {
@@ -267,7 +271,7 @@ func Open(name string, opts ...Option) (*Client, error) {
 	o := buildOptions(opts)
 	var w writer
 	if n.IsLocal() {
-		c, err := local.Dial(n.key(), false)
+		c, err := local.Dial(n.key(), local.DialConfig{TrustUIDs: o.serverUIDs, TrustAny: o.anyServer})
 		if err != nil {
 			return nil, opErr("open", name, err)
 		}

@@ -17,6 +17,9 @@ type options struct {
 	anyUser        bool
 	uids           []uint32
 	gids           []uint32
+	network        bool
+	serverUIDs     []uint32
+	anyServer      bool
 }
 
 func buildOptions(opts []Option) options {
@@ -72,3 +75,27 @@ func WithAnyUser() Option { return func(o *options) { o.anyUser = true } }
 func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
 
 func currentUID() uint32 { return uint32(os.Geteuid()) }
+
+// WithNetwork lets the slot take records from the network (server): those
+// mailslotd receives from other computers, over UDP 138 or its stream
+// port, and hands on with their sender in Message.From. Without it, a
+// slot takes records from local writers only, and mailslotd counts what
+// it could not deliver. Only the computer's mailslotd (a process of root,
+// or of the user MAILSLOT_DAEMON_USER names) may relay records.
+func WithNetwork() Option { return func(o *options) { o.network = true } }
+
+// WithServerUsers lets the client write to slots served by these users
+// (client), besides its own user and root, whom it always trusts. A slot
+// served by any other user is refused at Open with ErrPermission: another
+// user may have taken the name first.
+func WithServerUsers(uids ...int) Option {
+	return func(o *options) {
+		for _, u := range uids {
+			o.serverUIDs = append(o.serverUIDs, uint32(u))
+		}
+	}
+}
+
+// WithAnyServer lets the client write to a slot whoever serves it
+// (client), as on Windows.
+func WithAnyServer() Option { return func(o *options) { o.anyServer = true } }

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 // readHelper serves a slot and prints a line for each record:
 // "RECV <size> <sha256 prefix> <from> | <data, up to 60 bytes>".
 func readHelper(name string) int {
-	s, err := mailslot.Create(name)
+	s, err := mailslot.Create(name, mailslot.WithNetwork())
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -299,7 +299,7 @@ func TestLAN(t *testing.T) {
 	t.Run("cli", func(t *testing.T) {
 		// The real mailslot command, unchanged, with remote names.
 		bin := buildCmd(t, "mailslot")
-		r := c.Start(t, bin, "read", `lan\cli`, "--count", "2", "--format", "json")
+		r := c.Start(t, bin, "read", `lan\cli`, "--network", "--count", "2", "--format", "json")
 		// Wait until the slot exists (opening a local name writes nothing).
 		waitServed(t, c.Host, `\\.\mailslot\lan\cli`)
 		if out, err := a.Command(bin, "send", `\\HOSTC\mailslot\lan\cli`, "by", "name").CombinedOutput(); err != nil {

@@ -36,7 +36,7 @@ var nmbdMaster = []string{
 func createIn(t *testing.T, h *lab.Host, name string) *mailslot.Slot {
 	t.Helper()
 	var s *mailslot.Slot
-	if err := h.Run(func() (err error) { s, err = mailslot.Create(name); return err }); err != nil {
+	if err := h.Run(func() (err error) { s, err = mailslot.Create(name, mailslot.WithNetwork()); return err }); err != nil {
 		t.Fatalf("serve %s on %s: %v", name, h.Name, err)
 	}
 	return s
@@ -153,7 +153,7 @@ func TestSamba(t *testing.T) {
 
 	// mailslot read serves the slot as well, and mailslot send writes the
 	// request: the real commands, with nmbd.
-	rd := a.Start(t, cli, "read", "browse", "--format", "json")
+	rd := a.Start(t, cli, "read", "browse", "--network", "--format", "json")
 	waitServed(t, a, `\\.\mailslot\browse`)
 	req := filepath.Join(t.TempDir(), "request")
 	if err := os.WriteFile(req, announcementRequest(t, "HOSTA"), 0o644); err != nil {

@@ -118,7 +118,7 @@ func browse(env *Env, wait time.Duration, watch, asJSON bool) error {
 	if !info.Daemon {
 		return fmt.Errorf("browse: %w: no mailslotd runs on this computer, and only it hears the LAN's announcements (start mailslotd, see mailslotd --help)", mailslot.ErrUnreachable)
 	}
-	s, err := mailslot.Create(`\\.\mailslot\browse`)
+	s, err := mailslot.Create(`\\.\mailslot\browse`, mailslot.WithNetwork())
 	if err != nil {
 		return err
 	}

@@ -215,7 +215,7 @@ func runMessenger(env *Env, o messengerOptions) error {
 		}
 		defer history.Close()
 	}
-	s, err := mailslot.Create(slotName(o.slot), mailslot.WithAnyUser(), mailslot.WithQueueQuota(messengerQuota))
+	s, err := mailslot.Create(slotName(o.slot), mailslot.WithAnyUser(), mailslot.WithNetwork(), mailslot.WithQueueQuota(messengerQuota))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -20,13 +23,17 @@ import (
 func init() {
 	register(&verb{
 		name:    "read",
-		args:    "NAME [--max-size N] [--timeout D] [--count N] [--format text|hex|json]",
+		args:    "NAME [--max-size N] [--timeout D] [--count N] [--format text|hex|json] [--network] [--allow-user U] [--allow-group G] [--any-user]",
 		summary: "serve a mailslot and print each record as it arrives",
 		help: `Prints records until interrupted (Ctrl-C, SIGTERM: exit 0) or until --count records.
 With --timeout, a read that waits longer ends the command with status 1.
 Formats: text prints each record and a newline; hex prints a hex dump; json prints one
 object a line: {"size":N,"data":"...","encoding":"utf-8"|"base64","from":"...","time":"RFC 3339"}
 (data is the record as a string when it is valid UTF-8, else its base64).
+
+Who may write: by default the slot's own user and root. --allow-user and --allow-group
+(names or numbers, repeatable) and --any-user admit other local users; --network takes
+records mailslotd receives from other computers (without it, the slot is local only).
 
 example:
   mailslot read alerts --count 1 --format json
@@ -36,6 +43,11 @@ example:
 			timeout := waitFlag(fs, "timeout", "how long a read waits (`D`: 500ms, 10s, forever) (default forever)")
 			count := fs.Int("count", 0, "stop after `N` records (0: never)")
 			format := fs.String("format", "text", "output `FORMAT`: text, hex or json")
+			network := fs.Bool("network", false, "take records from other computers, relayed by mailslotd")
+			anyUser := fs.Bool("any-user", false, "let every local user write")
+			var users, groups listFlag
+			fs.Var(&users, "allow-user", "let this local `USER` write too (name or uid; repeatable)")
+			fs.Var(&groups, "allow-group", "let members of this `GROUP` write too (name or gid; repeatable)")
 			return func(env *Env, args []string) error {
 				if len(args) != 1 {
 					return usagef("read takes one NAME")
@@ -47,14 +59,35 @@ example:
 				if err != nil {
 					return err
 				}
-				return read(env, name, *maxSize, *timeout, *count, *format)
+				opts := []mailslot.Option{mailslot.WithMaxMessageSize(*maxSize), mailslot.WithReadTimeout(*timeout)}
+				if *network {
+					opts = append(opts, mailslot.WithNetwork())
+				}
+				if *anyUser {
+					opts = append(opts, mailslot.WithAnyUser())
+				}
+				uids, err := lookupIDs(users, "user")
+				if err != nil {
+					return err
+				}
+				gids, err := lookupIDs(groups, "group")
+				if err != nil {
+					return err
+				}
+				if len(uids) > 0 {
+					opts = append(opts, mailslot.WithAllowUsers(uids...))
+				}
+				if len(gids) > 0 {
+					opts = append(opts, mailslot.WithAllowGroups(gids...))
+				}
+				return read(env, name, opts, *timeout, *count, *format)
 			}
 		},
 	})
 }
 
-func read(env *Env, name string, maxSize int, timeout time.Duration, count int, format string) error {
-	s, err := mailslot.Create(name, mailslot.WithMaxMessageSize(maxSize), mailslot.WithReadTimeout(timeout))
+func read(env *Env, name string, opts []mailslot.Option, timeout time.Duration, count int, format string) error {
+	s, err := mailslot.Create(name, opts...)
 	if err != nil {
 		return err
 	}
@@ -100,4 +133,41 @@ type jsonRecord struct {
 	Encoding string `json:"encoding"`
 	From     string `json:"from"`
 	Time     string `json:"time"`
+}
+
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// lookupIDs turns user or group names (or numbers) into ids.
+func lookupIDs(names []string, kind string) ([]int, error) {
+	var ids []int
+	for _, n := range names {
+		if id, err := strconv.ParseUint(n, 10, 31); err == nil {
+			ids = append(ids, int(id))
+			continue
+		}
+		var id string
+		if kind == "user" {
+			u, err := user.Lookup(n)
+			if err != nil {
+				return nil, usagef("--allow-user %s: no such user", n)
+			}
+			id = u.Uid
+		} else {
+			g, err := user.LookupGroup(n)
+			if err != nil {
+				return nil, usagef("--allow-group %s: no such group", n)
+			}
+			id = g.Gid
+		}
+		v, err := strconv.Atoi(id)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s has id %q", kind, n, id)
+		}
+		ids = append(ids, v)
+	}
+	return ids, nil
 }

@@ -1,34 +1,33 @@
-// Package local is the same-computer transport of mailslots: a slot lives in
-// the memory of the process that serves it, and clients on the computer reach
-// it directly through two Linux abstract Unix sockets named after the slot.
+// Package local is the same-computer transport of mailslots: a slot lives
+// in the memory of the process that serves it, and clients on the computer
+// reach it directly, with no daemon.
 //
-// Why abstract sockets: their namespace is the whole computer (strictly, the
-// network namespace) for every user; binding a name is exclusive, which gives
-// "one server per name" for free; and the kernel frees the name the instant
-// the last descriptor closes, so a crashed server (even kill -9) leaves no
-// stale file or lock behind.
+// A slot binds one Linux abstract SOCK_SEQPACKET socket named after it.
+// Abstract names belong to the whole computer (strictly, the network
+// namespace) for every user; binding one is exclusive, which gives "one
+// server per name"; and the kernel frees it the instant the last
+// descriptor closes, so a crashed server (even kill -9) leaves nothing
+// stale behind.
 //
-// Each slot binds:
+// Each writer connects once. The kernel tells each side who the other is
+// (SO_PEERCRED, taken at connect and listen time): the server applies its
+// policy to the writer's user, the writer refuses a server run by a user
+// it does not trust, and every record that comes through that connection
+// is the connecting process's, whatever it does later. The writer then
+// hands the server a ring in shared memory (ring.go) and writes records
+// into it with no system call; the server copies each record once, out of
+// the ring into the reader's buffer. The connection carries only wake-ups,
+// and its end tells each side that the other has gone.
 //
-//   - a SOCK_DGRAM socket, "data": one datagram is one record, the kernel
-//     keeps record boundaries and attaches each writer's credentials
-//     (SO_PASSCRED), and a successful send has already put the record on the
-//     slot's socket queue, so Write returning means the record is in the slot;
-//   - a SOCK_SEQPACKET listener, "control": Open connects to it once, the
-//     server checks the peer's credentials (SO_PEERCRED) against the slot's
-//     policy and answers with the verdict and the slot's maximum record size,
-//     so a refused writer learns it at Open and an oversize write is refused
-//     before anything is sent.
-//
-// A goroutine owned by the slot moves records from the data socket into a
-// compact in-memory queue (see queue.go) as long as the slot's byte quota
-// allows; when the quota is full it stops, the kernel queue fills, and local
-// writers block in send until the reader makes room (or their write deadline
-// passes).
+// Records are read from the rings directly while the server keeps up.
+// When a writer's ring is full and nothing reads, the server moves the
+// records of every ring into an in-memory queue (queue.go), up to the
+// slot's byte quota; past that, writers wait (up to their write timeout).
 package local
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 )
@@ -42,41 +41,67 @@ const MaxRecord = 64 << 10
 // DefaultQuota is the default byte quota of a slot's queue.
 const DefaultQuota = 64 << 20
 
-// addrPrefix starts every abstract address of ours. The version lets a
-// future incompatible transport live beside this one.
-const addrPrefix = "@mailslot/v1/"
+// addrPrefix starts every abstract address of ours. The version lets
+// another transport live beside this one.
+const addrPrefix = "@mailslot/v2/"
 
-// Addrs returns the abstract socket addresses (Go spelling, with a leading
-// '@') of the data and control sockets of the slot with the given canonical
-// key. Keys are hashed because abstract addresses hold at most 107 bytes and
-// mailslot names may be 255 characters.
-func Addrs(key string) (data, control string) {
+// Addr returns the abstract socket address (Go spelling, with a leading
+// '@') of the slot with the given canonical key. Keys are hashed because
+// abstract addresses hold at most 107 bytes and mailslot names may be 255
+// characters.
+func Addr(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	h := hex.EncodeToString(sum[:20])
-	return addrPrefix + h + "/d", addrPrefix + h + "/c"
+	return addrPrefix + hex.EncodeToString(sum[:20])
 }
 
-// Record framing on the data socket. A plain writer's datagram is the
-// record itself, nothing added: one write(2) of the caller's bytes, as
-// fast as a bare socket. A relay (mailslotd handing on records from the
-// network) says so when it registers, and each of its datagrams starts
-// with a one-byte origin length and that many bytes of origin (who sent
-// the record to the relay), then the payload.
+// A relay's record (mailslotd handing on a record from the network)
+// starts with a one-byte origin length and that many bytes of origin (who
+// sent the record to the relay), then the payload.
 
 // MaxOrigin is the longest origin a relay may attach to a record.
 const MaxOrigin = 255
 
-// Control protocol: after connecting, the client reads one 8-byte message:
+// RelayPrefixLen returns how many bytes come before the payload in a
+// relay's record whose origin is n bytes long.
+func RelayPrefixLen(n int) int { return 1 + min(n, MaxOrigin) }
+
+// The connection protocol. The client speaks first:
 //
-//	u8 version (1) | u8 verdict | u16 reserved | u32 max record size
+//	client: u8 version | u8 kind (kindPlain, kindRelay)
+//	server: u8 version | u8 verdict | u16 reserved | u32 max record size
 //
-// verdict 0 means allowed, 1 means the caller's user may not write.
+// On any verdict but verdictAllowed the server closes the connection.
+//
+//	client: 'M' | u32 ring data size, with the ring's memfd (SCM_RIGHTS)
+//	server: 'K'
+//
+// Then only one-byte messages: the client sends msgWake (records wait,
+// and the server asked to be woken), msgFull (the ring is full and the
+// writer waits) and msgFullNow (the same, for a writer that will not
+// wait: answer at once); the server sends msgSpace (room in the ring) and
+// msgQuotaFull (no room until the reader reads).
 const (
-	ctlVersion     = 1
-	verdictAllowed = 0
-	verdictDenied  = 1
-	ctlLen         = 8
+	protoVersion = 2
+	kindPlain    = 0
+	kindRelay    = 1
+	answerLen    = 8
+
+	verdictAllowed   = 0
+	verdictDenied    = 1 // the policy refuses the writer's user
+	verdictNoNetwork = 2 // a relay, to a slot that takes no network records
+	verdictNotDaemon = 3 // a relay whose user is not a daemon user
+
+	msgRing      = 'M'
+	msgAck       = 'K'
+	msgWake      = 'W'
+	msgFull      = 'F'
+	msgFullNow   = 'Z'
+	msgSpace     = 'S'
+	msgQuotaFull = 'Q'
 )
+
+func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
+func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
 
 // Key returns the key of the slot with this path (the part after
 // `mailslot\`): names compare case-insensitively.

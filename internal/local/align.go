@@ -14,10 +14,9 @@ import "unsafe"
 // A datagram's buffer in the kernel is a head that starts on a page
 // boundary (or at least on a 64-byte one) and, past about 16 KB, page
 // fragments holding the rest, which start at byte len%4096 of the
-// datagram. So a sender should place the payload at the offset it has in
-// the datagram, modulo the page size (AlignedAt), and a receiver should
-// start its buffer 0 or 32 bytes into a page, whichever keeps the
-// fragments' bytes clear of the slow distances (recvShift).
+// datagram. So a program that sends a large payload should place it at
+// the offset it has in the datagram or stream, modulo the page size
+// (AlignedAt); mailslotd does so with the records of its stream port.
 
 // pageSize is the period of the kernel's buffer layout.
 const pageSize = 4096
@@ -34,18 +33,4 @@ func AlignedAt(b []byte, off, n int) []byte {
 // bytes into a page (modulo the page size).
 func AlignIndex(b []byte, off int) int {
 	return (off - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))) & (pageSize - 1)
-}
-
-// maxShift is the most recvShift moves a receive buffer into its page.
-const maxShift = 32
-
-// recvShift returns where in a page to start the buffer for a datagram of
-// about n bytes: 32 bytes in when its fragments start a few bytes into a
-// page of the datagram (so they would land 1 to 47 bytes past their
-// source), else on the boundary.
-func recvShift(n int) int {
-	if r := n % pageSize; r >= 1 && r < 48 {
-		return maxShift
-	}
-	return 0
 }

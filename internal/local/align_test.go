@@ -17,18 +17,3 @@ func TestAlignedAt(t *testing.T) {
 		}
 	}
 }
-
-// The fragments of a datagram of n bytes start n%4096 bytes into a page of
-// it; received at recvShift(n) into a page, they land 0 or 32 to 4095-16
-// bytes past their source, never 1 to 31.
-func TestRecvShift(t *testing.T) {
-	for n := 0; n < 3*pageSize; n++ {
-		d := recvShift(n)
-		if d != 0 && d != maxShift {
-			t.Fatalf("recvShift(%d) = %d", n, d)
-		}
-		if dist := (d + n) % pageSize; dist >= 1 && dist < 32 {
-			t.Fatalf("a datagram of %d bytes lands %d bytes past its source", n, dist)
-		}
-	}
-}

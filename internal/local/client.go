@@ -5,269 +5,441 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+	_ "unsafe" // go:linkname
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
-// handshakeTimeout bounds how long Dial waits for the server's verdict. A
-// live server answers at once from its own goroutine, whatever its queue.
+// nanotime is the runtime's CLOCK_MONOTONIC reading (through the vDSO):
+// the same clock in every process of the computer, so stamps of different
+// writers compare.
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// handshakeTimeout bounds each step of Open's handshake. A live server
+// answers at once from its own goroutine, whatever its queue.
 const handshakeTimeout = 5 * time.Second
+
+// fullRetry is how often a writer blocked on a full ring reminds the
+// server: when nothing has read since the last reminder, the server moves
+// the ring's records into its queue.
+const fullRetry = 10 * time.Millisecond
+
+// DialConfig says how to open a slot.
+type DialConfig struct {
+	// Relay marks mailslotd handing on records from the network: each
+	// record carries an origin. Only a daemon user may relay, and only to
+	// slots that take network records.
+	Relay bool
+	// TrustUIDs are the users whose servers this client writes to,
+	// besides its own user and root. TrustAny trusts every server.
+	TrustUIDs []uint32
+	TrustAny  bool
+	// RingSize overrides the ring's data area (0: RingSize of the slot's
+	// maximum record).
+	RingSize int
+}
 
 // Conn is the writing end of a local slot.
 type Conn struct {
-	data  *net.UnixConn
-	raw   syscall.RawConn
-	max   int
-	relay bool          // records carry an origin
-	ctl   *net.UnixConn // kept open: the server forgets us when it closes
+	conn *net.UnixConn
+	raw  syscall.RawConn
+	max  int
+	cfg  DialConfig
+
+	mu   sync.Mutex // one record at a time into the ring
+	r    *ring
+	tail uint64 // ours; published after each record
+	head uint64 // the server's, as last loaded
+
+	dead    atomic.Bool   // the connection has ended
+	closing atomic.Bool   // Close began
+	notify  chan byte     // 'S' or 'Q' from the server, or 0 when it has gone
+	done    chan struct{} // the receiving goroutine has ended
 }
 
 // Dial opens the slot with the given key for writing. It fails with
-// errs.NotFound when nothing serves the name and errs.Permission when the
-// server's policy refuses this process's user. A relay's records each
-// carry an origin (see Write).
-func Dial(key string, relay bool) (*Conn, error) {
-	dataAddr, ctlAddr := Addrs(key)
-	ctl, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: ctlAddr, Net: "unixpacket"})
+// errs.NotFound when nothing serves the name, and errs.Permission when the
+// server's user is not one this client trusts or the server refuses this
+// process's user.
+func Dial(key string, cfg DialConfig) (*Conn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := connect(fd, Addr(key)); err != nil {
+		unix.Close(fd)
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 			return nil, errs.NotFound
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			return nil, fmt.Errorf("%w: the server's backlog of new writers stayed full for %v", errs.Timeout, handshakeTimeout)
 		}
 		return nil, fmt.Errorf("connect to the server: %w", err)
 	}
+	// Who serves the name: the kernel's word, from when the server bound it.
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("server credentials: %w", err)
+	}
+	if !cfg.trusts(cred.Uid) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: the name is served by uid %d (pid %d), a user this client does not trust", errs.Permission, cred.Uid, cred.Pid)
+	}
+	f := os.NewFile(uintptr(fd), "mailslot-writer")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("connection: %w", err)
+	}
+	conn := fc.(*net.UnixConn)
+	c, err := handshake(conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// connect connects a non-blocking socket. A Unix socket connects at once
+// or not at all; while the server's backlog is full (EAGAIN) it tries
+// again for up to handshakeTimeout, so a flood of connections delays an
+// Open but never blocks it for good.
+func connect(fd int, addr string) error {
+	sa := &unix.SockaddrUnix{Name: addr}
+	deadline := time.Now().Add(handshakeTimeout)
+	pause := 100 * time.Microsecond
+	for {
+		err := unix.Connect(fd, sa)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && time.Now().Before(deadline):
+			time.Sleep(pause)
+			pause = min(2*pause, 10*time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
+
+func (cfg *DialConfig) trusts(uid uint32) bool {
+	return cfg.TrustAny || uid == 0 || uid == uint32(os.Geteuid()) || slices.Contains(cfg.TrustUIDs, uid)
+}
+
+// handshake says hello, learns the verdict and the maximum record size,
+// and hands the server a new ring.
+func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
+	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	kind := byte(kindPlain)
+	if cfg.Relay {
+		kind = kindRelay
+	}
+	if _, err := conn.Write([]byte{protoVersion, kind}); err != nil {
+		return nil, notFoundIfGone(err, "say hello to the server")
+	}
+	var msg [answerLen]byte
+	n, err := conn.Read(msg[:])
+	if err != nil || n == 0 {
+		// The server closed between our connect and its answer.
+		return nil, notFoundIfGone(err, "read the server's answer")
+	}
+	if n != answerLen || msg[0] != protoVersion {
+		return nil, fmt.Errorf("the server speaks another local protocol (version %d)", msg[0])
+	}
+	switch msg[1] {
+	case verdictAllowed:
+	case verdictDenied:
+		return nil, fmt.Errorf("%w: the server does not let this user write", errs.Permission)
+	case verdictNoNetwork:
+		return nil, fmt.Errorf("%w: the slot does not take records from the network", errs.Permission)
+	case verdictNotDaemon:
+		return nil, fmt.Errorf("%w: only mailslotd may relay records", errs.Permission)
+	default:
+		return nil, fmt.Errorf("unknown verdict %d from the server", msg[1])
+	}
+	max := int(le32(msg[4:]))
+	if max < 0 || max > MaxRecord {
+		return nil, fmt.Errorf("the server announced a maximum record of %d bytes", max)
+	}
+	size := cfg.RingSize
+	if size == 0 {
+		size = RingSize(max)
+	}
+	mem, mf, err := makeRing(size)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
 	ok := false
 	defer func() {
 		if !ok {
-			ctl.Close()
+			unix.Munmap(mem)
 		}
 	}()
-	_ = ctl.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	var msg [ctlLen]byte
-	n, err := ctl.Read(msg[:])
-	if err != nil {
-		if errors.Is(err, syscall.ECONNRESET) || n == 0 {
-			// The server closed between our connect and its answer.
-			return nil, errs.NotFound
-		}
-		return nil, fmt.Errorf("read the server's answer: %w", err)
+	var rm [5]byte
+	rm[0] = msgRing
+	put32(rm[1:], uint32(size))
+	if _, _, err := conn.WriteMsgUnix(rm[:], unix.UnixRights(int(mf.Fd())), nil); err != nil {
+		return nil, notFoundIfGone(err, "hand the ring to the server")
 	}
-	if n != ctlLen || msg[0] != ctlVersion {
-		return nil, fmt.Errorf("server speaks an unknown local protocol (version %d)", msg[0])
+	var ack [1]byte
+	if n, err := conn.Read(ack[:]); err != nil || n != 1 || ack[0] != msgAck {
+		return nil, notFoundIfGone(err, "the server did not take the ring")
 	}
-	if msg[1] != verdictAllowed {
-		return nil, errs.Permission
-	}
-	max := int(uint32(msg[4]) | uint32(msg[5])<<8 | uint32(msg[6])<<16 | uint32(msg[7])<<24)
-	data, err := dialData(dataAddr)
+	_ = conn.SetDeadline(time.Time{})
+	raw, err := conn.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	if err := register(ctl, data, relay); err != nil {
-		data.Close()
-		return nil, err
+	c := &Conn{
+		conn:   conn,
+		raw:    raw,
+		max:    max,
+		cfg:    cfg,
+		r:      newRing(mem),
+		notify: make(chan byte, 1),
+		done:   make(chan struct{}),
 	}
-	raw, err := data.SyscallConn()
-	if err != nil {
-		data.Close()
-		return nil, err
-	}
-	// Room in our send buffer for the largest record and its framing.
-	_ = raw.Control(func(fd uintptr) {
-		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil && v < 4*MaxRecord {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4*MaxRecord)
-		}
-	})
 	ok = true
-	return &Conn{data: data, raw: raw, max: max, relay: relay, ctl: ctl}, nil
+	go c.receive()
+	return c, nil
 }
 
-// dialData makes the client's data socket: bound to an address the kernel
-// picks, so that the server can tell its datagrams apart, and connected to
-// the slot.
-func dialData(dataAddr string) (*net.UnixConn, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+func notFoundIfGone(err error, what string) error {
+	if err == nil || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) || err.Error() == "EOF" {
+		return fmt.Errorf("%w (the server closed while we opened it: %s)", errs.NotFound, what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// makeRing creates a sealed memfd of ringHdr+size bytes and maps it. The
+// seals keep its size fixed for good, so that the server's mapping can
+// never lose its pages under it (SIGBUS).
+func makeRing(size int) ([]byte, *os.File, error) {
+	if !validRingSize(size) {
+		return nil, nil, fmt.Errorf("ring size %d is not a power of two in %d..%d", size, MinRing, MaxRing)
+	}
+	fd, err := unix.MemfdCreate("mailslot-ring", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
-		return nil, fmt.Errorf("data socket: %w", err)
+		return nil, nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "mailslot-client")
-	defer f.Close()
-	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil { // autobind
-		return nil, fmt.Errorf("bind data socket: %w", err)
+	f := os.NewFile(uintptr(fd), "mailslot-ring")
+	if err := unix.Ftruncate(fd, int64(ringHdr+size)); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("size the ring: %w", err)
 	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: dataAddr}); err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return nil, errs.NotFound
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("seal the ring: %w", err)
+	}
+	mem, err := unix.Mmap(fd, 0, ringHdr+size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("map the ring: %w", err)
+	}
+	return mem, f, nil
+}
+
+// receive reads the server's messages until the connection ends: room in
+// the ring ('S'), the queue is full ('Q'), or the end of the server.
+func (c *Conn) receive() {
+	defer close(c.done)
+	var b [16]byte
+	for {
+		n, err := c.conn.Read(b[:])
+		if err != nil || n == 0 {
+			c.dead.Store(true)
+			c.signal(0)
+			return
 		}
-		return nil, fmt.Errorf("connect to the slot: %w", err)
+		c.signal(b[n-1])
 	}
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("data socket: %w", err)
-	}
-	return c.(*net.UnixConn), nil
 }
 
-// register proves to the server that this client owns its data socket's
-// address (see writers.go).
-func register(ctl, data *net.UnixConn, relay bool) error {
-	la, ok := data.LocalAddr().(*net.UnixAddr)
-	if !ok || len(la.Name) < 2 || la.Name[0] != '@' {
-		return fmt.Errorf("data socket has no abstract address (%v)", data.LocalAddr())
+// signal hands the latest message to a blocked Write, replacing an
+// unread one.
+func (c *Conn) signal(m byte) {
+	for {
+		select {
+		case c.notify <- m:
+			return
+		default:
+		}
+		select {
+		case <-c.notify:
+		default:
+		}
 	}
-	kind := byte(msgRegister)
-	if relay {
-		kind = msgRelay
-	}
-	msg := append([]byte{kind, 0}, la.Name[1:]...)
-	if _, err := ctl.Write(msg); err != nil {
-		return fmt.Errorf("register with the server: %w", err)
-	}
-	_ = data.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	defer data.SetReadDeadline(time.Time{})
-	buf := make([]byte, 1+nonceLen+1)
-	n, err := data.Read(buf[1:])
-	if err != nil || n != nonceLen {
-		return fmt.Errorf("%w (the server did not confirm the writer: %v)", errs.NotFound, err)
-	}
-	buf[0] = msgNonce
-	if _, err := ctl.Write(buf[:1+nonceLen]); err != nil {
-		return fmt.Errorf("register with the server: %w", err)
-	}
-	n, err = ctl.Read(buf[:1])
-	if err != nil || n != 1 || buf[0] != msgOK {
-		return fmt.Errorf("%w (the server refused the registration: %v)", errs.NotFound, err)
-	}
-	_ = ctl.SetReadDeadline(time.Time{})
-	return nil
 }
 
 // MaxMessageSize returns the largest record the slot accepts.
 func (c *Conn) MaxMessageSize() int { return c.max }
 
-// Write sends one record, waiting while the slot's queue is full: forever
-// when timeout is negative, not at all when it is 0 (errs.Timeout at once),
-// else up to timeout. A relay's origin says where the record came from;
-// a plain writer's origin must be empty.
+// Write puts one record in the ring, waiting while the slot has no room:
+// forever when timeout is negative, not at all when it is 0 (errs.Timeout
+// once the server says its queue is full too), else up to timeout. A
+// relay's origin says where the record came from; a plain writer's origin
+// must be empty.
 func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	if len(p) > c.max {
 		return errs.MessageTooLarge
 	}
-	if !c.relay && origin != "" {
+	if !c.cfg.Relay && origin != "" {
 		return errors.New("an origin needs a relay connection")
 	}
-	w := writeOps.Get().(*writeOp)
-	defer w.release()
-	if c.relay {
-		w.setOrigin(origin)
+	var pre []byte
+	var hdr [1 + MaxOrigin]byte
+	if c.cfg.Relay {
+		if len(origin) > MaxOrigin {
+			origin = origin[:MaxOrigin]
+		}
+		hdr[0] = byte(len(origin))
+		copy(hdr[1:], origin)
+		pre = hdr[:1+len(origin)]
 	}
-	w.p = p
-	w.block = timeout != 0
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.r == nil || c.closing.Load() {
+		return errs.Closed
 	}
-	if err := c.data.SetWriteDeadline(deadline); err != nil {
-		return mapWriteErr(err)
+	if err := c.gone(); err != nil {
+		return err
 	}
-	err := c.raw.Write(w.fn)
-	if err != nil {
-		return mapWriteErr(err)
+	t, ok := c.r.put(c.tail, c.head, nanotime(), pre, p)
+	if !ok {
+		c.head = atomic.LoadUint64(c.r.head())
+		if c.tail-c.head > c.r.size {
+			return fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
+		}
+		t, ok = c.r.put(c.tail, c.head, nanotime(), pre, p)
+		if !ok {
+			var err error
+			if t, err = c.waitRoom(pre, p, timeout); err != nil {
+				return err
+			}
+		}
 	}
-	if w.err != 0 {
-		return mapWriteErr(w.err)
+	c.tail = t
+	atomic.StoreUint64(c.r.tail(), t)
+	if atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0 {
+		c.send(msgWake)
 	}
 	return nil
 }
 
-// writeOp is one record's write(2) or writev(2). They are pooled, each
-// with its method value bound once, so that a write allocates nothing: at
-// a few hundred nanoseconds a record, two small allocations cost a tenth
-// of the throughput.
-type writeOp struct {
-	iov   []unix.Iovec // a relay's header, with room for the payload
-	p     []byte
-	block bool // wait for room rather than return EAGAIN
-	err   syscall.Errno
-	fn    func(fd uintptr) bool // w.do
-	vec   [2]unix.Iovec         // iov's array
-	hdr   [1 + MaxOrigin]byte   // a relay's header: origin length, origin
-}
-
-var writeOps = sync.Pool{New: func() any {
-	w := new(writeOp)
-	w.fn = w.do
-	return w
-}}
-
-func (w *writeOp) release() {
-	w.iov, w.p, w.block, w.err = nil, nil, false, 0
-	w.vec = [2]unix.Iovec{}
-	writeOps.Put(w)
-}
-
-// setOrigin frames a relay's origin: its length, then its bytes (see
-// RelayPrefixLen).
-func (w *writeOp) setOrigin(origin string) {
-	if len(origin) > MaxOrigin {
-		origin = origin[:MaxOrigin]
-	}
-	w.hdr[0] = byte(len(origin))
-	copy(w.hdr[1:], origin)
-	w.vec[0].Base = &w.hdr[0]
-	w.vec[0].SetLen(1 + len(origin))
-	w.iov = w.vec[:]
-}
-
-// RelayPrefixLen returns how many bytes come before the payload in a
-// relay's datagram whose origin is n bytes long. A relay that places a
-// large payload in its memory at this offset modulo 4096 (AlignedAt)
-// has the kernel copy it into the datagram at full speed.
-func RelayPrefixLen(n int) int { return 1 + min(n, MaxOrigin) }
-
-func (w *writeOp) do(fd uintptr) bool {
-	var e syscall.Errno
-	switch {
-	case w.iov != nil:
-		if len(w.p) > 0 {
-			w.iov[1].Base = &w.p[0]
-			w.iov[1].SetLen(len(w.p))
-		}
-		n := 1 + min(len(w.p), 1)
-		_, _, e = unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(n))
-	case len(w.p) == 0: // a zero-length record
-		_, _, e = unix.Syscall(unix.SYS_WRITE, fd, 0, 0)
-	default: // write(2) costs measurably less than writev(2)
-		_, _, e = unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.p[0])), uintptr(len(w.p)))
-	}
-	if e == unix.EAGAIN && w.block {
-		return false
-	}
-	w.err = e
-	return true
-}
-
-// Close closes the connection.
-func (c *Conn) Close() error {
-	err := c.data.Close()
-	c.ctl.Close()
-	return err
-}
-
-func mapWriteErr(err error) error {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOTCONN), errors.Is(err, syscall.EPIPE):
+// gone reports a server that has stopped serving.
+func (c *Conn) gone() error {
+	if atomic.LoadUint32(c.r.closed()) != 0 || c.dead.Load() {
 		return fmt.Errorf("%w (the server has closed the slot)", errs.NotFound)
-	case errors.Is(err, syscall.EMSGSIZE):
-		return errs.MessageTooLarge
-	case errors.Is(err, net.ErrClosed):
-		return errs.Closed
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, syscall.EAGAIN):
-		return errs.Timeout
 	}
+	return nil
+}
+
+// waitRoom waits until the record fits, then writes it and returns the
+// new tail.
+func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	ask := byte(msgFull)
+	if timeout == 0 {
+		ask = msgFullNow // the server answers at once: room, or 'Q'
+	}
+	for {
+		// Forget answers to earlier requests, then ask.
+		select {
+		case <-c.notify:
+		default:
+		}
+		atomic.StoreUint32(c.r.writerWaits(), 1)
+		c.head = atomic.LoadUint64(c.r.head())
+		if t, ok := c.r.put(c.tail, c.head, nanotime(), pre, p); ok {
+			atomic.StoreUint32(c.r.writerWaits(), 0)
+			return t, nil
+		}
+		if err := c.gone(); err != nil {
+			return 0, err
+		}
+		c.send(ask)
+		wait := fullRetry
+		if timeout == 0 {
+			wait = handshakeTimeout
+		}
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				atomic.StoreUint32(c.r.writerWaits(), 0)
+				return 0, errs.Timeout
+			}
+			wait = min(wait, left)
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case m := <-c.notify:
+			if m == 0 {
+				return 0, c.gone()
+			}
+			if m == msgQuotaFull && timeout == 0 {
+				atomic.StoreUint32(c.r.writerWaits(), 0)
+				if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), nanotime(), pre, p); ok {
+					return t, nil
+				}
+				return 0, errs.Timeout
+			}
+		case <-timer.C:
+			if timeout == 0 {
+				atomic.StoreUint32(c.r.writerWaits(), 0)
+				return 0, errs.Timeout
+			}
+		}
+	}
+}
+
+// send sends a one-byte message without ever blocking: when the socket
+// is full, the server has unread messages and will look at the ring.
+func (c *Conn) send(m byte) {
+	b := [1]byte{m}
+	_ = c.raw.Control(func(fd uintptr) {
+		for {
+			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	})
+}
+
+// Close closes the connection; records already written stay for the
+// server to read. A Write blocked for room returns.
+func (c *Conn) Close() error {
+	if c.closing.Swap(true) {
+		return errs.Closed
+	}
+	err := c.conn.Close()
+	<-c.done // wakes a blocked Write: it returns, then we may unmap
+	c.mu.Lock()
+	unix.Munmap(c.r.mem)
+	c.r = nil
+	c.mu.Unlock()
 	return err
 }

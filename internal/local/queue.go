@@ -18,8 +18,8 @@ type Meta struct {
 //	u32 payload length | u16 origin length | u16 gap |
 //	i32 pid | u32 uid | i64 time
 //
-// followed by gap unused bytes (0, or 1 where a relay's datagram had its
-// origin's length byte), the origin bytes and the payload. 24 bytes a
+// followed by gap unused bytes (always 0 today), the origin bytes and the
+// payload. 24 bytes a
 // record, plus the origin when a relay set one; this is the queue's whole
 // per-record overhead apart from the unused tail of a chunk.
 const recHeader = 24
@@ -31,15 +31,12 @@ const chunkSize = 256 << 10
 // queue is a FIFO of records packed back to back in large byte blocks, so
 // that a million small queued records cost a few dozen bytes each beyond
 // their payload, and the garbage collector sees a handful of pointers.
-// A large record received into a recvArea keeps it as its own block
-// (Adopt) rather than being copied.
 // It is not safe for concurrent use; the slot's mutex guards it.
 type queue struct {
-	chunks [][]byte    // chunks[0][head:] holds the oldest records
-	areas  []*recvArea // the area each chunk lies in, nil for a chunk of its own
-	head   int         // read offset in chunks[0]
-	count  int         // records queued
-	bytes  int         // bytes held by queued records, headers included
+	chunks [][]byte // chunks[0][head:] holds the oldest records
+	head   int      // read offset in chunks[0]
+	count  int      // records queued
+	bytes  int      // bytes held by queued records, headers included
 }
 
 // chunkPool recycles emptied chunks. A queue that a reader drains as fast
@@ -51,8 +48,7 @@ var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 // Len returns the number of queued records.
 func (q *queue) Len() int { return q.count }
 
-// Bytes returns the bytes the queued records occupy, headers included, and
-// the unused rest of the receive areas that large records kept.
+// Bytes returns the bytes the queued records occupy, headers included.
 func (q *queue) Bytes() int { return q.bytes }
 
 // Cost returns the bytes a record of n payload bytes and the given origin
@@ -92,7 +88,6 @@ func (q *queue) put(data []byte, on int, m Meta) (origin []byte) {
 			c = make([]byte, 0, size)
 		}
 		q.chunks = append(q.chunks, c)
-		q.areas = append(q.areas, nil)
 	}
 	off := len(c)
 	c = c[:off+need]
@@ -111,21 +106,6 @@ func putHeader(h []byte, n, on, gap int, m Meta) {
 	binary.LittleEndian.PutUint32(h[8:], uint32(m.PID))
 	binary.LittleEndian.PutUint32(h[12:], m.UID)
 	binary.LittleEndian.PutUint64(h[16:], uint64(m.Time))
-}
-
-// Adopt appends a record that was received into a, without copying it:
-// a[start+recHeader+gap:] holds its origin of on bytes, then its n bytes
-// of payload, and a[start:start+recHeader] is free for its header. The
-// area becomes the record's block; it counts whole against the quota, and
-// goes back to areaPool once the record is read.
-func (q *queue) Adopt(a *recvArea, start, gap, on, n int, m Meta) {
-	end := start + recHeader + gap + on + n
-	c := a[start:end:end] // nothing is packed behind it
-	putHeader(c, n, on, gap, m)
-	q.chunks = append(q.chunks, c)
-	q.areas = append(q.areas, a)
-	q.count++
-	q.bytes += len(a)
 }
 
 // record returns the header, origin and payload of the record at c[off:]
@@ -188,9 +168,7 @@ func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) 
 	if alloc && len(origin) > 0 {
 		m.Origin = string(origin)
 	}
-	if q.areas[0] == nil {
-		q.bytes -= next - q.head
-	}
+	q.bytes -= next - q.head
 	q.head = next
 	q.count--
 	if q.head >= len(q.chunks[0]) {
@@ -200,19 +178,15 @@ func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) 
 }
 
 func (q *queue) dropHead() {
-	c, a := q.chunks[0], q.areas[0]
-	q.chunks[0], q.areas[0] = nil, nil
-	q.chunks, q.areas = q.chunks[1:], q.areas[1:]
+	c := q.chunks[0]
+	q.chunks[0] = nil
+	q.chunks = q.chunks[1:]
 	q.head = 0
-	switch {
-	case a != nil:
-		q.bytes -= len(a)
-		areaPool.Put(a)
-	case cap(c) == chunkSize:
+	if cap(c) == chunkSize {
 		chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
 	}
 	if len(q.chunks) == 0 {
-		q.chunks, q.areas = q.chunks[:0:0], q.areas[:0:0]
+		q.chunks = q.chunks[:0:0]
 	}
 }
 

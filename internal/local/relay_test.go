@@ -16,13 +16,13 @@ func testKey(t *testing.T) string {
 // plain writer to it, all closed at cleanup.
 func serveWithWriters(t *testing.T) (s *Server, relay, plain *Conn) {
 	t.Helper()
-	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1})
+	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1, Network: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	for _, isRelay := range []bool{true, false} {
-		c, err := Dial(testKey(t), isRelay)
+		c, err := Dial(testKey(t), DialConfig{Relay: isRelay})
 		if err != nil {
 			t.Fatal(err)
 		}

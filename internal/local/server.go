@@ -5,128 +5,126 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/trust"
 	"golang.org/x/sys/unix"
 )
 
 // Config describes a slot to serve.
 type Config struct {
-	Key            string        // canonical name; hashed into the socket addresses
+	Key            string        // canonical name; hashed into the socket address
 	MaxMessageSize int           // 0 = up to MaxRecord
 	Quota          int           // queue byte quota; 0 = DefaultQuota
 	ReadTimeout    time.Duration // <0 waits forever
 	Policy         Policy
+	// Network lets mailslotd (a daemon user: see package trust) relay
+	// records from the network into the slot. Without it, relays are
+	// refused at connect.
+	Network bool
 }
 
 // Stats counts what a slot has seen since it was created (or adopted).
 type Stats struct {
-	Records     uint64 // records queued
-	Bytes       uint64 // payload bytes queued
-	Refused     uint64 // records dropped: the writer's user may not write
+	Records     uint64 // records taken
+	Bytes       uint64 // payload bytes taken
+	Refused     uint64 // writers refused at connect: their user may not write, or a relay to a slot without Network
 	Oversize    uint64 // records dropped: over the maximum message size
-	Malformed   uint64 // datagrams dropped: bad framing
-	QuotaWaits  uint64 // times the reader paused because the quota was full
-	QueuedBytes int    // bytes queued now, per-record headers included (a record over ~35 KB counts the whole ~70 KB buffer it was received into)
+	Malformed   uint64 // writers dropped for breaking the ring's format
+	QuotaWaits  uint64 // times a writer was told the queue is full
+	QueuedBytes int    // bytes in the queue now, per-record headers included (records still in writers' rings are not counted)
 }
+
+// spinFor is how long an empty Read keeps looking at the rings before it
+// sleeps: a wake-up through the kernel costs ~10 µs, so a record that
+// comes within this time is taken without one.
+const spinFor = 20 * time.Microsecond
 
 // Server is the serving end of one slot.
 type Server struct {
-	cfg     Config
-	check   *checker
-	data    *net.UnixConn
-	dataRaw syscall.RawConn
-	ctl     *net.UnixListener
-
-	// rmu serializes taking records off the data socket and guards rb; it
-	// is taken before mu, so that the queue (mu) is never held across a
-	// system call and records keep their order between the reader
-	// goroutine and synchronous drains.
-	rmu sync.Mutex
-	rb  *recvBatch
+	cfg   Config
+	check *checker
+	ln    *net.UnixListener
 
 	mu          sync.Mutex
 	q           queue
+	writers     []*writer            // connected writers with a ring (and gone ones with records left)
+	conns       map[*writer]struct{} // every connection being served
 	readTimeout time.Duration
 	closed      bool // Close or Transfer began
-	handing     bool // Transfer began: records received now still count
 	wake        chan struct{}
 	waiters     int
-	space       chan struct{}
-	spaceWait   bool
 	stats       Stats
-	sessions    map[*session]struct{}
-	writers     map[string]writerID // registered data address → writer
-	retired     []retiredWriter     // gone, to forget once the kernel queue is empty
-	gen         uint64              // last registration number
+	reads       uint64 // Read calls so far
+	quotaWait   bool   // a writer was told msgQuotaFull: move records once the queue has room
 
 	wg sync.WaitGroup
 }
 
-// Listen binds the slot's sockets and starts serving. It fails with
-// errs.AlreadyExists when another process (or this one) serves the name.
-func Listen(cfg Config) (*Server, error) {
-	dataAddr, ctlAddr := Addrs(cfg.Key)
-	data, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dataAddr, Net: "unixgram"})
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, errs.AlreadyExists
-		}
-		return nil, fmt.Errorf("bind data socket: %w", err)
-	}
-	ctl, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: ctlAddr, Net: "unixpacket"})
-	if err != nil {
-		data.Close()
-		if errors.Is(err, syscall.EADDRINUSE) {
-			// Another server bound the data name and is between its two binds,
-			// or a stale pair from an interrupted hand-over: either way taken.
-			return nil, errs.AlreadyExists
-		}
-		return nil, fmt.Errorf("bind control socket: %w", err)
-	}
-	return start(cfg, data, ctl, nil, nil)
+// writer is one connected writer, as the server sees it.
+type writer struct {
+	conn  *net.UnixConn
+	raw   syscall.RawConn
+	pid   int32
+	uid   uint32
+	gid   uint32
+	relay bool
+
+	// Set once the ring is mapped; guarded by the server's mu.
+	r     *ring
+	memfd *os.File // kept to hand the ring on with the slot
+	h, t  uint64   // our head, and the writer's tail as last validated
+	last  int64    // the stamp of the last record taken
+	gone  bool     // the connection has ended: forget the ring once empty
+
+	// The record at the head, once found.
+	has   bool
+	body  []byte
+	stamp int64
+	nh    uint64
+
+	readsAtFull uint64 // the server's reads when the writer last said it was full
 }
 
-// start serves the slot on the given sockets; setup, when not nil, runs
-// before the goroutines start, with mu held.
-func start(cfg Config, data *net.UnixConn, ctl *net.UnixListener, q *queue, setup func(*Server)) (*Server, error) {
+// Listen binds the slot's socket and starts serving. It fails with
+// errs.AlreadyExists when another process (or this one) serves the name.
+func Listen(cfg Config) (*Server, error) {
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: Addr(cfg.Key), Net: "unixpacket"})
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, errs.AlreadyExists
+		}
+		return nil, fmt.Errorf("bind the slot's socket: %w", err)
+	}
+	return start(cfg, ln, nil), nil
+}
+
+// start serves the slot on a bound listener; setup, when not nil, runs
+// before the accepting goroutine starts.
+func start(cfg Config, ln *net.UnixListener, setup func(*Server)) *Server {
 	if cfg.Quota <= 0 {
 		cfg.Quota = DefaultQuota
-	}
-	raw, err := data.SyscallConn()
-	if err != nil {
-		data.Close()
-		ctl.Close()
-		return nil, err
 	}
 	s := &Server{
 		cfg:         cfg,
 		check:       newChecker(cfg.Policy),
-		data:        data,
-		dataRaw:     raw,
-		ctl:         ctl,
+		ln:          ln,
 		readTimeout: cfg.ReadTimeout,
 		wake:        make(chan struct{}),
-		space:       make(chan struct{}),
-		sessions:    make(map[*session]struct{}),
-		writers:     make(map[string]writerID),
-	}
-	if q != nil {
-		s.q = *q
+		conns:       make(map[*writer]struct{}),
 	}
 	if setup != nil {
-		s.mu.Lock()
 		setup(s)
-		s.mu.Unlock()
 	}
-	s.wg.Add(2)
-	go s.readLoop()
+	s.wg.Add(1)
 	go s.acceptLoop()
-	return s, nil
+	return s
 }
 
 // MaxMessageSize returns the largest record the slot accepts.
@@ -137,15 +135,24 @@ func (s *Server) MaxMessageSize() int {
 	return MaxRecord
 }
 
+// maxBody is the longest record a writer may put in its ring.
+func (s *Server) maxBody(w *writer) int {
+	if w.relay {
+		return 1 + MaxOrigin + s.MaxMessageSize()
+	}
+	return s.MaxMessageSize()
+}
+
 // Read removes the oldest record into p (or, with alloc, into a new slice
-// of its size, returned as out, with the origin filled in), waiting as the
-// slot's read timeout and ctx allow. When p is too small it returns
-// errs.BufferTooSmall and n is the record's size; the record stays queued.
+// of its size, returned as out, with the origin and time filled in),
+// waiting as the slot's read timeout and ctx allow. When p is too small it
+// returns errs.BufferTooSmall and n is the record's size; the record stays
+// queued.
 func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n int, m Meta, err error) {
 	var (
-		start   time.Time
-		timer   *time.Timer
-		drained bool
+		start time.Time
+		timer *time.Timer
+		spun  bool
 	)
 	defer func() {
 		if timer != nil {
@@ -153,28 +160,11 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 		}
 	}()
 	s.mu.Lock()
+	s.reads++
 	for {
 		if s.closed {
 			s.mu.Unlock()
 			return nil, 0, Meta{}, errs.Closed
-		}
-		if s.q.Len() == 0 && (!drained || s.dueLocked(start)) {
-			// Before waiting, and again before timing out, take what
-			// writers have already handed to the kernel ourselves: under
-			// load this saves a hand-off through the reader goroutine
-			// for every batch, and a timeout never misses a record
-			// whose Write has returned.
-			drained = true
-			s.mu.Unlock()
-			s.drain()
-			s.mu.Lock()
-			if s.closed {
-				continue
-			}
-			if s.q.Len() == 0 && s.dueLocked(start) {
-				s.mu.Unlock()
-				return nil, 0, Meta{}, errs.Timeout
-			}
 		}
 		if s.q.Len() > 0 {
 			out, n, m, fit := s.q.Pop(p, alloc)
@@ -182,20 +172,36 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 				s.mu.Unlock()
 				return nil, n, Meta{}, errs.BufferTooSmall
 			}
-			s.poppedLocked()
+			if s.quotaWait && s.q.Bytes() < s.cfg.Quota {
+				s.quotaWait = false
+				s.drainLocked()
+			}
 			s.mu.Unlock()
 			return out, n, m, nil
 		}
+		if w := s.headLocked(); w != nil {
+			out, n, m, err, done := s.takeLocked(w, p, alloc)
+			if !done {
+				continue // dropped; look again
+			}
+			s.mu.Unlock()
+			return out, n, m, err
+		}
 		d := s.readTimeout
+		if d == 0 {
+			s.mu.Unlock()
+			return nil, 0, Meta{}, errs.Timeout
+		}
+		now := time.Now()
+		if start.IsZero() {
+			start = now
+		}
 		var tc <-chan time.Time
 		if d > 0 {
-			now := time.Now()
-			if start.IsZero() {
-				start = now
-			}
 			left := start.Add(d).Sub(now)
 			if left <= 0 {
-				continue // dueLocked now holds
+				s.mu.Unlock()
+				return nil, 0, Meta{}, errs.Timeout
 			}
 			if timer == nil {
 				timer = time.NewTimer(left)
@@ -203,8 +209,19 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 				timer.Reset(left)
 			}
 			tc = timer.C
-		} else if start.IsZero() {
-			start = time.Now()
+		}
+		if !spun {
+			spun = true
+			if s.spinLocked() {
+				continue
+			}
+		}
+		// Ask every writer to wake us, then look once more: a record
+		// published before a writer saw the flag is found now.
+		s.armLocked(1)
+		if s.headLocked() != nil {
+			s.armLocked(0)
+			continue
 		}
 		wake := s.wake
 		s.waiters++
@@ -218,6 +235,9 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 		}
 		s.mu.Lock()
 		s.waiters--
+		if !s.closed {
+			s.armLocked(0)
+		}
 		if cerr != nil {
 			s.mu.Unlock()
 			return nil, 0, Meta{}, cerr
@@ -225,23 +245,181 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 	}
 }
 
-// dueLocked reports whether a read that began at start (zero: now) must
-// stop waiting.
-func (s *Server) dueLocked(start time.Time) bool {
-	d := s.readTimeout
-	if d == 0 {
-		return true
+// spinLocked looks at the rings for a little while without sleeping; it
+// reports whether something came (a record, or the slot's end).
+func (s *Server) spinLocked() bool {
+	until := nanotime() + int64(spinFor)
+	for nanotime() < until {
+		s.mu.Unlock()
+		runtime.Gosched()
+		s.mu.Lock()
+		if s.closed || s.q.Len() > 0 || s.headLocked() != nil {
+			return true
+		}
 	}
-	return d > 0 && !start.IsZero() && time.Since(start) >= d
+	return false
 }
 
-// poppedLocked wakes the reader goroutine when a pop made room under the
-// quota.
-func (s *Server) poppedLocked() {
-	if s.spaceWait && s.q.Bytes() < s.cfg.Quota {
-		s.spaceWait = false
-		close(s.space)
-		s.space = make(chan struct{})
+// armLocked sets (1) or clears (0) every ring's readerWants flag.
+func (s *Server) armLocked(v uint32) {
+	for _, w := range s.writers {
+		atomic.StoreUint32(w.r.readerWants(), v)
+	}
+}
+
+// headLocked finds the writer whose next record comes first: the oldest
+// stamp among the records at the rings' heads.
+func (s *Server) headLocked() *writer {
+	var best *writer
+	found, empty := false, false
+	for _, w := range s.writers {
+		if !w.has {
+			if s.peekLocked(w) {
+				found = true
+			} else {
+				empty = true
+			}
+		}
+		if w.has && (best == nil || w.stamp < best.stamp) {
+			best = w
+		}
+	}
+	if found && empty {
+		// A record just found may have been written after a record of a
+		// ring seen empty a moment before it; look at those again.
+		for _, w := range s.writers {
+			if !w.has && s.peekLocked(w) && w.stamp < best.stamp {
+				best = w
+			}
+		}
+	}
+	return best
+}
+
+// peekLocked looks for the record at w's head; a writer that broke the
+// ring's format is dropped.
+func (s *Server) peekLocked(w *writer) bool {
+	if w.r == nil {
+		return false
+	}
+	body, stamp, nh, nt, st := w.r.next(w.h, w.t, s.maxBody(w))
+	w.t = nt
+	switch st {
+	case ringRecord:
+		if stamp < w.last {
+			stamp = w.last // a writer's records keep their order
+		}
+		w.has, w.body, w.stamp, w.nh = true, body, stamp, nh
+		return true
+	case ringEmpty:
+		if nh != w.h {
+			w.h = nh // padding at the end of the area
+			atomic.StoreUint64(w.r.head(), nh)
+		}
+		if w.gone {
+			s.removeLocked(w)
+		}
+	case ringCorrupt:
+		s.stats.Malformed++
+		s.removeLocked(w)
+	}
+	return false
+}
+
+// takeLocked takes the record at w's head into p. done is false when the
+// record was dropped instead (oversize, or a broken relay framing).
+func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int, m Meta, err error, done bool) {
+	payload, origin, ok := s.split(w)
+	if !ok {
+		s.stats.Malformed++
+		s.removeLocked(w)
+		return nil, 0, Meta{}, nil, false
+	}
+	if len(payload) > s.MaxMessageSize() {
+		s.stats.Oversize++
+		s.commitLocked(w)
+		return nil, 0, Meta{}, nil, false
+	}
+	if alloc {
+		p = make([]byte, len(payload))
+	} else if len(payload) > len(p) {
+		return nil, len(payload), Meta{}, errs.BufferTooSmall, true
+	}
+	n = copy(p, payload)
+	m = Meta{PID: w.pid, UID: w.uid}
+	if alloc {
+		m.Time = wallTime(w.stamp)
+		if len(origin) > 0 {
+			m.Origin = string(origin)
+		}
+	}
+	s.stats.Records++
+	s.stats.Bytes += uint64(n)
+	s.commitLocked(w)
+	return p[:n], n, m, nil, true
+}
+
+// split cuts the record at w's head into payload and origin.
+func (s *Server) split(w *writer) (payload, origin []byte, ok bool) {
+	b := w.body
+	if !w.relay {
+		return b, nil, true
+	}
+	if len(b) == 0 {
+		return nil, nil, false
+	}
+	on := int(b[0]) // loaded once: the writer may change it
+	if 1+on > len(b) {
+		return nil, nil, false
+	}
+	return b[1+on:], b[1 : 1+on], true
+}
+
+// wallTime turns a writer's monotonic stamp into wall-clock time, never
+// later than now.
+func wallTime(stamp int64) int64 {
+	now, mono := time.Now().UnixNano(), nanotime()
+	if stamp > mono || stamp <= 0 {
+		return now
+	}
+	return now - (mono - stamp)
+}
+
+// commitLocked moves w's head past the record at it, and wakes the writer
+// when it waits for room and half the ring is free.
+func (s *Server) commitLocked(w *writer) {
+	w.h, w.has, w.body = w.nh, false, nil
+	w.last = w.stamp
+	atomic.StoreUint64(w.r.head(), w.h)
+	if atomic.LoadUint32(w.r.writerWaits()) != 0 && w.t-w.h <= w.r.size/2 &&
+		atomic.SwapUint32(w.r.writerWaits(), 0) != 0 {
+		send(w.raw, msgSpace)
+	}
+}
+
+// drainLocked moves records from the rings into the queue, oldest first,
+// while the quota allows: so that writers need not wait while nothing
+// reads, and the slot can hand its records on.
+func (s *Server) drainLocked() {
+	for s.q.Bytes() < s.cfg.Quota {
+		w := s.headLocked()
+		if w == nil {
+			return
+		}
+		payload, origin, ok := s.split(w)
+		switch {
+		case !ok:
+			s.stats.Malformed++
+			s.removeLocked(w)
+			continue
+		case len(payload) > s.MaxMessageSize():
+			s.stats.Oversize++
+		default:
+			s.q.pushBytes(payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp)})
+			s.stats.Records++
+			s.stats.Bytes += uint64(len(payload))
+		}
+		s.commitLocked(w)
 	}
 }
 
@@ -254,16 +432,44 @@ func (s *Server) wakeLocked() {
 }
 
 // Info returns the size of the next record (-1 when none), the number of
-// records queued and the read timeout. Records whose Write has returned are
-// counted: the kernel's part of the queue is moved in first.
+// records waiting and the read timeout. Every record whose Write has
+// returned is counted, in the queue and in the rings.
 func (s *Server) Info() (next, count int, timeout time.Duration, err error) {
-	s.drain()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, 0, 0, errs.Closed
 	}
-	return s.q.NextSize(), s.q.Len(), s.readTimeout, nil
+	count = s.q.Len() + s.countRingsLocked()
+	next = s.q.NextSize()
+	if next < 0 {
+		if w := s.headLocked(); w != nil {
+			if payload, _, ok := s.split(w); ok {
+				next = len(payload)
+			}
+		}
+	}
+	return next, count, s.readTimeout, nil
+}
+
+// countRingsLocked counts the records in every ring without taking them.
+func (s *Server) countRingsLocked() int {
+	n := 0
+	for _, w := range s.writers {
+		if w.r == nil {
+			continue
+		}
+		h, t := w.h, w.t
+		for {
+			_, _, nh, nt, st := w.r.next(h, t, s.maxBody(w))
+			if st != ringRecord {
+				break
+			}
+			n++
+			h, t = nh, nt
+		}
+	}
+	return n
 }
 
 // SetReadTimeout changes the timeout for later reads and reads blocked now.
@@ -290,301 +496,295 @@ func (s *Server) Stats() Stats {
 // Close stops serving: the name is free once every holder has closed, and
 // unread records are discarded.
 func (s *Server) Close() error {
-	if !s.stop(false) {
+	if !s.stop() {
 		return errs.Closed
 	}
-	s.data.Close()
-	s.ctl.Close()
+	s.ln.Close()
 	s.mu.Lock()
-	for ss := range s.sessions {
-		ss.conn.Close()
+	for w := range s.conns {
+		w.conn.Close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.mu.Lock()
+	for len(s.writers) > 0 {
+		s.removeLocked(s.writers[0])
+	}
 	s.q.Reset()
 	s.mu.Unlock()
-	s.rmu.Lock()
-	if s.rb != nil {
-		s.rb.release()
-		s.rb = nil
-	}
-	s.rmu.Unlock()
 	return nil
 }
 
-// stop marks the server closed and wakes everything that waits; it reports
-// whether this call did it.
-func (s *Server) stop(handing bool) bool {
+// stop marks the server closed, tells every writer, and wakes everything
+// that waits; it reports whether this call did it.
+func (s *Server) stop() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
 	s.closed = true
-	s.handing = handing
+	for _, w := range s.writers {
+		atomic.StoreUint32(w.r.closed(), 1)
+	}
 	close(s.wake)
-	close(s.space)
 	return true
 }
 
-// drain moves records from the data socket into the queue without
-// blocking, while the quota allows. The caller must not hold mu.
-func (s *Server) drain() {
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	_ = s.dataRaw.Control(func(fd uintptr) {
-		for s.roomForMore() {
-			if n, drained := s.recv(int(fd)); n == 0 || drained {
+// removeLocked forgets a writer's ring and ends its connection.
+func (s *Server) removeLocked(w *writer) {
+	for i, x := range s.writers {
+		if x == w {
+			s.writers = append(s.writers[:i], s.writers[i+1:]...)
+			break
+		}
+	}
+	if w.r != nil {
+		unix.Munmap(w.r.mem)
+		w.r, w.has, w.body = nil, false, nil
+	}
+	if w.memfd != nil {
+		w.memfd.Close()
+		w.memfd = nil
+	}
+	w.conn.Close()
+}
+
+// send sends a one-byte message without blocking; when the socket is full
+// the peer has unread messages and will look at the ring anyway.
+func send(raw syscall.RawConn, m byte) {
+	b := [1]byte{m}
+	_ = raw.Control(func(fd uintptr) {
+		for {
+			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			if err != unix.EINTR {
 				return
 			}
 		}
 	})
 }
 
-// roomForMore reports whether the slot is open and under its quota.
-func (s *Server) roomForMore() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.closed && s.q.Bytes() < s.cfg.Quota
-}
-
-// readLoop is the slot's receiving goroutine: it waits for records on the
-// data socket and queues them, pausing while the quota is full.
-func (s *Server) readLoop() {
+// acceptLoop takes connections and gives each a goroutine.
+func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	for {
-		s.mu.Lock()
-		for !s.closed && s.q.Bytes() >= s.cfg.Quota {
-			s.spaceWait = true
-			s.stats.QuotaWaits++
-			ch := s.space
-			s.mu.Unlock()
-			<-ch
-			s.mu.Lock()
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || isTimeout(err) {
+				return // Close, or Transfer's deadline
+			}
+			// EMFILE and the like: back off a little rather than spin.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
+		raw, err := c.SyscallConn()
+		if err != nil {
+			c.Close()
+			continue
+		}
+		w := &writer{conn: c, raw: raw}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
 			return
 		}
-		err := s.dataRaw.Read(func(fd uintptr) bool {
-			s.rmu.Lock()
-			defer s.rmu.Unlock()
-			for {
-				if !s.roomForMore() {
-					return true // closed, or quota full: look again above
-				}
-				n, drained := s.recv(int(fd))
-				if drained {
-					return false // wait for the next datagram
-				}
-				if n == 0 {
-					return true
-				}
-			}
-		})
-		if err != nil {
-			return // closed, or stopped by Transfer's deadline
-		}
+		s.conns[w] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveWriter(w, false)
 	}
 }
 
-// recvBatch holds the buffers for one recvmmsg call.
-type recvBatch struct {
-	msgs  []unix.Mmsghdr
-	names []unix.RawSockaddrUnix
-	iovs  []unix.Iovec
-	areas [][]byte    // one per message, each starting on a page boundary
-	owned []*recvArea // the area behind areas[i] when it is from areaPool
-	bufs  [][]byte    // where each message lands: areas[i][shift:][:size]
-	size  int
-	last  int // the size of the last datagram received, to place the next
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
-const batchLen = 8
-
-// fullRecvBuf is the receive buffer of a slot that takes records of up to
-// MaxRecord: the largest record with a relay's framing, and one byte more
-// so that an oversize record shows as truncated.
-const fullRecvBuf = 1 + MaxOrigin + MaxRecord + 1
-
-// recvHeadroom is the room an area keeps in front of a datagram for the
-// queue's record header.
-const recvHeadroom = 64
-
-// recvArea is the memory a full-size slot receives one datagram into: the
-// datagram starts on a page boundary (or maxShift past it, see recvShift)
-// at least recvHeadroom bytes in. A large record keeps its area as its
-// block in the queue (queue.Adopt): the kernel's copy is its only one
-// before the reader's.
-type recvArea [recvHeadroom + pageSize - 1 + maxShift + fullRecvBuf]byte
-
-var areaPool = sync.Pool{New: func() any { return new(recvArea) }}
-
-// areaBase returns the index of the page boundary in a at which datagrams
-// start (or maxShift past it).
-func areaBase(a *recvArea) int { return recvHeadroom + AlignIndex(a[recvHeadroom:], 0) }
-
-func newRecvBatch(bufSize int) *recvBatch {
-	rb := &recvBatch{
-		msgs:  make([]unix.Mmsghdr, batchLen),
-		iovs:  make([]unix.Iovec, batchLen),
-		areas: make([][]byte, batchLen),
-		owned: make([]*recvArea, batchLen),
-		bufs:  make([][]byte, batchLen),
-		names: make([]unix.RawSockaddrUnix, batchLen),
-		size:  bufSize,
+// serveWriter runs the handshake (unless the writer came with the slot),
+// then answers the writer's messages until it goes.
+func (s *Server) serveWriter(w *writer, adopted bool) {
+	defer s.wg.Done()
+	if !adopted && !s.handshake(w) {
+		s.mu.Lock()
+		delete(s.conns, w)
+		s.mu.Unlock()
+		w.conn.Close()
+		return
 	}
-	for i := range rb.msgs {
-		h := &rb.msgs[i].Hdr
-		h.Iov = &rb.iovs[i]
-		h.SetIovlen(1)
-		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
-	}
-	if bufSize == fullRecvBuf {
-		for i := range rb.areas {
-			rb.setArea(i, areaPool.Get().(*recvArea))
-		}
-		return rb
-	}
-	// A slot for small records: one block, no record large enough to keep
-	// its area.
-	stride := (maxShift + bufSize + pageSize - 1) &^ (pageSize - 1)
-	all := AlignedAt(make([]byte, batchLen*stride+pageSize-1), 0, batchLen*stride)
-	for i := range rb.areas {
-		rb.areas[i] = all[i*stride : (i+1)*stride : (i+1)*stride]
-	}
-	return rb
-}
-
-// setArea makes a the area message i is received into.
-func (rb *recvBatch) setArea(i int, a *recvArea) {
-	rb.owned[i] = a
-	rb.areas[i] = a[areaBase(a):]
-}
-
-// release gives the areas back to areaPool.
-func (rb *recvBatch) release() {
-	for i, a := range rb.owned {
-		if a != nil {
-			areaPool.Put(a)
-			rb.owned[i], rb.areas[i], rb.bufs[i] = nil, nil, nil
-		}
-	}
-}
-
-// recv receives up to a batch of datagrams and queues the good ones. The
-// caller holds rmu, not mu. n is the number of datagrams taken off the
-// socket; drained reports that the socket had no more: none at all
-// (EAGAIN), or fewer than a batch, which recvmmsg(2) returns only when
-// the next receive would block (or failed, which the next call reports),
-// so the caller need not ask again before the socket is readable.
-func (s *Server) recv(fd int) (n int, drained bool) {
-	if s.rb == nil {
-		// Room for the largest acceptable record plus framing, and one byte
-		// more so that an oversize record shows as truncated.
-		s.rb = newRecvBatch(1 + MaxOrigin + s.MaxMessageSize() + 1)
-	}
-	rb := s.rb
-	shift := recvShift(rb.last) // datagrams in a burst tend to be alike
-	for i := range rb.msgs {
-		rb.bufs[i] = rb.areas[i][shift : shift+rb.size]
-		rb.iovs[i].Base = &rb.bufs[i][0]
-		rb.iovs[i].SetLen(rb.size)
-		rb.msgs[i].Hdr.Namelen = unix.SizeofSockaddrUnix
-		rb.msgs[i].Hdr.Flags = 0
-	}
-	// Writers gone by now have all their records in the socket: once it
-	// is seen empty below, their registrations can go.
-	s.mu.Lock()
-	gone := len(s.retired)
-	s.mu.Unlock()
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&rb.msgs[0])), uintptr(len(rb.msgs)), unix.MSG_DONTWAIT, 0, 0)
-	if e != 0 {
-		if e == unix.EAGAIN {
-			if gone > 0 {
-				s.mu.Lock()
-				s.forgetRetiredLocked(gone)
+	var b [16]byte
+	for {
+		n, err := w.conn.Read(b[:])
+		if err != nil || n == 0 {
+			s.mu.Lock()
+			if s.closed {
+				// Close ends every connection; Transfer hands them on.
 				s.mu.Unlock()
+				return
 			}
-			return 0, true
+			delete(s.conns, w)
+			w.gone = true
+			if w.r != nil && !w.has && !s.peekLocked(w) {
+				s.removeLocked(w) // peekLocked may have done it already
+			}
+			s.mu.Unlock()
+			w.conn.Close()
+			return
 		}
-		return 0, false
+		s.mu.Lock()
+		switch b[n-1] {
+		case msgWake:
+			s.wakeLocked()
+		case msgFull:
+			if s.reads != w.readsAtFull {
+				// A reader is at work; it wakes the writer at half a ring.
+				w.readsAtFull = s.reads
+				break
+			}
+			s.drainLocked()
+			s.answerFullLocked(w)
+		case msgFullNow:
+			s.drainLocked()
+			s.answerFullLocked(w)
+		}
+		s.mu.Unlock()
 	}
-	n = int(r)
-	if n > 0 {
-		rb.last = int(rb.msgs[n-1].Len)
+}
+
+// answerFullLocked tells a writer that still waits for room that the
+// queue is full too.
+func (s *Server) answerFullLocked(w *writer) {
+	if w.r == nil || atomic.LoadUint32(w.r.writerWaits()) == 0 {
+		return // answered with msgSpace already
 	}
-	drained = n < len(rb.msgs)
-	now := time.Now().UnixNano()
-	queued := false
+	s.quotaWait = true
+	s.stats.QuotaWaits++
+	send(w.raw, msgQuotaFull)
+}
+
+// handshake identifies the writer, applies the policy, and maps its ring.
+func (s *Server) handshake(w *writer) bool {
+	c := w.conn
+	// The deadline is cleared below under mu, where Transfer cannot have
+	// set its own (which stops this goroutine) in between.
+	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	cred, err := peerCred(w.raw)
+	if err != nil {
+		return false
+	}
+	w.pid, w.uid, w.gid = cred.Pid, cred.Uid, cred.Gid
+	var hello [2]byte
+	if n, err := c.Read(hello[:]); err != nil || n != 2 || hello[0] != protoVersion || hello[1] > kindRelay {
+		return false
+	}
+	w.relay = hello[1] == kindRelay
+	verdict := byte(verdictAllowed)
+	switch {
+	case w.relay && !trust.IsDaemonUID(w.uid):
+		verdict = verdictNotDaemon
+	case w.relay && !s.cfg.Network:
+		verdict = verdictNoNetwork
+	case !w.relay && !s.check.allows(w.uid, w.gid):
+		verdict = verdictDenied
+	}
+	var msg [answerLen]byte
+	msg[0], msg[1] = protoVersion, verdict
+	put32(msg[4:], uint32(s.MaxMessageSize()))
+	if verdict != verdictAllowed {
+		s.mu.Lock()
+		s.stats.Refused++
+		s.mu.Unlock()
+		_, _ = c.Write(msg[:])
+		return false
+	}
+	if _, err := c.Write(msg[:]); err != nil {
+		return false
+	}
+	r, memfd, err := receiveRing(c, s.maxBody(w))
+	if err != nil {
+		return false
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed && !s.handing {
-		return n, drained // the slot and its records are gone
+	if s.closed {
+		s.mu.Unlock()
+		unix.Munmap(r.mem)
+		memfd.Close()
+		return false
 	}
-	for i := 0; i < n; i++ {
-		h := &rb.msgs[i].Hdr
-		size := int(rb.msgs[i].Len)
-		id, ok := s.writers[string(sender(&rb.names[i], h.Namelen))]
-		if !ok {
-			s.stats.Refused++ // not a writer that passed Open's check
+	_ = c.SetDeadline(time.Time{})
+	w.r, w.memfd = r, memfd
+	if s.waiters > 0 {
+		// A Read sleeps: the writer's first record must wake it.
+		atomic.StoreUint32(r.readerWants(), 1)
+	}
+	s.writers = append(s.writers, w)
+	s.mu.Unlock()
+	if _, err := c.Write([]byte{msgAck}); err != nil {
+		return false // serveWriter's read sees the end and forgets the ring
+	}
+	return true
+}
 
-			continue
-		}
-		if h.Flags&unix.MSG_TRUNC != 0 {
-			s.stats.Oversize++
-			continue
-		}
-		payload, origin, gap := rb.bufs[i][:size], []byte(nil), 0
-		if id.relay {
-			if payload, origin, ok = parseRecord(payload); !ok {
-				s.stats.Malformed++
-				continue
+func peerCred(raw syscall.RawConn) (*unix.Ucred, error) {
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
+}
+
+// receiveRing takes the writer's ring message: its size and memfd. Every
+// descriptor that came with it is closed but the ring's, which must be a
+// sealed memfd of exactly the announced size, big enough for the largest
+// record twice.
+func receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
+	var b [8]byte
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, flags, _, err := c.ReadMsgUnix(b[:], oob)
+	if err != nil {
+		return nil, nil, err
+	}
+	var fds []int
+	if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, cm := range cms {
+			if got, err := unix.ParseUnixRights(&cm); err == nil {
+				fds = append(fds, got...)
 			}
-			gap = 1 // the origin's length byte
 		}
-		if len(payload) > s.MaxMessageSize() {
-			s.stats.Oversize++
-			continue
+	}
+	keep := -1
+	defer func() {
+		for _, fd := range fds {
+			if fd != keep {
+				unix.Close(fd)
+			}
 		}
-		m := Meta{PID: id.pid, UID: id.uid, Time: now}
-		if a := rb.owned[i]; a != nil && recHeader+len(origin)+len(payload) >= len(a)/2 {
-			// A large record keeps the area it was received into, its
-			// header written in the room in front.
-			s.q.Adopt(a, areaBase(a)+shift-recHeader, gap, len(origin), len(payload), m)
-			rb.setArea(i, areaPool.Get().(*recvArea))
-		} else {
-			s.q.pushBytes(payload, origin, m)
-		}
-		s.stats.Records++
-		s.stats.Bytes += uint64(len(payload))
-		queued = true
+	}()
+	if n != 5 || b[0] != msgRing || len(fds) != 1 || flags&(unix.MSG_CTRUNC|unix.MSG_TRUNC) != 0 {
+		return nil, nil, errors.New("bad ring message")
 	}
-	if queued {
-		s.wakeLocked()
+	size := int(le32(b[1:]))
+	if !validRingSize(size) || size < 2*align8(recHdr+maxBody) {
+		return nil, nil, fmt.Errorf("ring of %d bytes", size)
 	}
-	if drained && gone > 0 {
-		s.forgetRetiredLocked(gone) // their last records were in this batch
+	fd := fds[0]
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil || seals&(unix.F_SEAL_SHRINK|unix.F_SEAL_GROW) != unix.F_SEAL_SHRINK|unix.F_SEAL_GROW {
+		return nil, nil, errors.New("the ring is not a sealed memfd")
 	}
-	return n, drained
-}
-
-// sender returns the address bytes the kernel filled in for a datagram.
-func sender(sa *unix.RawSockaddrUnix, namelen uint32) []byte {
-	n := int(namelen) - 2 // less sun_family
-	if n <= 0 || n > len(sa.Path) {
-		return nil
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size != int64(ringHdr+size) || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, nil, errors.New("the ring's size is not the one announced")
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n)
-}
-
-// parseRecord splits a relay's datagram into origin and payload.
-func parseRecord(b []byte) (payload, origin []byte, ok bool) {
-	if len(b) == 0 || len(b) < 1+int(b[0]) {
-		return nil, nil, false
+	mem, err := unix.Mmap(fd, 0, ringHdr+size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("map the ring: %w", err)
 	}
-	on := int(b[0])
-	return b[1+on:], b[1 : 1+on], true
+	keep = fd
+	r := newRing(mem)
+	// Our head starts where the writer's tail is now (zero for a new ring).
+	return r, os.NewFile(uintptr(fd), "mailslot-ring"), nil
 }

@@ -1,0 +1,205 @@
+package local
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"unsafe"
+)
+
+// A writer's ring: a single-producer, single-consumer queue of records in
+// shared memory (a sealed memfd the writer makes and hands to the server
+// over its connection). The writer owns the tail, the server the head;
+// each side keeps its own copy of its index and only publishes it, so a
+// hostile peer that scribbles over the shared words can spoil only its
+// own records, never make the other side read or write out of bounds.
+//
+// Layout of the mapping: a header page, then the data area of a power of
+// two bytes.
+//
+//	header  +0    u64 tail          bytes ever published (writer)
+//	        +64   u64 head          bytes ever consumed (server)
+//	        +128  u32 readerWants   the server sleeps: wake it (see below)
+//	        +192  u32 writerWaits   the writer waits for room: wake it
+//	        +256  u32 closed        the server has stopped serving
+//	data    +4096 records, each 8-byte aligned:
+//	        u32 length | u32 kind | i64 stamp | length bytes | padding
+//
+// kind is recData (a record) or recPad (nothing up to the end of the area;
+// a record never wraps). When fewer than recHdr bytes are left before the
+// end, both sides skip them without a pad record. The stamp is the
+// writer's CLOCK_MONOTONIC time: records of different writers are read in
+// stamp order, so a record written after another writer's Write returned
+// is read after that one.
+//
+// Wake-ups: a side that sleeps sets the other side's flag, then looks once
+// more; the other side, after moving its index, swaps the flag to zero and
+// if it was set sends one byte over the connection ('W' to the server,
+// 'S' to the writer). Both use sequentially consistent atomics, so one of
+// them always sees the other.
+const (
+	ringHdr        = 4096
+	offTail        = 0
+	offHead        = 64
+	offReaderWants = 128
+	offWriterWaits = 192
+	offClosed      = 256
+
+	recHdr  = 16
+	recData = 0
+	recPad  = 1
+
+	// MinRing and MaxRing bound a ring's data area.
+	MinRing = 4096
+	MaxRing = 16 << 20
+)
+
+// ring is a mapped ring, seen from either side.
+type ring struct {
+	mem  []byte // the whole mapping
+	data []byte // mem[ringHdr:]
+	size uint64
+	mask uint64
+}
+
+// newRing wraps a mapping of ringHdr plus a power-of-two data area.
+func newRing(mem []byte) *ring {
+	size := uint64(len(mem) - ringHdr)
+	return &ring{mem: mem, data: mem[ringHdr:], size: size, mask: size - 1}
+}
+
+// validRingSize reports whether n is a data area size both sides accept.
+func validRingSize(n int) bool {
+	return n >= MinRing && n <= MaxRing && n&(n-1) == 0
+}
+
+// RingSize returns the data area a writer makes for records of up to max
+// payload bytes: room for at least four of the largest (so a writer blocks
+// rarely) and at least two with a relay's framing (so the largest always
+// fits whatever the ring's position), at least 64 KiB and at most 1 MiB
+// unless the largest record needs more.
+func RingSize(max int) int {
+	need := 4 * align8(recHdr+max)
+	n := 64 << 10
+	for n < need && n < 1<<20 {
+		n <<= 1
+	}
+	for n < 2*align8(recHdr+1+MaxOrigin+max) {
+		n <<= 1
+	}
+	return n
+}
+
+func align8(n int) int { return (n + 7) &^ 7 }
+
+func (r *ring) u64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&r.mem[off])) }
+func (r *ring) u32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.mem[off])) }
+
+func (r *ring) tail() *uint64        { return r.u64(offTail) }
+func (r *ring) head() *uint64        { return r.u64(offHead) }
+func (r *ring) readerWants() *uint32 { return r.u32(offReaderWants) }
+func (r *ring) writerWaits() *uint32 { return r.u32(offWriterWaits) }
+func (r *ring) closed() *uint32      { return r.u32(offClosed) }
+
+// put writes a record at the writer's tail when there is room, given the
+// head it last loaded. It returns the new tail and ok; it does not
+// publish it. body is the record's bytes in up to two parts (a relay's
+// framing and the payload).
+func (r *ring) put(tail, head uint64, stamp int64, a, b []byte) (uint64, bool) {
+	n := len(a) + len(b)
+	need := uint64(align8(recHdr + n))
+	pos := tail & r.mask
+	rem := r.size - pos
+	skip := uint64(0)
+	if rem < need {
+		skip = rem // pad to the end, start again at 0
+	}
+	if tail+skip+need-head > r.size {
+		return tail, false
+	}
+	if skip >= recHdr {
+		binary.LittleEndian.PutUint32(r.data[pos:], uint32(rem-recHdr))
+		binary.LittleEndian.PutUint32(r.data[pos+4:], recPad)
+	}
+	pos = (tail + skip) & r.mask
+	h := r.data[pos : pos+recHdr]
+	binary.LittleEndian.PutUint32(h[0:], uint32(n))
+	binary.LittleEndian.PutUint32(h[4:], recData)
+	binary.LittleEndian.PutUint64(h[8:], uint64(stamp))
+	copy(r.data[pos+recHdr:], a)
+	copy(r.data[pos+recHdr+uint64(len(a)):], b)
+	return tail + skip + need, true
+}
+
+// free returns how many bytes a record of n bytes needs at tail,
+// counting the padding to the end of the area it may need.
+func (r *ring) need(tail uint64, n int) uint64 {
+	need := uint64(align8(recHdr + n))
+	if rem := r.size - tail&r.mask; rem < need {
+		return rem + need
+	}
+	return need
+}
+
+// ringStatus is what the server found at its head.
+type ringStatus int
+
+const (
+	ringEmpty   ringStatus = iota
+	ringRecord             // a record is at the head
+	ringCorrupt            // the writer broke the format: drop it
+)
+
+// next finds the record at the server's head h, given the tail t it last
+// validated (a stale t is fine: next reloads it when it has nothing). It
+// returns the record's bytes (a slice of the shared area: the writer may
+// still change them, spoiling only its own record), its stamp, the head
+// behind it, and the tail now known. maxLen bounds a record's length.
+// Nothing the writer puts in the area or the tail makes it read outside
+// the data area.
+func (r *ring) next(h, t uint64, maxLen int) (body []byte, stamp int64, nh, nt uint64, st ringStatus) {
+	for {
+		if h == t {
+			t = atomic.LoadUint64(r.tail())
+			if t-h > r.size || (t-h)&7 != 0 {
+				return nil, 0, h, t, ringCorrupt
+			}
+			if h == t {
+				return nil, 0, h, t, ringEmpty
+			}
+		}
+		pos := h & r.mask
+		rem := r.size - pos
+		avail := t - h
+		if rem < recHdr {
+			if avail < rem {
+				return nil, 0, h, t, ringCorrupt
+			}
+			h += rem
+			continue
+		}
+		if avail < recHdr {
+			return nil, 0, h, t, ringCorrupt
+		}
+		// Each header word is loaded once: the writer may change it
+		// under us, and every check below must see the value used.
+		ln := uint64(atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[pos]))))
+		kind := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[pos+4])))
+		switch kind {
+		case recPad:
+			if ln != rem-recHdr || avail < rem {
+				return nil, 0, h, t, ringCorrupt
+			}
+			h += rem
+			continue
+		case recData:
+		default:
+			return nil, 0, h, t, ringCorrupt
+		}
+		need := (recHdr + ln + 7) &^ 7
+		if ln > uint64(maxLen) || need > rem || need > avail {
+			return nil, 0, h, t, ringCorrupt
+		}
+		stamp = int64(atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.data[pos+8]))))
+		return r.data[pos+recHdr : pos+recHdr+ln : pos+recHdr+ln], stamp, h + need, t, ringRecord
+	}
+}
