@@ -32,6 +32,7 @@ type Stats struct {
 	Datagrams     uint64 // mailslot datagrams received for this host
 	Delivered     uint64 // records handed to a local slot (datagram and stream)
 	NoSlot        uint64 // records for a slot nobody serves here
+	LocalOnly     uint64 // records for a slot that takes no records from the network (mailslot.WithNetwork, read --network)
 	QueueFull     uint64 // datagram records dropped: the slot's queue was full
 	Duplicates    uint64 // datagrams dropped as copies of one already delivered
 	NotForUs      uint64 // datagrams to another computer's or workgroup's name
@@ -43,7 +44,7 @@ type Stats struct {
 }
 
 type counters struct {
-	datagrams, delivered, noSlot, queueFull, duplicates, notForUs, malformed,
+	datagrams, delivered, noSlot, localOnly, queueFull, duplicates, notForUs, malformed,
 	nameQueries, streamRecords, streamErrors, announcements atomic.Uint64
 }
 
@@ -232,6 +233,7 @@ func (d *Daemon) Stats() Stats {
 	c := &d.c
 	return Stats{
 		Datagrams: c.datagrams.Load(), Delivered: c.delivered.Load(), NoSlot: c.noSlot.Load(),
+		LocalOnly: c.localOnly.Load(),
 		QueueFull: c.queueFull.Load(), Duplicates: c.duplicates.Load(), NotForUs: c.notForUs.Load(),
 		Malformed: c.malformed.Load(), NameQueries: c.nameQueries.Load(),
 		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(),

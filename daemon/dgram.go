@@ -73,6 +73,10 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	case errors.Is(err, errs.NotFound):
 		d.c.noSlot.Add(1)
 		d.log.Debug("no slot for datagram", "slot", path, "from", origin)
+	case errors.Is(err, errs.Permission):
+		d.c.localOnly.Add(1)
+		d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
+			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
 	case errors.Is(err, errs.Timeout):
 		d.c.queueFull.Add(1)
 		d.log.Debug("slot full, datagram dropped", "slot", path, "from", origin)
@@ -157,29 +161,55 @@ func (dd *deduper) seen(k uint64, now time.Time) bool {
 	return false
 }
 
-// slotCache keeps a relay connection to each local slot records went to.
+// slotCache keeps a relay connection to each local slot records went to,
+// and remembers for a while the slots that refused one, so that a flood
+// of records for such a slot costs it one refused connection a second.
 type slotCache struct {
-	mu    sync.Mutex
-	conns map[string]*local.Conn
+	mu      sync.Mutex
+	conns   map[string]*local.Conn
+	refused map[string]refusal
 }
 
-const maxCachedSlots = 1024
+type refusal struct {
+	at  time.Time
+	err error
+}
 
-func newSlotCache() *slotCache { return &slotCache{conns: map[string]*local.Conn{}} }
+const (
+	maxCachedSlots = 1024
+	refusalMemory  = time.Second
+)
+
+func newSlotCache() *slotCache {
+	return &slotCache{conns: map[string]*local.Conn{}, refused: map[string]refusal{}}
+}
 
 func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
 	c := sc.conns[key]
+	r, wasRefused := sc.refused[key]
 	sc.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
+	if wasRefused && time.Since(r.at) < refusalMemory {
+		return nil, r.err
+	}
 	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true})
 	if err != nil {
+		if errors.Is(err, errs.Permission) {
+			sc.mu.Lock()
+			if len(sc.refused) >= maxCachedSlots {
+				clear(sc.refused)
+			}
+			sc.refused[key] = refusal{time.Now(), err}
+			sc.mu.Unlock()
+		}
 		return nil, err
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	delete(sc.refused, key)
 	if old := sc.conns[key]; old != nil {
 		c.Close()
 		return old, nil

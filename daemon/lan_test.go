@@ -32,7 +32,11 @@ func TestMain(m *testing.M) {
 // readHelper serves a slot and prints a line for each record:
 // "RECV <size> <sha256 prefix> <from> | <data, up to 60 bytes>".
 func readHelper(name string) int {
-	s, err := mailslot.Create(name, mailslot.WithNetwork())
+	var opts []mailslot.Option
+	if os.Getenv("MAILSLOT_TEST_LOCAL_ONLY") == "" {
+		opts = append(opts, mailslot.WithNetwork())
+	}
+	s, err := mailslot.Create(name, opts...)
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -70,9 +74,10 @@ func startDaemon(t testing.TB, h *lab.Host, wg string, extra ...string) *lab.Pro
 }
 
 // startReader serves slot on h in a helper process.
-func startReader(t *testing.T, h *lab.Host, slot string) *lab.Proc {
+func startReader(t *testing.T, h *lab.Host, slot string, env ...string) *lab.Proc {
 	t.Helper()
-	p := h.Start(t, "env", "MAILSLOT_TEST_HELPER=read", "MAILSLOT_TEST_SLOT="+slot, os.Args[0], "-test.run=^$")
+	args := append([]string{"MAILSLOT_TEST_HELPER=read", "MAILSLOT_TEST_SLOT=" + slot}, env...)
+	p := h.Start(t, "env", append(args, os.Args[0], "-test.run=^$")...)
 	if !p.WaitFor("ready", 10*time.Second) {
 		t.Fatalf("reader of %s on %s did not start:\n%s", slot, h.Name, p.Output())
 	}
@@ -272,6 +277,25 @@ func TestLAN(t *testing.T) {
 	})
 
 	t.Run("no slot", func(t *testing.T) {
+		// A slot served without WithNetwork takes no record from afar:
+		// over the stream port the writer is told, a datagram is dropped
+		// and counted, and the reader gets neither.
+		local := startReader(t, d.Host, `lan\localonly`, "MAILSLOT_TEST_LOCAL_ONLY=1")
+		err := write(a.Host, `\\HOSTD\mailslot\lan\localonly`, []byte("not for you"))
+		if !errors.Is(err, mailslot.ErrPermission) {
+			t.Fatalf("write from afar to a local-only slot = %v, want ErrPermission", err)
+		}
+		if err := a.Run(func() error {
+			w, err := remote.Open("HOSTD", `lan\localonly`)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			w.DatagramsOnly = true
+			return w.Write([]byte("not for you either"), -1)
+		}); err != nil {
+			t.Fatal(err)
+		}
 		// Over the stream port (mailslotd answers there) the writer learns it;
 		err := write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads"))
 		if !errors.Is(err, mailslot.ErrNotFound) {
@@ -293,6 +317,12 @@ func TestLAN(t *testing.T) {
 		d.d.Stop()
 		if !strings.Contains(d.d.Output(), "no_slot=2") {
 			t.Fatalf("HOSTD's mailslotd did not count the record for a slot nobody serves:\n%s", d.d.Output())
+		}
+		if !strings.Contains(d.d.Output(), "local_only=2") {
+			t.Fatalf("HOSTD's mailslotd did not count the records a local-only slot refused:\n%s", d.d.Output())
+		}
+		if got := received(local); len(got) != 0 {
+			t.Fatalf("a local-only slot received records from afar: %q", got)
 		}
 	})
 

@@ -104,7 +104,10 @@ func (d *Daemon) streamResult(path string, err error) stream.Response {
 		d.c.queueFull.Add(1)
 		return stream.Response{Status: stream.Busy, Message: slot + " stayed full for " + d.cfg.StreamWait.String()}
 	case errors.Is(err, errs.Permission):
-		return stream.Response{Status: stream.Refused, Message: slot + " refuses mailslotd"}
+		d.c.localOnly.Add(1)
+		d.log.Debug("slot takes no records from the network, stream record refused", "slot", path,
+			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
+		return stream.Response{Status: stream.Refused, Message: slot + " takes no records from the network"}
 	}
 	return stream.Response{Status: stream.Failed, Message: err.Error()}
 }

@@ -78,7 +78,7 @@ type counter struct {
 func serveCounter(h *lab.Host, name string) (*counter, error) {
 	c := &counter{done: make(chan struct{})}
 	err := h.Run(func() (err error) {
-		c.s, err = mailslot.Create(name, mailslot.WithReadTimeout(mailslot.WaitForever))
+		c.s, err = mailslot.Create(name, mailslot.WithReadTimeout(mailslot.WaitForever), mailslot.WithNetwork())
 		return err
 	})
 	if err != nil {

@@ -113,7 +113,7 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	<-served
 	st := d.Stats()
 	cfg.Logger.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
-		"no_slot", st.NoSlot, "duplicates", st.Duplicates, "malformed", st.Malformed,
+		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
 		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
 	return 0
