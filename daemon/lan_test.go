@@ -297,7 +297,7 @@ func TestLAN(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Over the stream port (mailslotd answers there) the writer learns it;
-		err := write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads"))
+		err = write(a.Host, `\\HOSTD\mailslot\lan\nobody`, []byte("nobody reads"))
 		if !errors.Is(err, mailslot.ErrNotFound) {
 			t.Fatalf("write to a slot HOSTD does not serve = %v, want ErrNotFound", err)
 		}
