@@ -280,7 +280,7 @@ func TestLAN(t *testing.T) {
 		// A slot served without WithNetwork takes no record from afar:
 		// over the stream port the writer is told, a datagram is dropped
 		// and counted, and the reader gets neither.
-		local := startReader(t, d.Host, `lan\localonly`, "MAILSLOT_TEST_LOCAL_ONLY=1")
+		local := startReader(t, d.Host, `\\.\mailslot\lan\localonly`, "MAILSLOT_TEST_LOCAL_ONLY=1")
 		err := write(a.Host, `\\HOSTD\mailslot\lan\localonly`, []byte("not for you"))
 		if !errors.Is(err, mailslot.ErrPermission) {
 			t.Fatalf("write from afar to a local-only slot = %v, want ErrPermission", err)
