@@ -314,13 +314,13 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	if err := c.gone(); err != nil {
 		return err
 	}
-	t, ok := c.r.put(c.tail, c.head, nanotime(), pre, p)
+	t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p)
 	if !ok {
 		c.head = atomic.LoadUint64(c.r.head())
 		if c.tail-c.head > c.r.size {
 			return fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
 		}
-		t, ok = c.r.put(c.tail, c.head, nanotime(), pre, p)
+		t, ok = c.r.put(c.tail, c.head, c.stamp(), pre, p)
 		if !ok {
 			var err error
 			if t, err = c.waitRoom(pre, p, timeout); err != nil {
@@ -334,6 +334,15 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 		c.send(msgWake)
 	}
 	return nil
+}
+
+// stamp returns the record's stamp: the time, once the server asks for
+// stamps (see ring.go), else 0.
+func (c *Conn) stamp() int64 {
+	if atomic.LoadUint32(c.r.stamps()) != 0 {
+		return nanotime()
+	}
+	return 0
 }
 
 // gone reports a server that has stopped serving.
@@ -369,7 +378,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		}
 		atomic.StoreUint32(c.r.writerWaits(), 1)
 		c.head = atomic.LoadUint64(c.r.head())
-		if t, ok := c.r.put(c.tail, c.head, nanotime(), pre, p); ok {
+		if t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p); ok {
 			atomic.StoreUint32(c.r.writerWaits(), 0)
 			return t, nil
 		}
@@ -401,7 +410,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 			}
 			if m == msgQuotaFull && timeout == 0 {
 				atomic.StoreUint32(c.r.writerWaits(), 0)
-				if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), nanotime(), pre, p); ok {
+				if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), c.stamp(), pre, p); ok {
 					return t, nil
 				}
 				return 0, errs.Timeout

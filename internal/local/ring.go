@@ -17,10 +17,14 @@ import (
 // two bytes.
 //
 //	header  +0    u64 tail          bytes ever published (writer)
-//	        +64   u64 head          bytes ever consumed (server)
-//	        +128  u32 readerWants   the server sleeps: wake it (see below)
-//	        +192  u32 writerWaits   the writer waits for room: wake it
-//	        +256  u32 closed        the server has stopped serving
+//	        +256  u64 head          bytes ever consumed (server)
+//	        +512  u32 readerWants   the server sleeps: wake it (see below)
+//	        +768  u32 writerWaits   the writer waits for room: wake it
+//	        +1024 u32 closed        the server has stopped serving
+//	        +1280 u32 stamps        the slot has other writers: stamp records
+//
+// (each word on its own pair of cache lines, which x86 prefetches
+// together, so that the two sides never share one)
 //	data    +4096 records, each 8-byte aligned:
 //	        u32 length | u32 kind | i64 stamp | length bytes | padding
 //
@@ -29,7 +33,12 @@ import (
 // end, both sides skip them without a pad record. The stamp is the
 // writer's CLOCK_MONOTONIC time: records of different writers are read in
 // stamp order, so a record written after another writer's Write returned
-// is read after that one.
+// is read after that one. Reading the clock costs more than the rest of a
+// write, so a writer stamps only once the server has set the stamps flag,
+// which it does for every ring as soon as a slot has two writers; records
+// written before a writer saw the flag cannot have been written after
+// another writer's record returned, and are read as if stamped with the
+// writer's previous stamp.
 //
 // Wake-ups: a side that sleeps sets the other side's flag, then looks once
 // more; the other side, after moving its index, swaps the flag to zero and
@@ -39,10 +48,11 @@ import (
 const (
 	ringHdr        = 4096
 	offTail        = 0
-	offHead        = 64
-	offReaderWants = 128
-	offWriterWaits = 192
-	offClosed      = 256
+	offHead        = 256
+	offReaderWants = 512
+	offWriterWaits = 768
+	offClosed      = 1024
+	offStamps      = 1280
 
 	recHdr  = 16
 	recData = 0
@@ -99,6 +109,7 @@ func (r *ring) head() *uint64        { return r.u64(offHead) }
 func (r *ring) readerWants() *uint32 { return r.u32(offReaderWants) }
 func (r *ring) writerWaits() *uint32 { return r.u32(offWriterWaits) }
 func (r *ring) closed() *uint32      { return r.u32(offClosed) }
+func (r *ring) stamps() *uint32      { return r.u32(offStamps) }
 
 // put writes a record at the writer's tail when there is room, given the
 // head it last loaded. It returns the new tail and ok; it does not

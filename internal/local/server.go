@@ -348,7 +348,7 @@ func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int,
 	n = copy(p, payload)
 	m = Meta{PID: w.pid, UID: w.uid}
 	if alloc {
-		m.Time = wallTime(w.stamp)
+		m.Time = wallTime(w.stamp, clockBase())
 		if len(origin) > 0 {
 			m.Origin = string(origin)
 		}
@@ -375,14 +375,16 @@ func (s *Server) split(w *writer) (payload, origin []byte, ok bool) {
 	return b[1+on:], b[1 : 1+on], true
 }
 
-// wallTime turns a writer's monotonic stamp into wall-clock time, never
-// later than now.
-func wallTime(stamp int64) int64 {
-	now, mono := time.Now().UnixNano(), nanotime()
-	if stamp > mono || stamp <= 0 {
-		return now
+// clockBase returns the wall-clock time and the monotonic time, now.
+func clockBase() [2]int64 { return [2]int64{time.Now().UnixNano(), nanotime()} }
+
+// wallTime turns a writer's monotonic stamp into wall-clock time, given a
+// clockBase: never later than then; a record without a stamp gets then.
+func wallTime(stamp int64, base [2]int64) int64 {
+	if stamp > base[1] || stamp <= 0 {
+		return base[0]
 	}
-	return now - (mono - stamp)
+	return base[0] - (base[1] - stamp)
 }
 
 // commitLocked moves w's head past the record at it, and wakes the writer
@@ -401,11 +403,19 @@ func (s *Server) commitLocked(w *writer) {
 // while the quota allows: so that writers need not wait while nothing
 // reads, and the slot can hand its records on.
 func (s *Server) drainLocked() {
-	for s.q.Bytes() < s.cfg.Quota {
+	// At most what the rings hold now: writers that keep writing must not
+	// keep the slot here.
+	budget := uint64(0)
+	for _, w := range s.writers {
+		budget += w.r.size
+	}
+	base := clockBase()
+	for s.q.Bytes() < s.cfg.Quota && budget > 0 {
 		w := s.headLocked()
 		if w == nil {
 			return
 		}
+		budget -= min(budget, w.nh-w.h)
 		payload, origin, ok := s.split(w)
 		switch {
 		case !ok:
@@ -415,7 +425,7 @@ func (s *Server) drainLocked() {
 		case len(payload) > s.MaxMessageSize():
 			s.stats.Oversize++
 		default:
-			s.q.pushBytes(payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp)})
+			s.q.pushBytes(payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp, base)})
 			s.stats.Records++
 			s.stats.Bytes += uint64(len(payload))
 		}
@@ -718,6 +728,12 @@ func (s *Server) handshake(w *writer) bool {
 		atomic.StoreUint32(r.readerWants(), 1)
 	}
 	s.writers = append(s.writers, w)
+	if len(s.writers) > 1 {
+		// Records of several writers are ordered by their stamps.
+		for _, x := range s.writers {
+			atomic.StoreUint32(x.r.stamps(), 1)
+		}
+	}
 	s.mu.Unlock()
 	if _, err := c.Write([]byte{msgAck}); err != nil {
 		return false // serveWriter's read sees the end and forgets the ring
