@@ -25,6 +25,7 @@ import (
 //
 // (each word on its own pair of cache lines, which x86 prefetches
 // together, so that the two sides never share one)
+//
 //	data    +4096 records, each 8-byte aligned:
 //	        u32 length | u32 kind | i64 stamp | length bytes | padding
 //
