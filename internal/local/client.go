@@ -143,13 +143,16 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 	if cfg.Relay {
 		kind = kindRelay
 	}
-	if _, err := conn.Write([]byte{protoVersion, kind}); err != nil {
-		return nil, notFoundIfGone(err, "say hello to the server")
-	}
+	// The server may answer (a refusal) and close before reading our
+	// hello: its answer is read even when the hello cannot be sent.
+	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
 	n, err := conn.Read(msg[:])
 	if err != nil || n == 0 {
 		// The server closed between our connect and its answer.
+		if herr != nil {
+			err = herr
+		}
 		return nil, notFoundIfGone(err, "read the server's answer")
 	}
 	if n != answerLen || msg[0] != protoVersion {

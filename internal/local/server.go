@@ -683,6 +683,16 @@ func (s *Server) handshake(w *writer) bool {
 		return false
 	}
 	w.pid, w.uid, w.gid = cred.Pid, cred.Uid, cred.Gid
+	var msg [answerLen]byte
+	msg[0] = protoVersion
+	put32(msg[4:], uint32(s.MaxMessageSize()))
+	if !s.check.allows(w.uid, w.gid) && !trust.IsDaemonUID(w.uid) {
+		// Refused before reading anything: a process that may not write
+		// costs the slot this one connection, never a wait.
+		msg[1] = verdictDenied
+		s.refuse(c, msg)
+		return false
+	}
 	var hello [2]byte
 	if n, err := c.Read(hello[:]); err != nil || n != 2 || hello[0] != protoVersion || hello[1] > kindRelay {
 		return false
@@ -697,14 +707,9 @@ func (s *Server) handshake(w *writer) bool {
 	case !w.relay && !s.check.allows(w.uid, w.gid):
 		verdict = verdictDenied
 	}
-	var msg [answerLen]byte
-	msg[0], msg[1] = protoVersion, verdict
-	put32(msg[4:], uint32(s.MaxMessageSize()))
+	msg[1] = verdict
 	if verdict != verdictAllowed {
-		s.mu.Lock()
-		s.stats.Refused++
-		s.mu.Unlock()
-		_, _ = c.Write(msg[:])
+		s.refuse(c, msg)
 		return false
 	}
 	if _, err := c.Write(msg[:]); err != nil {
@@ -739,6 +744,19 @@ func (s *Server) handshake(w *writer) bool {
 		return false // serveWriter's read sees the end and forgets the ring
 	}
 	return true
+}
+
+// refuse counts a refused writer and tells it why, without waiting: the
+// verdict fits in the socket's buffer, or the writer does without it.
+func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
+	s.mu.Lock()
+	s.stats.Refused++
+	s.mu.Unlock()
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_, _ = unix.SendmsgN(int(fd), msg[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		})
+	}
 }
 
 func peerCred(raw syscall.RawConn) (*unix.Ucred, error) {
