@@ -1,13 +1,13 @@
 // Package bench measures mailslots against the raw sockets beneath them, in
 // the same run, and reports ratios: the figures behind `mailslot bench` and
-// the package benchmarks.
+// the package benchmarks. Writers that should live in other processes run
+// in workers: the benchmark's own binary started again (see Child).
 package bench
 
 import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"text/tabwriter"
 	"time"
@@ -40,7 +40,8 @@ func (r Result) MBPerSec(d time.Duration) float64 {
 // Ratio is our throughput over the baseline's.
 func (r Result) Ratio() float64 { return r.Baseline.Seconds() / r.Ours.Seconds() }
 
-// DefaultLocalCases are the cases issue 2 asks for.
+// DefaultLocalCases are the throughput cases with writers as goroutines:
+// 1, 4 and 16 writers, records of 16 B, 100 B, 4 KiB and 64 KiB.
 func DefaultLocalCases() []Case {
 	var cs []Case
 	for _, w := range []int{1, 4, 16} {
@@ -51,61 +52,28 @@ func DefaultLocalCases() []Case {
 	return cs
 }
 
-// recordsFor picks a record count that runs long enough to measure.
-func recordsFor(size int, budget int) int {
-	n := budget / (size + 64)
-	if n < 2000 {
-		n = 2000
-	}
-	if n > 400000 {
-		n = 400000
-	}
-	return n
-}
-
 // Local measures each case through local mailslots and through a raw Unix
 // datagram socket loop (one socket read by one goroutine, written by W
-// goroutines with a connected socket each), alternating the two so that
-// both see the same machine. bytesPerCase sets roughly how much payload
-// each run moves.
-func Local(cases []Case, bytesPerCase int) ([]Result, error) {
+// goroutines with a connected socket each), writers and reader all in this
+// process, alternating the two so that both see the same machine.
+func Local(cases []Case, p Plan) ([]Result, error) {
 	var out []Result
 	for _, c := range cases {
-		n := recordsFor(c.Size, bytesPerCase)
-		n -= n % c.Writers
-		r := Result{Case: c, Records: n}
-		// Warm up once, then take the best of three of each: the least
-		// disturbed run is the closest to the code's own cost.
-		if _, err := localOurs(c, n/10+c.Writers); err != nil {
-			return nil, err
-		}
-		for i := 0; i < 3; i++ {
-			b, err := localRaw(c, n)
-			if err != nil {
-				return nil, err
+		r, err := measure(c, p, func(impl string, n int) (time.Duration, error) {
+			if impl == Raw {
+				return localRaw(c, n)
 			}
-			o, err := localOurs(c, n)
-			if err != nil {
-				return nil, err
-			}
-			if r.Baseline == 0 || b < r.Baseline {
-				r.Baseline = b
-			}
-			if r.Ours == 0 || o < r.Ours {
-				r.Ours = o
-			}
+			return localOurs(c, n)
+		})
+		if err != nil {
+			return out, fmt.Errorf("%d writer goroutines, %d B: %w", c.Writers, c.Size, err)
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-var seq int
-
-func benchName() string {
-	seq++
-	return fmt.Sprintf(`\\.\mailslot\bench\%d\%d`, os.Getpid(), seq)
-}
+func benchName() string { return newAddr(Ours) }
 
 func localOurs(c Case, n int) (time.Duration, error) {
 	name := benchName()
@@ -127,8 +95,7 @@ func localOurs(c Case, n int) (time.Duration, error) {
 }
 
 func localRaw(c Case, n int) (time.Duration, error) {
-	seq++
-	addr := &net.UnixAddr{Name: fmt.Sprintf("@mailslot-bench-raw/%d/%d", os.Getpid(), seq), Net: "unixgram"}
+	addr := &net.UnixAddr{Name: newAddr(Raw), Net: "unixgram"}
 	srv, err := net.ListenUnixgram("unixgram", addr)
 	if err != nil {
 		return 0, err
@@ -226,14 +193,15 @@ func heap() uint64 {
 	return ms.HeapAlloc
 }
 
-// Print writes results as a table.
-func Print(w io.Writer, title, baseline string, rs []Result) {
-	fmt.Fprintf(w, "%s (baseline: %s, measured in the same run; best of 3)\n", title, baseline)
+// Print writes results as a table; runs says of how many runs each figure
+// is the best.
+func Print(w io.Writer, title, baseline string, runs int, rs []Result) {
+	fmt.Fprintf(w, "%s (baseline: %s, measured in the same run; best of %d; ratio ours/baseline, higher is better)\n", title, baseline, runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "writers\tsize\trecords\tours rec/s\tours MB/s\tbaseline rec/s\tbaseline MB/s\tratio\t")
+	fmt.Fprintln(tw, "writers\tsize\trecords\tours rec/s\tours MB/s\tbaseline rec/s\tratio\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.1f\t%.0f\t%.1f\t%.2fx\t\n", r.Writers, r.Size, r.Records,
-			r.RecordsPerSec(r.Ours), r.MBPerSec(r.Ours), r.RecordsPerSec(r.Baseline), r.MBPerSec(r.Baseline), r.Ratio())
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.1f\t%.0f\t%.2fx\t\n", r.Writers, r.Size, r.Records,
+			r.RecordsPerSec(r.Ours), r.MBPerSec(r.Ours), r.RecordsPerSec(r.Baseline), r.Ratio())
 	}
 	tw.Flush()
 }

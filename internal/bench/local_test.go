@@ -1,23 +1,174 @@
 package bench
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// TestMain lets this test binary serve as the bench's writer processes.
+func TestMain(m *testing.M) {
+	Child()
+	os.Exit(m.Run())
+}
+
+// tiny is a plan for tests: they check that the measurements work, not
+// what they find.
+var tiny = Plan{Runs: 1, Target: time.Millisecond, MinRecords: 200, MaxRecords: 400}
+
+func workers(t testing.TB, n int) []*Worker {
+	t.Helper()
+	ws, err := StartWorkers(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { StopWorkers(ws) })
+	return ws
+}
+
+func checkResults(t *testing.T, rs []Result, want int) {
+	t.Helper()
+	if len(rs) != want {
+		t.Fatalf("%d results, want %d", len(rs), want)
+	}
+	for _, r := range rs {
+		if r.Ours <= 0 || r.Baseline <= 0 || r.Records < tiny.MinRecords-r.Writers {
+			t.Fatalf("bad result %+v", r)
+		}
+	}
+}
 
 // TestLocalRuns checks that the measurement itself works: every case moves
 // all its records both ways and yields positive durations.
 func TestLocalRuns(t *testing.T) {
-	rs, err := Local([]Case{{Writers: 1, Size: 16}, {Writers: 4, Size: 100}}, 64<<10)
+	rs, err := Local([]Case{{Writers: 1, Size: 16}, {Writers: 4, Size: 100}}, tiny)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range rs {
-		if r.Ours <= 0 || r.Baseline <= 0 || r.Records < 2000 {
-			t.Fatalf("bad result %+v", r)
+	checkResults(t, rs, 2)
+	Print(os.Stderr, "local", "raw", tiny.Runs, rs)
+}
+
+// TestProcRuns is TestLocalRuns with the writers in worker processes.
+func TestProcRuns(t *testing.T) {
+	ws := workers(t, 4)
+	rs, err := LocalProcs(ws, []Case{{Writers: 1, Size: 16}, {Writers: 4, Size: 65536}}, tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResults(t, rs, 2)
+	Print(os.Stderr, "processes", "raw", tiny.Runs, rs)
+}
+
+// TestWorkersAfterFailure checks that a task that fails in a worker ends
+// the round with its error, and that the workers serve the next round.
+func TestWorkersAfterFailure(t *testing.T) {
+	ws := workers(t, 2)
+	args := [][]string{{Ours, `\\.\mailslot\bench\nobody\here`, "100", "10"}, {Ours, `\\.\mailslot\bench\nobody\here`, "100", "10"}}
+	_, _, err := Drive(ws, "write", args, func() error { return nil }, func() {})
+	if err == nil || !strings.Contains(err.Error(), "bench worker") {
+		t.Fatalf("writing to a slot no one serves: %v", err)
+	}
+	if _, err := ProcOnce(ws, Raw, 100, 100); err != nil {
+		t.Fatalf("the next round: %v", err)
+	}
+}
+
+// TestRecordsLost checks that a reader still waiting for records once
+// every worker has finished is stopped, with an error, not left waiting.
+func TestRecordsLost(t *testing.T) {
+	defer func(d time.Duration) { lostAfter = d }(lostAfter)
+	lostAfter = 100 * time.Millisecond
+	ws := workers(t, 1)
+	addr := newAddr(Raw)
+	r, err := listen(Raw, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// The worker writes 10 records; the reader waits for 20.
+	stopped := make(chan struct{})
+	_, _, err = Drive(ws, "write", [][]string{{Raw, addr, "10", "10"}},
+		func() error { return readAll(r, 10, 20) },
+		func() { close(stopped); r.Close() })
+	if err == nil || !strings.Contains(err.Error(), "records lost") {
+		t.Fatalf("a reader short of records: %v", err)
+	}
+	<-stopped
+}
+
+func TestLatency(t *testing.T) {
+	ws := workers(t, 1)
+	pp, err := PingPong(ws[0], 100, 200, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk, err := Wake(ws[0], 50, 100*time.Microsecond, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []Latency{pp, wk} {
+		if len(l.Ours) == 0 || len(l.Ours) != len(l.Base) {
+			t.Fatalf("%s: %d samples ours, %d baseline", l.What, len(l.Ours), len(l.Base))
+		}
+		if Quantile(l.Ours, 0.5) <= 0 || Quantile(l.Base, 0.99) <= 0 {
+			t.Fatalf("%s: non-positive latency", l.What)
 		}
 	}
-	Print(os.Stderr, "local", "raw", rs)
+	PrintLatency(os.Stderr, "latency", "raw", []Latency{pp, wk})
+}
+
+func TestIdleSlots(t *testing.T) {
+	limit, err := RaiseNoFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, base := IdleSlots(Ours, 200), IdleSlots(Raw, 200)
+	for _, r := range []Idle{ours, base} {
+		if r.Err != nil || r.Made != 200 {
+			t.Fatalf("%s: made %d: %v", r.Impl, r.Made, r.Err)
+		}
+		// A slot holds at least one descriptor while it exists.
+		if r.FDs < 0.99 {
+			t.Fatalf("%s: %.2f descriptors per slot", r.Impl, r.FDs)
+		}
+	}
+	var b bytes.Buffer
+	PrintIdle(&b, limit, ours, base)
+	if !strings.Contains(b.String(), "fds/slot") {
+		t.Fatalf("no table:\n%s", b.String())
+	}
+}
+
+// TestIdleSlotsPartial checks that running out of descriptors part-way is
+// reported, with the count made, rather than ending the measurement.
+func TestIdleSlotsPartial(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = uint64(openFDs() + 50)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	r := IdleSlots(Raw, 200)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if r.Err == nil || r.Made == 0 || r.Made >= 200 {
+		t.Fatalf("made %d of 200 under a limit of %d descriptors: %v", r.Made, low.Cur, r.Err)
+	}
+	var b bytes.Buffer
+	PrintIdle(&b, low.Cur, r, r)
+	if !strings.Contains(b.String(), fmt.Sprintf("created %d of 200", r.Made)) {
+		t.Fatalf("the failure is not reported:\n%s", b.String())
+	}
 }
 
 func TestQueueOverhead(t *testing.T) {
@@ -29,5 +180,29 @@ func TestQueueOverhead(t *testing.T) {
 	// measured (a record costs its header and some slack, never kilobytes).
 	if per < 0 || per > 256 {
 		t.Fatalf("overhead %.1f bytes per record", per)
+	}
+}
+
+// BenchmarkProcs moves b.N records from W writer processes to one slot,
+// then the same through raw Unix datagram sockets, and reports both rates
+// and their ratio (ours/raw: 1.0 is as fast as the bare socket).
+func BenchmarkProcs(b *testing.B) {
+	ws := workers(b, 4)
+	for _, c := range ProcCases() {
+		b.Run(fmt.Sprintf("writers=%d/size=%d", c.Writers, c.Size), func(b *testing.B) {
+			n := max(b.N-b.N%c.Writers, c.Writers)
+			ours, err := ProcOnce(ws[:c.Writers], Ours, c.Size, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, err := ProcOnce(ws[:c.Writers], Raw, c.Size, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(c.Size))
+			b.ReportMetric(float64(n)/ours.Seconds(), "rec/s")
+			b.ReportMetric(float64(n)/raw.Seconds(), "raw-rec/s")
+			b.ReportMetric(raw.Seconds()/ours.Seconds(), "ratio")
+		})
 	}
 }

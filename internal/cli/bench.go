@@ -20,9 +20,17 @@ func init() {
 		name:    "bench",
 		args:    "local|net [--quick]",
 		summary: "measure mailslots against raw sockets, in the same run",
-		help: `bench local: records/s and MB/s for 1, 4 and 16 writers and 16 B, 100 B, 4 KiB and
-64 KiB records, through local mailslots and through a raw Unix datagram socket loop
-doing the same work; then the memory a queued record costs beyond its payload.
+		help: `bench local: each table prints as soon as it is measured, with a baseline measured in
+the same run (raw Unix datagram sockets doing the same work) and the ratio:
+  - throughput (records/s, MB/s) of 1 and 4 writers in other processes (this binary run
+    again as writer workers) with records of 16 B, 100 B, 4 KiB and 64 KiB; then of 1, 4
+    and 16 writers as goroutines of this process;
+  - round-trip latency (p50, p99): a writer process writes to one slot, this process
+    answers into a slot the writer serves;
+  - wake latency (p50, p99): from just before a writer process's write until a Read
+    blocked on the empty slot returns;
+  - idle slots: the time, heap, goroutines and descriptors that 10,000 slots cost;
+  - the memory a queued record costs beyond its payload (1,000,000 records of 100 B).
 
 bench net (as root): builds a LAN of two network namespaces, runs mailslotd on both, and
 measures 100-byte datagram records against a raw UDP loop sending the same bytes, and
@@ -42,21 +50,11 @@ record, with mailslotd's peak resident memory during the datagram flood.
 					}
 					return benchNet(env, n)
 				}
-				budget, queued := 16<<20, 1_000_000
+				settings := bench.FullLocal
 				if *quick {
-					budget, queued = 256<<10, 20_000
+					settings = bench.QuickLocal
 				}
-				rs, err := bench.Local(bench.DefaultLocalCases(), budget)
-				if err != nil {
-					return err
-				}
-				bench.Print(env.Stdout, "local mailslots", "raw Unix datagram socket loop", rs)
-				per, err := bench.QueueOverhead(queued, 100)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.Stdout, "queued-record overhead: %.1f bytes/record beyond the payload (%d records of 100 B)\n", per, queued)
-				return nil
+				return bench.RunLocal(env.Stdout, settings)
 			}
 		},
 	})
