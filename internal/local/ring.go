@@ -84,12 +84,13 @@ func validRingSize(n int) bool {
 }
 
 // RingSize returns the data area a writer makes for records of up to max
-// payload bytes: room for at least four of the largest (so a writer blocks
-// rarely) and at least two with a relay's framing (so the largest always
-// fits whatever the ring's position), at least 64 KiB and at most 1 MiB
-// unless the largest record needs more.
+// payload bytes: room for sixteen of the largest (a writer that fills its
+// ring waits for the reader to free half of it, so each wait covers at
+// least eight records), at least 64 KiB and at most 1 MiB, and in any case
+// two of the largest with a relay's framing (so the largest always fits,
+// whatever the ring's position).
 func RingSize(max int) int {
-	need := 4 * align8(recHdr+max)
+	need := 16 * align8(recHdr+max)
 	n := 64 << 10
 	for n < need && n < 1<<20 {
 		n <<= 1
