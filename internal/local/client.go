@@ -148,6 +148,11 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
 	n, err := conn.Read(msg[:])
+	if errors.Is(err, syscall.ECONNRESET) {
+		// The server closed before it read our hello: the kernel reports
+		// the reset first, then what the server sent before it closed.
+		n, err = conn.Read(msg[:])
+	}
 	if err != nil || n == 0 {
 		// The server closed between our connect and its answer.
 		if herr != nil {

@@ -61,8 +61,9 @@ type Server struct {
 	wake        chan struct{}
 	waiters     int
 	stats       Stats
-	reads       uint64 // Read calls so far
-	quotaWait   bool   // a writer was told msgQuotaFull: move records once the queue has room
+	reads       uint64    // Read calls so far
+	quotaWait   bool      // a writer was told msgQuotaFull: move records once the queue has room
+	drops       []*writer // writers to forget once the current scan is over
 
 	wg sync.WaitGroup
 }
@@ -82,6 +83,7 @@ type writer struct {
 	h, t  uint64   // our head, and the writer's tail as last validated
 	last  int64    // the stamp of the last record taken
 	gone  bool     // the connection has ended: forget the ring once empty
+	drop  bool     // marked to forget (dropLaterLocked)
 
 	// The record at the head, once found.
 	has   bool
@@ -211,10 +213,11 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			tc = timer.C
 		}
 		if !spun {
+			// The lock is let go while spinning: look at everything
+			// again (the timeout too) before sleeping.
 			spun = true
-			if s.spinLocked() {
-				continue
-			}
+			s.spinLocked()
+			continue
 		}
 		// Ask every writer to wake us, then look once more: a record
 		// published before a writer saw the flag is found now.
@@ -293,6 +296,9 @@ func (s *Server) headLocked() *writer {
 			}
 		}
 	}
+	if len(s.drops) > 0 {
+		s.dropMarkedLocked()
+	}
 	return best
 }
 
@@ -317,13 +323,31 @@ func (s *Server) peekLocked(w *writer) bool {
 			atomic.StoreUint64(w.r.head(), nh)
 		}
 		if w.gone {
-			s.removeLocked(w)
+			s.dropLaterLocked(w)
 		}
 	case ringCorrupt:
 		s.stats.Malformed++
-		s.removeLocked(w)
+		s.dropLaterLocked(w)
 	}
 	return false
+}
+
+// dropLaterLocked marks a writer to forget once the scan of the writers
+// that found it is over (removing it then would skip the next writer).
+func (s *Server) dropLaterLocked(w *writer) {
+	if !w.drop {
+		w.drop = true
+		s.drops = append(s.drops, w)
+	}
+}
+
+// dropMarkedLocked forgets the writers marked by dropLaterLocked.
+func (s *Server) dropMarkedLocked() {
+	for _, w := range s.drops {
+		s.removeLocked(w)
+	}
+	clear(s.drops)
+	s.drops = s.drops[:0]
 }
 
 // takeLocked takes the record at w's head into p. done is false when the
@@ -635,8 +659,9 @@ func (s *Server) serveWriter(w *writer, adopted bool) {
 			delete(s.conns, w)
 			w.gone = true
 			if w.r != nil && !w.has && !s.peekLocked(w) {
-				s.removeLocked(w) // peekLocked may have done it already
+				s.removeLocked(w)
 			}
+			s.dropMarkedLocked()
 			s.mu.Unlock()
 			w.conn.Close()
 			return
@@ -755,6 +780,15 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 	if raw, err := c.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
 			_, _ = unix.SendmsgN(int(fd), msg[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			// Closing with the writer's hello unread would reset the
+			// connection, and the writer would see the reset before the
+			// verdict: take what it has sent.
+			var b [16]byte
+			for range 8 { // a hello, or what else the writer sent at once
+				if n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT); n <= 0 && err != unix.EINTR {
+					return
+				}
+			}
 		})
 	}
 }

@@ -1,0 +1,63 @@
+package local
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/mailslot-go/mailslot/internal/asuser"
+)
+
+// The test binary re-runs itself to play writer processes: with
+// MAILSLOT_TEST_HELPER (asuser.RoleEnv) set, the named role runs instead
+// of the tests, with the slot's key as the last argument.
+func TestMain(m *testing.M) {
+	if role := asuser.Role(); role != "" {
+		os.Exit(runHelper(role, os.Args[len(os.Args)-1]))
+	}
+	os.Exit(m.Run())
+}
+
+func runHelper(role, key string) int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	switch role {
+	case "seq-writer":
+		// Write seqRecord(id, 0), (id, 1), ... to the slot, MAILSLOT_TEST_COUNT
+		// of them (0: until killed), and print each sequence number once its
+		// Write has returned. Stdout is not buffered: each line is out before
+		// the next record is written.
+		id, _ := strconv.Atoi(os.Getenv("MAILSLOT_TEST_ID"))
+		n, _ := strconv.Atoi(os.Getenv("MAILSLOT_TEST_COUNT"))
+		c, err := Dial(key, DialConfig{})
+		if err != nil {
+			return fail(err)
+		}
+		defer c.Close()
+		for seq := 0; n == 0 || seq < n; seq++ {
+			if err := c.Write(seqRecord(id, seq), "", -1); err != nil {
+				return fail(fmt.Errorf("record %d: %w", seq, err))
+			}
+			if _, err := fmt.Fprintf(os.Stdout, "%d\n", seq); err != nil {
+				return fail(err)
+			}
+		}
+		return 0
+	}
+	return fail(fmt.Errorf("unknown helper %q", role))
+}
+
+// seqRecord is record seq of writer id: "id seq " then a pattern of a
+// length that varies with seq (up to 3000 bytes), so that records cross
+// the end of the ring at every offset and a torn or mixed-up record shows.
+func seqRecord(id, seq int) []byte {
+	b := fmt.Appendf(nil, "%d %d ", id, seq)
+	n := (seq * 37) % 3000
+	for j := 0; j < n; j++ {
+		b = append(b, byte(seq+j*(id+1)))
+	}
+	return b
+}
