@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -98,4 +99,51 @@ func TestReadNowWhenAWriterLeaves(t *testing.T) {
 			t.Fatalf("read %q, want %q", got, want)
 		}
 	}
+}
+
+// A writer chooses the stamps of its records: a hostile one stamps them
+// at the clock's start, so that the server, which reads the records of
+// different writers in stamp order, reads them before everyone else's.
+// Kept up (one such record whenever the server looks), that would keep
+// another writer's record unread for as long as the hostile writer likes.
+// The other writer's record, written first, must be read after at most a
+// few of the hostile writer's.
+func TestHostileStampsDoNotStarveOthers(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Key: key, ReadTimeout: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	honest := mustDial(t, key)
+	hostile := mustDial(t, key)
+	mustWrite(t, honest, "honest")
+	// The hostile writer publishes records by hand, each stamped 1,
+	// one before each of the server's reads.
+	forge := func() {
+		hostile.mu.Lock()
+		defer hostile.mu.Unlock()
+		hostile.head = atomic.LoadUint64(hostile.r.head())
+		nt, ok := hostile.r.put(hostile.tail, hostile.head, 1, nil, []byte("jumped"))
+		if !ok {
+			t.Fatal("the hostile ring is full")
+		}
+		hostile.tail = nt
+		atomic.StoreUint64(hostile.r.tail(), nt)
+	}
+	const most = 100
+	for i := 0; i < most; i++ {
+		forge()
+		switch got := readNow(t, s); got {
+		case "honest":
+			if i > 3 {
+				t.Errorf("the honest record came after %d forged ones", i)
+			}
+			return
+		case "jumped":
+		default:
+			t.Fatalf("read %q", got)
+		}
+	}
+	t.Fatalf("the honest record, written first, was not read in %d reads: every one took a record stamped in the past by another writer", most)
 }

@@ -78,12 +78,14 @@ type writer struct {
 	relay bool
 
 	// Set once the ring is mapped; guarded by the server's mu.
-	r     *ring
-	memfd *os.File // kept to hand the ring on with the slot
-	h, t  uint64   // our head, and the writer's tail as last validated
-	last  int64    // the stamp of the last record taken
-	gone  bool     // the connection has ended: forget the ring once empty
-	drop  bool     // marked to forget (dropLaterLocked)
+	r        *ring
+	memfd    *os.File // kept to hand the ring on with the slot
+	h, t     uint64   // our head, and the writer's tail as last validated
+	last     int64    // the stamp of the last record taken
+	load     int64    // a time before the last load of the tail (with other writers)
+	prevLoad int64    // the same for the load before it
+	gone     bool     // the connection has ended: forget the ring once empty
+	drop     bool     // marked to forget (dropLaterLocked)
 
 	// The record at the head, once found.
 	has   bool
@@ -308,12 +310,31 @@ func (s *Server) peekLocked(w *writer) bool {
 	if w.r == nil {
 		return false
 	}
+	var before int64
+	if w.h == w.t && len(s.writers) > 1 {
+		before = nanotime() // next loads the tail: a time before it
+	}
 	body, stamp, nh, nt, st := w.r.next(w.h, w.t, s.maxBody(w))
+	if nt != w.t {
+		w.prevLoad = w.load
+		if before != 0 {
+			w.load = before
+		}
+	}
 	w.t = nt
 	switch st {
 	case ringRecord:
 		if stamp < w.last {
 			stamp = w.last // a writer's records keep their order
+		}
+		if stamp < w.prevLoad {
+			// Found by this load of the tail, so published after the
+			// previous load began: an honest stamp is later than that,
+			// save for the instant between stamping and publishing, in
+			// which no other writer's Write can begin and end. A writer
+			// that stamps its records in the past gets them read before
+			// others' by at most the records of one load.
+			stamp = w.prevLoad
 		}
 		w.has, w.body, w.stamp, w.nh = true, body, stamp, nh
 		return true
