@@ -59,6 +59,8 @@ type Conn struct {
 	tail uint64 // ours; published after each record
 	head uint64 // the server's, as last loaded
 
+	alive   []byte        // the server process's page (alive.go), or nil
+	asking  bool          // the page's holder has ended: ask the connection at each record
 	dead    atomic.Bool   // the connection has ended
 	closing atomic.Bool   // Close began
 	notify  chan byte     // 'S' or 'Q' from the server, or 0 when it has gone
@@ -147,12 +149,20 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 	// hello: its answer is read even when the hello cannot be sent.
 	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
-	n, err := conn.Read(msg[:])
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(msg[:], oob)
 	if errors.Is(err, syscall.ECONNRESET) {
 		// The server closed before it read our hello: the kernel reports
 		// the reset first, then what the server sent before it closed.
-		n, err = conn.Read(msg[:])
+		n, oobn, _, _, err = conn.ReadMsgUnix(msg[:], oob)
 	}
+	alive := receiveAlive(oob[:oobn])
+	ok := false
+	defer func() {
+		if !ok && alive != nil {
+			unix.Munmap(alive)
+		}
+	}()
 	if err != nil || n == 0 {
 		// The server closed between our connect and its answer.
 		if herr != nil {
@@ -187,7 +197,6 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	defer mf.Close()
-	ok := false
 	defer func() {
 		if !ok {
 			unix.Munmap(mem)
@@ -214,6 +223,7 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		max:    max,
 		cfg:    cfg,
 		r:      newRing(mem),
+		alive:  alive,
 		notify: make(chan byte, 1),
 		done:   make(chan struct{}),
 	}
@@ -358,7 +368,58 @@ func (c *Conn) gone() error {
 	if atomic.LoadUint32(c.r.closed()) != 0 || c.dead.Load() {
 		return fmt.Errorf("%w (the server has closed the slot)", errs.NotFound)
 	}
+	if c.asking || (c.alive != nil && ownerDied(c.alive)) {
+		// The process that served the slot has ended. The slot lives on
+		// only if it was handed to another process: then the connection
+		// does too.
+		c.asking = true
+		if !c.connAlive() {
+			c.dead.Store(true)
+			return fmt.Errorf("%w (the server's process has ended)", errs.NotFound)
+		}
+	}
 	return nil
+}
+
+// connAlive asks the kernel whether the server's end of the connection
+// is still open.
+func (c *Conn) connAlive() bool {
+	alive := true
+	_ = c.raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			alive = err != nil || n == 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLRDHUP) == 0
+			return
+		}
+	})
+	return alive
+}
+
+// receiveAlive maps the server's page that came with its answer, closing
+// every descriptor that came.
+func receiveAlive(oob []byte) []byte {
+	var mem []byte
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	for _, cm := range cms {
+		fds, err := unix.ParseUnixRights(&cm)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if mem == nil {
+				mem = mapAlive(fd)
+			}
+			unix.Close(fd)
+		}
+	}
+	return mem
 }
 
 // waitRoom waits until the record fits, then writes it and returns the
@@ -457,6 +518,10 @@ func (c *Conn) Close() error {
 	c.mu.Lock()
 	unix.Munmap(c.r.mem)
 	c.r = nil
+	if c.alive != nil {
+		unix.Munmap(c.alive)
+		c.alive = nil
+	}
 	c.mu.Unlock()
 	return err
 }

@@ -25,6 +25,15 @@ func runHelper(role, key string) int {
 		return 2
 	}
 	switch role {
+	case "serve":
+		// Serve the slot, say so, and wait to be killed.
+		s, err := Listen(Config{Key: key, ReadTimeout: -1})
+		if err != nil {
+			return fail(err)
+		}
+		defer s.Close()
+		fmt.Println("ready")
+		select {}
 	case "seq-writer":
 		// Write seqRecord(id, 0), (id, 1), ... to the slot, MAILSLOT_TEST_COUNT
 		// of them (0: until killed), and print each sequence number once its

@@ -758,7 +758,11 @@ func (s *Server) handshake(w *writer) bool {
 		s.refuse(c, msg)
 		return false
 	}
-	if _, err := c.Write(msg[:]); err != nil {
+	var rights []byte
+	if f := aliveFile(); f != nil {
+		rights = unix.UnixRights(int(f.Fd())) // see alive.go
+	}
+	if _, _, err := c.WriteMsgUnix(msg[:], rights, nil); err != nil {
 		return false
 	}
 	r, memfd, err := receiveRing(c, s.maxBody(w))

@@ -1,0 +1,92 @@
+package local
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+
+	"github.com/mailslot-go/mailslot/internal/asuser"
+	"github.com/mailslot-go/mailslot/internal/errs"
+)
+
+// When the serving process is killed, the kernel marks its page before
+// it has closed its sockets: by the time the process has been waited
+// for, a writer sees the mark without waiting for any goroutine of its
+// own, and its next Write fails.
+func TestServerDeathIsSeenAtOnce(t *testing.T) {
+	key := testKey(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
+	cmd.Env = append(os.Environ(), asuser.RoleEnv+"=serve")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("server said %q", line)
+	}
+	c, err := Dial(key, DialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.alive == nil {
+		t.Fatal("the server sent no page that says it lives")
+	}
+	if ownerDied(c.alive) {
+		t.Fatal("a live server's page says it died")
+	}
+	if err := c.Write([]byte("before"), "", -1); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if !ownerDied(c.alive) {
+		t.Fatal("the killed server's page does not say so")
+	}
+	if err := c.Write([]byte("after"), "", -1); !errors.Is(err, errs.NotFound) {
+		t.Fatalf("write after the server was killed = %v, want NotFound", err)
+	}
+}
+
+// A slot handed to another process outlives the process whose page its
+// writers hold: when that process ends, writers ask their connection, and
+// go on writing to the new holder.
+func TestHandedOverSlotOutlivesThePage(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := Dial(key, DialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// As if the page's process had ended: a page whose word says so.
+	dead := make([]byte, aliveSize)
+	dead[aliveWord+3] = futexOwnerDied >> 24
+	c.mu.Lock()
+	c.alive = dead
+	c.mu.Unlock()
+	if err := c.Write([]byte("still here"), "", -1); err != nil {
+		t.Fatalf("write with the page marked but the connection open: %v", err)
+	}
+	if !c.asking {
+		t.Fatal("the writer does not ask its connection after the page was marked")
+	}
+	c.mu.Lock()
+	c.alive = nil // not a mapping: Close must not unmap it
+	c.mu.Unlock()
+	data, _ := read(t, s)
+	if string(data) != "still here" {
+		t.Fatalf("read %q", data)
+	}
+}
