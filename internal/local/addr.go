@@ -68,7 +68,8 @@ func RelayPrefixLen(n int) int { return 1 + min(n, MaxOrigin) }
 // The connection protocol. The client speaks first:
 //
 //	client: u8 version | u8 kind (kindPlain, kindRelay)
-//	server: u8 version | u8 verdict | u16 reserved | u32 max record size
+//	server: u8 version | u8 verdict | u8 flags | u8 reserved | u32 max record size
+//	        (with the descriptors the flags name, see answerAlive)
 //
 // On any verdict but verdictAllowed the server closes the connection.
 //
@@ -76,7 +77,8 @@ func RelayPrefixLen(n int) int { return 1 + min(n, MaxOrigin) }
 //	server: 'K'
 //
 // Then only one-byte messages: the client sends msgWake (records wait,
-// and the server asked to be woken), msgFull (the ring is full and the
+// and the server asked to be woken; a writer that has the slot's eventfd
+// writes to it instead), msgFull (the ring is full and the
 // writer waits) and msgFullNow (the same, for a writer that will not
 // wait: answer at once); the server sends msgSpace (room in the ring) and
 // msgQuotaFull (no room until the reader reads).
@@ -85,6 +87,11 @@ const (
 	kindPlain    = 0
 	kindRelay    = 1
 	answerLen    = 8
+
+	// The answer's flags (its third byte): which descriptors came with it,
+	// in this order.
+	answerAlive = 1 // the server process's page (alive.go)
+	answerWake  = 2 // the slot's eventfd, to wake a sleeping reader
 
 	verdictAllowed   = 0
 	verdictDenied    = 1 // the policy refuses the writer's user

@@ -60,6 +60,7 @@ type Conn struct {
 	head uint64 // the server's, as last loaded
 
 	alive   []byte        // the server process's page (alive.go), or nil
+	efd     int           // the slot's eventfd, or -1
 	asking  bool          // the page's holder has ended: ask the connection at each record
 	dead    atomic.Bool   // the connection has ended
 	closing atomic.Bool   // Close began
@@ -156,11 +157,20 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		// the reset first, then what the server sent before it closed.
 		n, oobn, _, _, err = conn.ReadMsgUnix(msg[:], oob)
 	}
-	alive := receiveAlive(oob[:oobn])
+	var flags byte
+	if n >= 3 {
+		flags = msg[2]
+	}
+	alive, efd := receiveAnswerFds(oob[:oobn], flags)
 	ok := false
 	defer func() {
-		if !ok && alive != nil {
-			unix.Munmap(alive)
+		if !ok {
+			if alive != nil {
+				unix.Munmap(alive)
+			}
+			if efd >= 0 {
+				unix.Close(efd)
+			}
 		}
 	}()
 	if err != nil || n == 0 {
@@ -224,6 +234,7 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		cfg:    cfg,
 		r:      newRing(mem),
 		alive:  alive,
+		efd:    efd,
 		notify: make(chan byte, 1),
 		done:   make(chan struct{}),
 	}
@@ -349,9 +360,25 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	c.tail = t
 	atomic.StoreUint64(c.r.tail(), t)
 	if atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0 {
-		c.send(msgWake)
+		c.wake()
 	}
 	return nil
+}
+
+// wake wakes the sleeping reader: through the slot's eventfd, which the
+// reader waits on itself, else with a message on the connection.
+func (c *Conn) wake() {
+	if c.efd < 0 {
+		c.send(msgWake)
+		return
+	}
+	one := [8]byte{1}
+	for {
+		// EAGAIN: the counter is full, the reader has plenty to wake it.
+		if _, err := unix.Write(c.efd, one[:]); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // stamp returns the record's stamp: the time, once the server asks for
@@ -399,27 +426,34 @@ func (c *Conn) connAlive() bool {
 	return alive
 }
 
-// receiveAlive maps the server's page that came with its answer, closing
-// every descriptor that came.
-func receiveAlive(oob []byte) []byte {
-	var mem []byte
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	for _, cm := range cms {
-		fds, err := unix.ParseUnixRights(&cm)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if mem == nil {
-				mem = mapAlive(fd)
+// receiveAnswerFds takes the descriptors that came with the server's
+// answer, as its flags name them: the server process's page, mapped
+// (nil without), and the slot's eventfd (-1 without). Any other
+// descriptor is closed.
+func receiveAnswerFds(oob []byte, flags byte) (alive []byte, efd int) {
+	efd = -1
+	var fds []int
+	if cms, err := unix.ParseSocketControlMessage(oob); err == nil {
+		for _, cm := range cms {
+			if got, err := unix.ParseUnixRights(&cm); err == nil {
+				fds = append(fds, got...)
 			}
-			unix.Close(fd)
 		}
 	}
-	return mem
+	i := 0
+	if flags&answerAlive != 0 && i < len(fds) {
+		alive = mapAlive(fds[i])
+		unix.Close(fds[i])
+		i++
+	}
+	if flags&answerWake != 0 && i < len(fds) {
+		efd = fds[i]
+		i++
+	}
+	for _, fd := range fds[i:] {
+		unix.Close(fd)
+	}
+	return alive, efd
 }
 
 // waitRoom waits until the record fits, then writes it and returns the
@@ -521,6 +555,10 @@ func (c *Conn) Close() error {
 	if c.alive != nil {
 		unix.Munmap(c.alive)
 		c.alive = nil
+	}
+	if c.efd >= 0 {
+		unix.Close(c.efd)
+		c.efd = -1
 	}
 	c.mu.Unlock()
 	return err

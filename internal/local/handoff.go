@@ -71,6 +71,10 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 		}
 		s.q.Reset()
 		s.ln.Close()
+		if s.efd != nil {
+			s.efd.Close()
+			s.efd = nil
+		}
 	}()
 	state, err := s.snapshotLocked(label, moving)
 	if err != nil {
@@ -87,7 +91,11 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	err = unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(int(lnF.Fd()), int(state.Fd())), nil, 0)
+	first := []int{int(lnF.Fd()), int(state.Fd())}
+	if s.efd != nil {
+		first = append(first, int(s.efd.Fd())) // the writers wake it
+	}
+	err = unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(first...), nil, 0)
 	for i := 0; err == nil && i < len(moving); i += writerBatch {
 		var fds []int
 		var files []*os.File
@@ -233,10 +241,14 @@ func Adopt(f *os.File) (*Server, string, error) {
 		return nil, "", err
 	}
 	buf := make([]byte, len(handoffMagic)+1)
-	fds, n, err := recvFds(raw, buf, 2)
-	if err != nil || string(buf[:n]) != handoffMagic || len(fds) != 2 {
+	fds, n, err := recvFds(raw, buf, 3)
+	if err != nil || string(buf[:n]) != handoffMagic || len(fds) < 2 || len(fds) > 3 {
 		closeAll(fds)
 		return nil, "", ErrNotHandoff
+	}
+	var efd *os.File
+	if len(fds) == 3 {
+		efd = os.NewFile(uintptr(fds[2]), "mailslot-wake")
 	}
 	lnF := os.NewFile(uintptr(fds[0]), "mailslot-listener")
 	state := os.NewFile(uintptr(fds[1]), "mailslot-state")
@@ -244,8 +256,17 @@ func Adopt(f *os.File) (*Server, string, error) {
 	defer state.Close()
 	cfg, q, label, moved, err := restore(state)
 	if err != nil {
+		if efd != nil {
+			efd.Close()
+		}
 		return nil, "", err
 	}
+	adopted := false
+	defer func() {
+		if !adopted && efd != nil {
+			efd.Close()
+		}
+	}()
 	lc, err := net.FileListener(lnF)
 	if err != nil {
 		return nil, "", fmt.Errorf("adopt the slot's socket: %w", err)
@@ -262,8 +283,16 @@ func Adopt(f *os.File) (*Server, string, error) {
 	}
 	// The deadline set to stop the previous holder lives in that
 	// process's poller, not in the socket: nothing to clear here.
+	adopted = true
 	s := start(cfg, ln, func(s *Server) {
 		s.q = *q
+		if efd != nil {
+			if raw, err := efd.SyscallConn(); err == nil {
+				s.efd, s.efdRaw = efd, raw
+			} else {
+				efd.Close()
+			}
+		}
 		for _, w := range ws {
 			s.writers = append(s.writers, w)
 			s.conns[w] = struct{}{}

@@ -65,6 +65,15 @@ type Server struct {
 	quotaWait   bool      // a writer was told msgQuotaFull: move records once the queue has room
 	drops       []*writer // writers to forget once the current scan is over
 
+	// The slot's eventfd, made when the first writer comes: writers
+	// write to it to wake a sleeping Read, which waits on it in the
+	// runtime's poller itself, so a wake-up costs no hand-over between
+	// goroutines. One Read sleeps on it at a time (sleeping); others
+	// wait for wake.
+	efd      *os.File
+	efdRaw   syscall.RawConn
+	sleeping bool
+
 	wg sync.WaitGroup
 }
 
@@ -228,6 +237,17 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			s.armLocked(0)
 			continue
 		}
+		if s.efd != nil && !s.sleeping {
+			var deadline time.Time
+			if d > 0 {
+				deadline = start.Add(d)
+			}
+			if err := s.sleepLocked(ctx, deadline); err != nil {
+				s.mu.Unlock()
+				return nil, 0, Meta{}, err
+			}
+			continue
+		}
 		wake := s.wake
 		s.waiters++
 		s.mu.Unlock()
@@ -248,6 +268,63 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			return nil, 0, Meta{}, cerr
 		}
 	}
+}
+
+// sleepLocked waits on the slot's eventfd until a writer (or Close,
+// SetReadTimeout, a waking writer's message, ctx) signals it or the
+// deadline passes. It returns ctx's error when ctx ended.
+func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
+	s.sleeping = true
+	f, raw := s.efd, s.efdRaw
+	_ = f.SetReadDeadline(deadline)
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.signalLocked()
+		s.mu.Unlock()
+	})
+	var b [8]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		_, err := unix.Read(int(fd), b[:])
+		return err != unix.EAGAIN
+	})
+	stop()
+	s.mu.Lock()
+	s.sleeping = false
+	if !s.closed {
+		s.armLocked(0)
+	}
+	s.wakeLocked() // Reads waiting behind this one look again
+	return ctx.Err()
+}
+
+// signalLocked wakes the Read sleeping on the eventfd, if any.
+func (s *Server) signalLocked() {
+	if s.sleeping && s.efd != nil {
+		one := [8]byte{1}
+		_ = s.efdRaw.Control(func(fd uintptr) { _, _ = unix.Write(int(fd), one[:]) })
+	}
+}
+
+// eventfdLocked makes the slot's eventfd, on the first writer's arrival.
+func (s *Server) eventfdLocked() {
+	if s.efd != nil {
+		return
+	}
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return // writers then wake the slot through their connections
+	}
+	f := os.NewFile(uintptr(fd), "mailslot-wake")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return
+	}
+	s.efd, s.efdRaw = f, raw
+	// Reads waiting now wait for a message on a connection; one of them
+	// must sleep on the eventfd instead, which writers will use.
+	s.wakeLocked()
 }
 
 // spinLocked looks at the rings for a little while without sleeping; it
@@ -480,6 +557,7 @@ func (s *Server) drainLocked() {
 
 // wakeLocked wakes every blocked Read.
 func (s *Server) wakeLocked() {
+	s.signalLocked()
 	if s.waiters > 0 {
 		close(s.wake)
 		s.wake = make(chan struct{})
@@ -566,6 +644,10 @@ func (s *Server) Close() error {
 		s.removeLocked(s.writers[0])
 	}
 	s.q.Reset()
+	if s.efd != nil {
+		s.efd.Close() // a Read still sleeping on it returns, and sees closed
+		s.efd = nil
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -582,6 +664,7 @@ func (s *Server) stop() bool {
 	for _, w := range s.writers {
 		atomic.StoreUint32(w.r.closed(), 1)
 	}
+	s.signalLocked()
 	close(s.wake)
 	return true
 }
@@ -758,9 +841,29 @@ func (s *Server) handshake(w *writer) bool {
 		s.refuse(c, msg)
 		return false
 	}
-	var rights []byte
+	// With the answer go the process's page that says it lives
+	// (alive.go) and the slot's eventfd, or a placeholder for either.
+	s.mu.Lock()
+	s.eventfdLocked()
+	fds := []int{-1, -1}
 	if f := aliveFile(); f != nil {
-		rights = unix.UnixRights(int(f.Fd())) // see alive.go
+		fds[0] = int(f.Fd())
+	}
+	if s.efd != nil {
+		fds[1] = int(s.efd.Fd())
+	}
+	s.mu.Unlock()
+	var rights []byte
+	switch {
+	case fds[0] >= 0 && fds[1] >= 0:
+		rights = unix.UnixRights(fds...)
+		msg[2] = answerAlive | answerWake
+	case fds[0] >= 0:
+		rights = unix.UnixRights(fds[0])
+		msg[2] = answerAlive
+	case fds[1] >= 0:
+		rights = unix.UnixRights(fds[1])
+		msg[2] = answerWake
 	}
 	if _, _, err := c.WriteMsgUnix(msg[:], rights, nil); err != nil {
 		return false
@@ -778,7 +881,7 @@ func (s *Server) handshake(w *writer) bool {
 	}
 	_ = c.SetDeadline(time.Time{})
 	w.r, w.memfd = r, memfd
-	if s.waiters > 0 {
+	if s.waiters > 0 || s.sleeping {
 		// A Read sleeps: the writer's first record must wake it.
 		atomic.StoreUint32(r.readerWants(), 1)
 	}

@@ -1,0 +1,53 @@
+package local
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/asuser"
+)
+
+// A Read that went to sleep before any writer came is woken by the first
+// record of a writer in another process: the writer, which wakes the
+// slot through its eventfd, must have been asked to.
+func TestSleepingReadWokenByNewWriter(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, _, _, err := s.Read(ctx, nil, true)
+		got <- err
+	}()
+	// Wait until the Read sleeps, then start the writer.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		asleep := s.waiters > 0 || s.sleeping
+		s.mu.Unlock()
+		if asleep {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Read never went to sleep")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
+	cmd.Env = append(os.Environ(), asuser.RoleEnv+"=seq-writer", "MAILSLOT_TEST_COUNT=1", "MAILSLOT_TEST_ID=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	if err := <-got; err != nil {
+		t.Fatalf("the sleeping Read was not woken by the new writer's record: %v", err)
+	}
+}
