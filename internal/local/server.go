@@ -64,6 +64,7 @@ type Server struct {
 	reads       uint64    // Read calls so far
 	quotaWait   bool      // a writer was told msgQuotaFull: move records once the queue has room
 	drops       []*writer // writers to forget once the current scan is over
+	scanTime    int64     // a time before the current scan's first load of a tail (0: none yet)
 
 	// The slot's eventfd, made when the first writer comes: writers
 	// write to it to wake a sleeping Read, which waits on it in the
@@ -103,6 +104,7 @@ type writer struct {
 	nh    uint64
 
 	readsAtFull uint64 // the server's reads when the writer last said it was full
+	fullAt      int64  // and when that was (nanotime)
 }
 
 // Listen binds the slot's socket and starts serving. It fails with
@@ -352,6 +354,7 @@ func (s *Server) armLocked(v uint32) {
 // headLocked finds the writer whose next record comes first: the oldest
 // stamp among the records at the rings' heads.
 func (s *Server) headLocked() *writer {
+	s.scanTime = 0
 	var best *writer
 	found, empty := false, false
 	for _, w := range s.writers {
@@ -389,7 +392,11 @@ func (s *Server) peekLocked(w *writer) bool {
 	}
 	var before int64
 	if w.h == w.t && len(s.writers) > 1 {
-		before = nanotime() // next loads the tail: a time before it
+		// next loads the tail: a time before it, one for the whole scan.
+		if s.scanTime == 0 {
+			s.scanTime = nanotime()
+		}
+		before = s.scanTime
 	}
 	body, stamp, nh, nt, st := w.r.next(w.h, w.t, s.maxBody(w))
 	if nt != w.t {
@@ -775,9 +782,14 @@ func (s *Server) serveWriter(w *writer, adopted bool) {
 		case msgWake:
 			s.wakeLocked()
 		case msgFull:
-			if s.reads != w.readsAtFull {
-				// A reader is at work; it wakes the writer at half a ring.
-				w.readsAtFull = s.reads
+			now := nanotime()
+			if s.reads != w.readsAtFull || now-w.fullAt < int64(fullRetry) {
+				// A reader is at work, or was when the writer last asked
+				// (reminders pile up while this process does not run):
+				// it wakes the writer at half a ring.
+				if s.reads != w.readsAtFull {
+					w.readsAtFull, w.fullAt = s.reads, now
+				}
 				break
 			}
 			s.drainLocked()
