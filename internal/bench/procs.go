@@ -244,9 +244,10 @@ func ProcOnce(ws []*Worker, impl string, size, n int) (time.Duration, error) {
 }
 
 // Plan says how long throughput runs last and how often they repeat.
-// Both sides of a case move the same number of records; when one is much
-// faster than the other, the count is raised until the faster run lasts
-// MinFast, as long as the slower one stays within MaxSlow.
+// Each side moves as many records as its warm-up rate says fill about
+// Target (at least MinFast's worth, at most MaxSlow's), so that both are
+// measured in their steady state: a run of a few milliseconds mostly
+// measures setting up (for ours, the first touch of the rings' pages).
 type Plan struct {
 	Runs       int           // rounds of ours and the baseline, alternating; the best of each counts
 	Target     time.Duration // how long the slower side's run should last, roughly
@@ -265,8 +266,8 @@ var (
 		MinRecords: 1000, MaxRecords: 20_000}
 )
 
-// measure runs one case through run: a warm-up of each that also sizes the
-// runs to the plan's target, then the plan's rounds, alternating the
+// measure runs one case through run: two warm-ups of each that also size
+// the runs to the plan's target, then the plan's rounds, alternating the
 // baseline and ours so that both see the same machine; the least
 // disturbed run of each is the closest to the code's own cost.
 func measure(c Case, p Plan, run func(impl string, n int) (time.Duration, error)) (Result, error) {
@@ -279,19 +280,30 @@ func measure(c Case, p Plan, run func(impl string, n int) (time.Duration, error)
 	if err != nil {
 		return Result{}, err
 	}
-	fast, slow := float64(n0)/min(do, db).Seconds(), float64(n0)/max(do, db).Seconds() // records/s
-	n := int(slow * p.Target.Seconds())
-	n = max(n, int(fast*p.MinFast.Seconds()))
-	n = min(n, int(slow*p.MaxSlow.Seconds()))
-	n = min(max(n, p.MinRecords), p.MaxRecords)
-	n = max(n-n%c.Writers, c.Writers)
-	r := Result{Case: c, Records: n}
+	count := func(rate float64) int {
+		n := int(rate * p.Target.Seconds())
+		n = max(n, int(rate*p.MinFast.Seconds()))
+		n = min(n, int(rate*p.MaxSlow.Seconds()))
+		n = min(max(n, p.MinRecords), p.MaxRecords)
+		return max(n-n%c.Writers, c.Writers)
+	}
+	nb, no := count(float64(n0)/db.Seconds()), count(float64(n0)/do.Seconds())
+	// A run that small mostly measures setting up: size again from a run
+	// of the first estimate's length.
+	if db, err = run(Raw, nb); err != nil {
+		return Result{}, err
+	}
+	if do, err = run(Ours, no); err != nil {
+		return Result{}, err
+	}
+	nb, no = count(float64(nb)/db.Seconds()), count(float64(no)/do.Seconds())
+	r := Result{Case: c, Records: nb, OursRecords: no}
 	for i := 0; i < p.Runs; i++ {
-		b, err := run(Raw, n)
+		b, err := run(Raw, nb)
 		if err != nil {
 			return Result{}, err
 		}
-		o, err := run(Ours, n)
+		o, err := run(Ours, no)
 		if err != nil {
 			return Result{}, err
 		}
