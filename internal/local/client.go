@@ -59,13 +59,11 @@ type Conn struct {
 	tail uint64 // ours; published after each record
 	head uint64 // the server's, as last loaded
 
-	alive   []byte        // the server process's page (alive.go), or nil
-	efd     int           // the slot's eventfd, or -1
-	asking  bool          // the page's holder has ended: ask the connection at each record
-	dead    atomic.Bool   // the connection has ended
-	closing atomic.Bool   // Close began
-	notify  chan byte     // 'S' or 'Q' from the server, or 0 when it has gone
-	done    chan struct{} // the receiving goroutine has ended
+	alive   []byte      // the server process's page (alive.go), or nil
+	efd     int         // the slot's eventfd, or -1
+	asking  bool        // the page's holder has ended: ask the connection at each record
+	dead    atomic.Bool // the connection has ended
+	closing atomic.Bool // Close began
 }
 
 // Dial opens the slot with the given key for writing. It fails with
@@ -228,18 +226,18 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		conn:   conn,
-		raw:    raw,
-		max:    max,
-		cfg:    cfg,
-		r:      newRing(mem),
-		alive:  alive,
-		efd:    efd,
-		notify: make(chan byte, 1),
-		done:   make(chan struct{}),
+		conn:  conn,
+		raw:   raw,
+		max:   max,
+		cfg:   cfg,
+		r:     newRing(mem),
+		alive: alive,
+		efd:   efd,
 	}
+	// Without the page that says the server lives, only the connection
+	// can tell, and it is asked at every record.
+	c.asking = alive == nil
 	ok = true
-	go c.receive()
 	return c, nil
 }
 
@@ -276,38 +274,6 @@ func makeRing(size int) ([]byte, *os.File, error) {
 		return nil, nil, fmt.Errorf("map the ring: %w", err)
 	}
 	return mem, f, nil
-}
-
-// receive reads the server's messages until the connection ends: room in
-// the ring ('S'), the queue is full ('Q'), or the end of the server.
-func (c *Conn) receive() {
-	defer close(c.done)
-	var b [16]byte
-	for {
-		n, err := c.conn.Read(b[:])
-		if err != nil || n == 0 {
-			c.dead.Store(true)
-			c.signal(0)
-			return
-		}
-		c.signal(b[n-1])
-	}
-}
-
-// signal hands the latest message to a blocked Write, replacing an
-// unread one.
-func (c *Conn) signal(m byte) {
-	for {
-		select {
-		case c.notify <- m:
-			return
-		default:
-		}
-		select {
-		case <-c.notify:
-		default:
-		}
-	}
 }
 
 // MaxMessageSize returns the largest record the slot accepts.
@@ -457,27 +423,23 @@ func receiveAnswerFds(oob []byte, flags byte) (alive []byte, efd int) {
 }
 
 // waitRoom waits until the record fits, then writes it and returns the
-// new tail.
+// new tail. It asks the server for room and waits for its answer on the
+// connection itself: no goroutine stands between the two.
 func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	defer c.conn.SetReadDeadline(time.Time{})
 	ask := byte(msgFull)
 	if timeout == 0 {
 		ask = msgFullNow // the server answers at once: room, or 'Q'
 	}
+	var b [16]byte
 	for {
 		// Forget answers to earlier requests, then ask.
-		select {
-		case <-c.notify:
-		default:
+		if err := c.drainMessages(); err != nil {
+			return 0, err
 		}
 		atomic.StoreUint32(c.r.writerWaits(), 1)
 		c.head = atomic.LoadUint64(c.r.head())
@@ -501,30 +463,54 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 			}
 			wait = min(wait, left)
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case m := <-c.notify:
-			if m == 0 {
-				return 0, c.gone()
-			}
-			if m == msgQuotaFull && timeout == 0 {
-				atomic.StoreUint32(c.r.writerWaits(), 0)
-				if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), c.stamp(), pre, p); ok {
-					return t, nil
-				}
-				return 0, errs.Timeout
-			}
-		case <-timer.C:
+		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+		n, err := c.conn.Read(b[:])
+		switch {
+		case err != nil && isTimeout(err):
 			if timeout == 0 {
 				atomic.StoreUint32(c.r.writerWaits(), 0)
 				return 0, errs.Timeout
 			}
+		case err != nil || n == 0:
+			c.dead.Store(true)
+			if c.closing.Load() {
+				return 0, errs.Closed
+			}
+			return 0, c.gone()
+		case b[n-1] == msgQuotaFull && timeout == 0:
+			atomic.StoreUint32(c.r.writerWaits(), 0)
+			if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), c.stamp(), pre, p); ok {
+				return t, nil
+			}
+			return 0, errs.Timeout
 		}
 	}
+}
+
+// drainMessages reads, without waiting, what the server has sent since
+// the writer last waited; the connection's end marks the writer dead.
+func (c *Conn) drainMessages() error {
+	var b [16]byte
+	var end bool
+	_ = c.raw.Control(func(fd uintptr) {
+		for {
+			n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return
+			case err != nil || n == 0:
+				end = true
+				return
+			}
+		}
+	})
+	if end {
+		c.dead.Store(true)
+		return c.gone()
+	}
+	return nil
 }
 
 // send sends a one-byte message without ever blocking: when the socket
@@ -547,8 +533,7 @@ func (c *Conn) Close() error {
 	if c.closing.Swap(true) {
 		return errs.Closed
 	}
-	err := c.conn.Close()
-	<-c.done // wakes a blocked Write: it returns, then we may unmap
+	err := c.conn.Close() // a Write blocked for room returns
 	c.mu.Lock()
 	unix.Munmap(c.r.mem)
 	c.r = nil
