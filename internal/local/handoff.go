@@ -46,6 +46,7 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 		return nil, errs.Closed
 	}
 	s.closed = true // the rings' closed flags stay clear: writers go on
+	s.signalLocked()
 	close(s.wake)
 	// Wake the goroutines without closing the sockets.
 	past := time.Unix(1, 0)

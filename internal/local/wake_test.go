@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
+	"github.com/mailslot-go/mailslot/internal/errs"
 )
 
 // A Read that went to sleep before any writer came is woken by the first
@@ -49,5 +50,43 @@ func TestSleepingReadWokenByNewWriter(t *testing.T) {
 	defer cmd.Wait()
 	if err := <-got; err != nil {
 		t.Fatalf("the sleeping Read was not woken by the new writer's record: %v", err)
+	}
+}
+
+// A Read asleep on the slot's eventfd when the slot is handed over
+// returns ErrClosed; the new holder serves the writer's records.
+func TestSleepingReadEndsAtTransfer(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustDial(t, key)
+	got := make(chan error, 1)
+	go func() {
+		_, _, _, err := s.Read(context.Background(), nil, true)
+		got <- err
+	}()
+	waitSleeping(t, s)
+	f, err := s.Transfer("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != errs.Closed {
+			t.Fatalf("the sleeping Read returned %v, want Closed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sleeping Read did not end when the slot was handed over")
+	}
+	s2, _, err := Adopt(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	mustWrite(t, c, "after")
+	if data, _ := read(t, s2); string(data) != "after" {
+		t.Fatalf("the new holder read %q", data)
 	}
 }
