@@ -176,7 +176,7 @@ type refusal struct {
 }
 
 const (
-	maxCachedSlots = 1024
+	maxCachedSlots = 256 // each holds a ring of up to 256 KiB (local.SmallRingSize)
 	refusalMemory  = time.Second
 )
 
@@ -195,7 +195,7 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	if wasRefused && time.Since(r.at) < refusalMemory {
 		return nil, r.err
 	}
-	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true})
+	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: true})
 	if err != nil {
 		if errors.Is(err, errs.Permission) {
 			sc.mu.Lock()

@@ -43,8 +43,11 @@ type DialConfig struct {
 	TrustUIDs []uint32
 	TrustAny  bool
 	// RingSize overrides the ring's data area (0: RingSize of the slot's
-	// maximum record).
-	RingSize int
+	// maximum record). SmallRing asks for the smallest ring that takes
+	// the slot's largest record (a relay to many slots keeps its memory
+	// down so).
+	RingSize  int
+	SmallRing bool
 }
 
 // Conn is the writing end of a local slot.
@@ -197,7 +200,10 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, fmt.Errorf("the server announced a maximum record of %d bytes", max)
 	}
 	size := cfg.RingSize
-	if size == 0 {
+	switch {
+	case size == 0 && cfg.SmallRing:
+		size = SmallRingSize(max)
+	case size == 0:
 		size = RingSize(max)
 	}
 	mem, mf, err := makeRing(size)

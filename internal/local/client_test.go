@@ -103,3 +103,23 @@ func waitSleeping(t *testing.T, s *Server) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A small ring still takes two of the slot's largest records, framing
+// and padding included, and is no bigger than that needs.
+func TestSmallRingSize(t *testing.T) {
+	for _, max := range []int{0, 1, 424, 4096, 65536} {
+		n := SmallRingSize(max)
+		if !validRingSize(n) || n < 2*align8(recHdr+1+MaxOrigin+max) {
+			t.Errorf("SmallRingSize(%d) = %d", max, n)
+		}
+		if n > MinRing && n/2 >= 2*align8(recHdr+1+MaxOrigin+max) {
+			t.Errorf("SmallRingSize(%d) = %d, half would do", max, n)
+		}
+		if n > RingSize(max) {
+			t.Errorf("SmallRingSize(%d) = %d, more than RingSize's %d", max, n, RingSize(max))
+		}
+	}
+	if got := SmallRingSize(MaxRecord); got != 256<<10 {
+		t.Errorf("SmallRingSize(64 KiB) = %d, want 256 KiB", got)
+	}
+}

@@ -101,6 +101,17 @@ func RingSize(max int) int {
 	return n
 }
 
+// SmallRingSize returns the smallest data area that takes two of the
+// largest records of up to max payload bytes with a relay's framing,
+// and at least MinRing.
+func SmallRingSize(max int) int {
+	n := MinRing
+	for n < 2*align8(recHdr+1+MaxOrigin+max) {
+		n <<= 1
+	}
+	return n
+}
+
 func align8(n int) int { return (n + 7) &^ 7 }
 
 func (r *ring) u64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&r.mem[off])) }
