@@ -41,6 +41,10 @@ type Stats struct {
 	QueuedBytes int    // bytes in the queue now, per-record headers included (records still in writers' rings are not counted)
 }
 
+// sleepRecheck bounds how long a Read sleeps on the slot's eventfd before
+// it looks at the rings again (see sleepLocked).
+const sleepRecheck = 100 * time.Millisecond
+
 // spinFor is how long an empty Read keeps looking at the rings before it
 // sleeps: a wake-up through the kernel costs ~10 µs, so a record that
 // comes within this time is taken without one.
@@ -278,6 +282,13 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 	s.sleeping = true
 	f, raw := s.efd, s.efdRaw
+	// Every writer holds the eventfd and could read it too, taking the
+	// wake-ups other writers give: look at the rings again after a while
+	// whatever happens, so that such a writer can delay others' records
+	// by sleepRecheck at most, never make the slot deaf.
+	if until := time.Now().Add(sleepRecheck); deadline.IsZero() || until.Before(deadline) {
+		deadline = until
+	}
 	_ = f.SetReadDeadline(deadline)
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"golang.org/x/sys/unix"
 )
 
 // A Read that went to sleep before any writer came is woken by the first
@@ -88,5 +90,61 @@ func TestSleepingReadEndsAtTransfer(t *testing.T) {
 	mustWrite(t, c, "after")
 	if data, _ := read(t, s2); string(data) != "after" {
 		t.Fatalf("the new holder read %q", data)
+	}
+}
+
+// A writer can read the slot's eventfd as well as write it: an attacker
+// allowed to write takes every wake-up other writers give. The slot must
+// still read their records, late by a bounded time, not never.
+func TestWakeThiefCannotDeafenTheSlot(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	thief := mustDial(t, key)
+	honest := mustDial(t, key)
+	if thief.efd < 0 {
+		t.Fatal("the writer has no eventfd to steal from")
+	}
+	stop := make(chan struct{})
+	stolen := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { stolen <- n }()
+		var b [8]byte
+		fds := []unix.PollFd{{Fd: int32(thief.efd), Events: unix.POLLIN}}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if k, _ := unix.Poll(fds, 5); k > 0 {
+				if _, err := unix.Read(thief.efd, b[:]); err == nil {
+					n++
+				}
+			}
+		}
+	}()
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _, _, err := s.Read(ctx, nil, true)
+		got <- err
+	}()
+	waitSleeping(t, s)
+	mustWrite(t, honest, "honest")
+	select {
+	case err = <-got:
+	case <-time.After(10 * time.Second):
+		err = errors.New("Read still asleep after 10 s")
+	}
+	close(stop)
+	n := <-stolen
+	if err != nil {
+		t.Fatalf("with a writer stealing the wake-ups (%d taken), the honest record was not read: %v", n, err)
 	}
 }
