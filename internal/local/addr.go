@@ -30,6 +30,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxRecord is the largest record the local transport carries. Windows puts
@@ -106,6 +108,23 @@ const (
 	msgSpace     = 'S'
 	msgQuotaFull = 'Q'
 )
+
+// rights returns the descriptors that came in a message's control data
+// (SCM_RIGHTS). The caller owns them all, and closes those it does not
+// keep: a peer may send more than it was asked for.
+func rights(oob []byte) []int {
+	var fds []int
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	for i := range cms {
+		if got, err := unix.ParseUnixRights(&cms[i]); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}
 
 func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }

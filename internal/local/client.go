@@ -3,6 +3,7 @@ package local
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -248,7 +249,7 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 }
 
 func notFoundIfGone(err error, what string) error {
-	if err == nil || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) || err.Error() == "EOF" {
+	if err == nil || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the server closed while we opened it: %s)", errs.NotFound, what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -341,7 +342,7 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 // reader waits on itself, else with a message on the connection.
 func (c *Conn) wake() {
 	if c.efd < 0 {
-		c.send(msgWake)
+		send(c.raw, msgWake)
 		return
 	}
 	one := [8]byte{1}
@@ -404,14 +405,7 @@ func (c *Conn) connAlive() bool {
 // descriptor is closed.
 func receiveAnswerFds(oob []byte, flags byte) (alive []byte, efd int) {
 	efd = -1
-	var fds []int
-	if cms, err := unix.ParseSocketControlMessage(oob); err == nil {
-		for _, cm := range cms {
-			if got, err := unix.ParseUnixRights(&cm); err == nil {
-				fds = append(fds, got...)
-			}
-		}
-	}
+	fds := rights(oob)
 	i := 0
 	if flags&answerAlive != 0 && i < len(fds) {
 		alive = mapAlive(fds[i])
@@ -456,7 +450,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		if err := c.gone(); err != nil {
 			return 0, err
 		}
-		c.send(ask)
+		send(c.raw, ask)
 		wait := fullRetry
 		if timeout == 0 {
 			wait = handshakeTimeout
@@ -517,20 +511,6 @@ func (c *Conn) drainMessages() error {
 		return c.gone()
 	}
 	return nil
-}
-
-// send sends a one-byte message without ever blocking: when the socket
-// is full, the server has unread messages and will look at the ring.
-func (c *Conn) send(m byte) {
-	b := [1]byte{m}
-	_ = c.raw.Control(func(fd uintptr) {
-		for {
-			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-			if err != unix.EINTR {
-				return
-			}
-		}
-	})
 }
 
 // Close closes the connection; records already written stay for the

@@ -320,16 +320,7 @@ func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err er
 		if rerr != nil {
 			return
 		}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			rerr = err
-			return
-		}
-		for i := range msgs {
-			if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-				fds = append(fds, got...)
-			}
-		}
+		fds = rights(oob[:oobn])
 	}); err != nil {
 		return nil, 0, err
 	}

@@ -706,8 +706,9 @@ func (s *Server) removeLocked(w *writer) {
 	w.conn.Close()
 }
 
-// send sends a one-byte message without blocking; when the socket is full
-// the peer has unread messages and will look at the ring anyway.
+// send sends a one-byte message on a writer's connection, from either end,
+// without blocking; when the socket is full the peer has unread messages
+// and will look at the ring anyway.
 func send(raw syscall.RawConn, m byte) {
 	b := [1]byte{m}
 	_ = raw.Control(func(fd uintptr) {
@@ -966,14 +967,7 @@ func receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var fds []int
-	if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-		for _, cm := range cms {
-			if got, err := unix.ParseUnixRights(&cm); err == nil {
-				fds = append(fds, got...)
-			}
-		}
-	}
+	fds := rights(oob[:oobn])
 	keep := -1
 	defer func() {
 		for _, fd := range fds {
