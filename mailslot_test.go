@@ -269,7 +269,7 @@ func TestOneServerAcrossProcessesAndKill9(t *testing.T) {
 	if _, err := c.Write([]byte("lost?")); err == nil {
 		t.Fatal("write to a slot whose server died succeeded")
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
+	if info := mustInfo(t, s); info.MessageCount != 0 {
 		t.Fatalf("new slot got %d records meant for the dead one", info.MessageCount)
 	}
 }
@@ -370,7 +370,7 @@ func TestManyWritersManyProcesses(t *testing.T) {
 			t.Fatalf("writer process: %v", err)
 		}
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
+	if info := mustInfo(t, s); info.MessageCount != 0 {
 		t.Fatalf("%d records left over", info.MessageCount)
 	}
 }
@@ -427,7 +427,7 @@ func TestReadTimeouts(t *testing.T) {
 	if err := <-errc; !errors.Is(err, mailslot.ErrTimeout) {
 		t.Fatalf("blocked read after SetReadTimeout(0) = %v, want ErrTimeout", err)
 	}
-	info, _ := s.Info()
+	info := mustInfo(t, s)
 	if info.ReadTimeout != 0 {
 		t.Fatalf("Info().ReadTimeout = %v", info.ReadTimeout)
 	}
@@ -444,11 +444,36 @@ func TestReadTimeouts(t *testing.T) {
 	}
 }
 
-// waitBlocked gives a goroutine that is about to block time to do so. The
-// tests stay correct if it has not: they only lose the case they aim at.
+// waitBlocked waits until a goroutine sleeps in a slot's Read (not
+// merely spinning in it).
 func waitBlocked(t *testing.T) {
 	t.Helper()
-	time.Sleep(20 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		buf = buf[:runtime.Stack(buf[:cap(buf)], true)]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			state, _, _ := strings.Cut(g, "\n")
+			sleeping := strings.Contains(state, "[select") || strings.Contains(state, "[IO wait")
+			if sleeping && strings.Contains(g, "internal/local.(*Server).Read(") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Read blocked on the slot within 5 s:\n%s", buf)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// mustInfo returns the slot's Info, failing the test on an error.
+func mustInfo(t *testing.T, s *mailslot.Slot) mailslot.Info {
+	t.Helper()
+	info, err := s.Info()
+	if err != nil {
+		t.Fatalf("Info: %v", err)
+	}
+	return info
 }
 
 func TestReadMessageContext(t *testing.T) {
@@ -481,7 +506,7 @@ func TestBufferTooSmallKeepsRecord(t *testing.T) {
 	if _, err := s.Read(make([]byte, 4)); !errors.Is(err, mailslot.ErrBufferTooSmall) {
 		t.Fatalf("small read = %v, want ErrBufferTooSmall", err)
 	}
-	info, _ := s.Info()
+	info := mustInfo(t, s)
 	if info.NextSize != 10 || info.MessageCount != 1 {
 		t.Fatalf("after a small read Info = %+v, want the record kept", info)
 	}
@@ -510,13 +535,13 @@ func TestInfoIsExact(t *testing.T) {
 	for i := 1; i <= 57; i++ {
 		c.Write(make([]byte, i))
 		// Every completed write is counted, immediately.
-		info, _ = s.Info()
+		info = mustInfo(t, s)
 		if info.MessageCount != i || info.NextSize != 1 {
 			t.Fatalf("after %d writes Info = %+v", i, info)
 		}
 	}
 	s.Read(make([]byte, 100))
-	if info, _ = s.Info(); info.MessageCount != 56 || info.NextSize != 2 {
+	if info = mustInfo(t, s); info.MessageCount != 56 || info.NextSize != 2 {
 		t.Fatalf("after one read Info = %+v", info)
 	}
 }
@@ -534,7 +559,7 @@ func TestMessageSizes(t *testing.T) {
 	if _, err := c.Write(make([]byte, 100)); err != nil {
 		t.Fatal(err)
 	}
-	if info, _ := s.Info(); info.MessageCount != 1 {
+	if info := mustInfo(t, s); info.MessageCount != 1 {
 		t.Fatalf("oversize write queued something: %+v", info)
 	}
 
@@ -590,7 +615,7 @@ func TestUseAfterClose(t *testing.T) {
 	}
 	// A new server under the same name does not receive the old client's writes.
 	s2 := mustCreate(t, name, mailslot.WithReadTimeout(0))
-	if info, _ := s2.Info(); info.MessageCount != 0 {
+	if info := mustInfo(t, s2); info.MessageCount != 0 {
 		t.Fatalf("new slot inherited %d records", info.MessageCount)
 	}
 }
@@ -696,7 +721,7 @@ func TestTransferInProcess(t *testing.T) {
 		c.Write([]byte(fmt.Sprint("before ", i)))
 	}
 	// One record into the memory queue, more still in the kernel: both kinds move.
-	s.Info()
+	mustInfo(t, s)
 	for i := 5; i < 8; i++ {
 		c.Write([]byte(fmt.Sprint("before ", i)))
 	}
@@ -720,7 +745,7 @@ func TestTransferInProcess(t *testing.T) {
 	if s2.Name().String() != name {
 		t.Fatalf("adopted slot is named %s", s2.Name())
 	}
-	info, _ := s2.Info()
+	info := mustInfo(t, s2)
 	if info.MessageCount != 9 || info.MaxMessageSize != 1000 || info.ReadTimeout != time.Second {
 		t.Fatalf("adopted Info = %+v", info)
 	}
@@ -830,7 +855,10 @@ func TestConcurrentReadersAndInfo(t *testing.T) {
 				if done {
 					s.SetReadTimeout(0)
 				}
-				s.Info()
+				if _, err := s.Info(); err != nil {
+					t.Errorf("Info between reads: %v", err)
+					return
+				}
 			}
 		}()
 	}

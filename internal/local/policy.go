@@ -18,12 +18,35 @@ type Policy struct {
 
 // checker applies a Policy, caching group look-ups per user.
 type checker struct {
-	p     Policy
-	mu    sync.Mutex
-	cache map[uint32]bool
+	p      Policy
+	groups func(uid uint32) ([]uint32, error) // a user's groups, primary and supplementary
+	mu     sync.Mutex
+	cache  map[uint32]bool
 }
 
-func newChecker(p Policy) *checker { return &checker{p: p} }
+// maxCachedUsers bounds the group look-ups a checker remembers.
+const maxCachedUsers = 4096
+
+func newChecker(p Policy) *checker { return &checker{p: p, groups: userGroups} }
+
+// userGroups returns the groups of a user in the user database.
+func userGroups(uid uint32) ([]uint32, error) {
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return nil, err
+	}
+	gids := make([]uint32, 0, len(ids))
+	for _, g := range ids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			gids = append(gids, uint32(n))
+		}
+	}
+	return gids, nil
+}
 
 // allows reports whether a writer with this user and (effective) group may
 // write. It is called for every record, so the common answers come first.
@@ -47,20 +70,14 @@ func (c *checker) allows(uid, gid uint32) bool {
 		return ok
 	}
 	ok := false
-	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
-		if groups, err := u.GroupIds(); err == nil {
-			for _, g := range groups {
-				if n, err := strconv.ParseUint(g, 10, 32); err == nil && slices.Contains(p.GIDs, uint32(n)) {
-					ok = true
-					break
-				}
-			}
-		}
+	// A user the database does not know is in no group beyond gid.
+	if gids, err := c.groups(uid); err == nil {
+		ok = slices.ContainsFunc(gids, func(g uint32) bool { return slices.Contains(p.GIDs, g) })
 	}
 	if c.cache == nil {
 		c.cache = make(map[uint32]bool)
 	}
-	if len(c.cache) > 4096 {
+	if len(c.cache) >= maxCachedUsers {
 		clear(c.cache)
 	}
 	c.cache[uid] = ok

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os/user"
 	"strconv"
@@ -111,6 +112,57 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("%+v allows uid %d gid %d = %v, want %v", tc.p, tc.uid, tc.gid, got, tc.want)
 		}
 	}
+	// Supplementary groups, from a user database the test makes: users
+	// 1001 and 1002 are members of 7000 besides their own group; 1003 is
+	// unknown to it.
+	db := map[uint32][]uint32{other: {other, 7000}, stranger: {stranger, 7000, 7001}}
+	lookups := 0
+	groups := func(uid uint32) ([]uint32, error) {
+		lookups++
+		g, ok := db[uid]
+		if !ok {
+			return nil, errors.New("unknown user")
+		}
+		return g, nil
+	}
+	for _, tc := range []struct {
+		gids     []uint32
+		uid, gid uint32
+		want     bool
+	}{
+		{[]uint32{7000}, other, 9999, true},    // supplementary
+		{[]uint32{7001}, stranger, 9999, true}, // the last of several
+		{[]uint32{7001}, other, 9999, false},   // not a member
+		{[]uint32{7000}, 1003, 9999, false},    // unknown user
+		{[]uint32{7000}, 1003, 7000, true},     // unknown user, primary group named
+		{[]uint32{other}, other, 9999, true},   // a user's own group, from the database
+		{nil, other, 7000, false},              // no groups named: nobody by group
+	} {
+		c := newChecker(Policy{Owner: owner, GIDs: tc.gids})
+		c.groups = groups
+		if got := c.allows(tc.uid, tc.gid); got != tc.want {
+			t.Errorf("groups %v allow uid %d gid %d = %v, want %v", tc.gids, tc.uid, tc.gid, got, tc.want)
+		}
+	}
+	// Look-ups are cached, boundedly.
+	c := newChecker(Policy{Owner: owner, GIDs: []uint32{7000}})
+	c.groups = groups
+	lookups = 0
+	for range 3 {
+		if !c.allows(other, 9999) {
+			t.Fatal("a member refused")
+		}
+	}
+	if lookups != 1 {
+		t.Errorf("%d look-ups of one user, want 1 (cached)", lookups)
+	}
+	for uid := uint32(20000); uid < 20000+maxCachedUsers+10; uid++ {
+		c.allows(uid, 9999)
+	}
+	if len(c.cache) > maxCachedUsers {
+		t.Errorf("cache of %d users, want at most %d", len(c.cache), maxCachedUsers)
+	}
+
 	// A writer's other groups come from the user database: user daemon
 	// (on every Debian system) writing with an effective gid that is not
 	// its group is still a member of its group.

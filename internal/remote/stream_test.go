@@ -58,14 +58,15 @@ func TestStreamRetrySendsRecordOnce(t *testing.T) {
 			}
 		}
 		first, second := bytes.Repeat([]byte{'1'}, size), bytes.Repeat([]byte{'2'}, size)
-		go serve(1)
+		closed := make(chan struct{})
+		go func() { defer close(closed); serve(1) }()
 		if err := w.sendStream(first, time.Second); err != nil {
 			t.Fatalf("size %d, first record: %v", size, err)
 		}
 		if d := <-got; !bytes.Equal(d, first) {
 			t.Fatalf("size %d: first record arrived as %q", size, d)
 		}
-		time.Sleep(50 * time.Millisecond) // the far side has closed the connection
+		<-closed // the far side has closed the connection (on loopback its FIN is here now)
 		done := make(chan struct{})
 		go func() { defer close(done); serve(0) }()
 		if err := w.sendStream(second, time.Second); err != nil {
