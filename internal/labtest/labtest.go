@@ -22,7 +22,7 @@ var (
 )
 
 // BuildCmd builds cmd/<name> of this module once per test binary and
-// returns the program's path.
+// returns the program's path. With GOCOVERDIR set it builds for coverage.
 func BuildCmd(t lab.T, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -35,7 +35,13 @@ func BuildCmd(t lab.T, name string) string {
 		t.Fatalf("build %s: %v", name, err)
 	}
 	bin := filepath.Join(dir, name)
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/mailslot-go/mailslot/cmd/"+name).CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if os.Getenv("GOCOVERDIR") != "" {
+		// A coverage run (scripts/test cover): the programs the LAN tests
+		// start count what they run into GOCOVERDIR too.
+		args = append(args, "-cover", "-coverpkg=github.com/mailslot-go/mailslot/...")
+	}
+	out, err := exec.Command("go", append(args, "github.com/mailslot-go/mailslot/cmd/"+name)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}

@@ -2,8 +2,10 @@ package stream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -153,5 +155,66 @@ func TestParseRequestParts(t *testing.T) {
 	}
 	if _, _, err := ReadRequest(bytes.NewReader(nil), nil); err != io.EOF {
 		t.Fatalf("no request: %v", err)
+	}
+}
+
+// Every limit is inclusive: a field at its limit goes through, one byte
+// more is refused (a request) or cut (a response's message), both when
+// encoding and when reading.
+func TestLimits(t *testing.T) {
+	at := func(n int) string { return strings.Repeat("n", n) }
+	for _, tc := range []struct {
+		what string
+		r    Request
+		ok   bool
+	}{
+		{"name at its limit", Request{Name: at(MaxName)}, true},
+		{"name over", Request{Name: at(MaxName + 1)}, false},
+		{"source at its limit", Request{Name: "x", Source: at(MaxSource)}, true},
+		{"source over", Request{Name: "x", Source: at(MaxSource + 1)}, false},
+		{"data at its limit", Request{Name: "x", Data: make([]byte, MaxData)}, true},
+		{"data over", Request{Name: "x", Data: make([]byte, MaxData+1)}, false},
+		{"no name", Request{}, false},
+	} {
+		b, err := AppendRequest(nil, &tc.r)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: encode error %v, want ok=%v", tc.what, err, tc.ok)
+		}
+		if !tc.ok {
+			// The same request on the wire is refused by the reader.
+			b = binary.BigEndian.AppendUint16([]byte("MSLQ\x01\x01"), uint16(len(tc.r.Name)))
+			b = binary.BigEndian.AppendUint16(b, uint16(len(tc.r.Source)))
+			b = binary.BigEndian.AppendUint32(b, uint32(len(tc.r.Data)))
+			b = append(append(append(b, tc.r.Name...), tc.r.Source...), tc.r.Data...)
+		}
+		got, _, err := ReadRequest(bytes.NewReader(b), nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: read error %v, want ok=%v", tc.what, err, tc.ok)
+		}
+		if tc.ok && (got.Name != tc.r.Name || got.Source != tc.r.Source || len(got.Data) != len(tc.r.Data)) {
+			t.Errorf("%s: read back %d/%d/%d bytes", tc.what, len(got.Name), len(got.Source), len(got.Data))
+		}
+	}
+	// A buffer exactly the body's size is used as it is.
+	buf := make([]byte, 1+4)
+	b, _ := AppendRequest(nil, &Request{Name: "x", Data: []byte("data")})
+	if _, nb, err := ReadRequest(bytes.NewReader(b), buf); err != nil || &nb[0] != &buf[0] {
+		t.Errorf("a buffer of the body's size was not reused (err %v)", err)
+	}
+	for _, n := range []int{MaxReason, MaxReason + 1} {
+		b := AppendResponse(nil, &Response{Status: OK, Message: at(n)})
+		if want := RespHeaderLen + min(n, MaxReason); len(b) != want {
+			t.Errorf("a message of %d bytes encodes in %d bytes, want %d", n, len(b), want)
+		}
+		r, err := ReadResponse(bytes.NewReader(b))
+		if err != nil || len(r.Message) != MaxReason {
+			t.Errorf("a message of %d bytes reads back as %d bytes, %v", n, len(r.Message), err)
+		}
+		// A peer that sends one byte more than the limit is refused.
+		long := binary.BigEndian.AppendUint16([]byte("MSLA\x01\x00"), uint16(n))
+		long = append(long, at(n)...)
+		if _, err := ReadResponse(bytes.NewReader(long)); (err == nil) != (n <= MaxReason) {
+			t.Errorf("reading a message of %d bytes: %v", n, err)
+		}
 	}
 }
