@@ -145,20 +145,27 @@ func (dd *deduper) seen(k uint64, now time.Time) bool {
 	}
 	dd.mu.Lock()
 	defer dd.mu.Unlock()
-	// Forget what has aged out, and the oldest when full.
-	for len(dd.order) > 0 && (now.Sub(dd.order[0].t) >= dd.window || len(dd.order) >= dd.max) {
-		e := dd.order[0]
-		if dd.seenAt[e.k] == e.t {
-			delete(dd.seenAt, e.k)
-		}
-		dd.order = dd.order[1:]
+	// Forget what has aged out.
+	for len(dd.order) > 0 && now.Sub(dd.order[0].t) >= dd.window {
+		dd.forgetOldest()
 	}
 	if _, ok := dd.seenAt[k]; ok {
 		return true
 	}
+	// Make room, the oldest first.
+	for len(dd.order) > 0 && len(dd.order) >= dd.max {
+		dd.forgetOldest()
+	}
 	dd.seenAt[k] = now
 	dd.order = append(dd.order, seenEntry{k, now})
 	return false
+}
+
+// forgetOldest drops the oldest entry (a key is in order once: a copy
+// seen again is not added).
+func (dd *deduper) forgetOldest() {
+	delete(dd.seenAt, dd.order[0].k)
+	dd.order = dd.order[1:]
 }
 
 // slotCache keeps a relay connection to each local slot records went to,
