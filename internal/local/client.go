@@ -366,7 +366,7 @@ func (c *Conn) stamp() int64 {
 // gone reports a server that has stopped serving.
 func (c *Conn) gone() error {
 	if atomic.LoadUint32(c.r.closed()) != 0 || c.dead.Load() {
-		return fmt.Errorf("%w (the server has closed the slot)", errs.NotFound)
+		return fmt.Errorf("%w (the server reads this writer no more: the slot closed, or the writer broke its ring's format)", errs.NotFound)
 	}
 	if c.asking || (c.alive != nil && ownerDied(c.alive)) {
 		// The process that served the slot has ended. The slot lives on

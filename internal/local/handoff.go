@@ -39,7 +39,7 @@ var ErrNotHandoff = errors.New("file does not carry a mailslot hand-over")
 
 // Transfer hands the slot over; see above. The Server is closed afterwards,
 // whether or not Transfer succeeds.
-func (s *Server) Transfer(label string) (*os.File, error) {
+func (s *Server) Transfer(label string) (_ *os.File, err error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -68,7 +68,11 @@ func (s *Server) Transfer(label string) (*os.File, error) {
 	moving := append([]*writer(nil), s.writers...)
 	defer func() {
 		for len(s.writers) > 0 {
-			s.removeLocked(s.writers[0])
+			if err != nil {
+				s.removeLocked(s.writers[0]) // nobody reads on: writers learn it
+			} else {
+				s.forgetLocked(s.writers[0]) // read on in the process that adopts the slot
+			}
 		}
 		s.q.Reset()
 		s.ln.Close()

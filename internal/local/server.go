@@ -687,8 +687,20 @@ func (s *Server) stop() bool {
 	return true
 }
 
-// removeLocked forgets a writer's ring and ends its connection.
+// removeLocked forgets a writer's ring and ends its connection. A writer
+// still there (one cut off for breaking the format) learns at its next
+// Write that nothing reads its ring.
 func (s *Server) removeLocked(w *writer) {
+	if w.r != nil {
+		atomic.StoreUint32(w.r.closed(), 1)
+	}
+	s.forgetLocked(w)
+}
+
+// forgetLocked forgets a writer's ring and ends this process's end of its
+// connection, leaving the ring as it is (handed to another process, it
+// is read on there).
+func (s *Server) forgetLocked(w *writer) {
 	for i, x := range s.writers {
 		if x == w {
 			s.writers = append(s.writers[:i], s.writers[i+1:]...)

@@ -1,0 +1,228 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/errs"
+)
+
+func listenT(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.Key = testKey(t)
+	s, err := Listen(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func dialT(t *testing.T, cfg DialConfig) *Conn {
+	t.Helper()
+	c, err := Dial(testKey(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d", i) }
+
+// With nobody reading, a writer whose ring is full is not kept waiting:
+// the server moves the ring's records into its queue. Info counts the
+// records in the queue and in the ring alike, and every record is read
+// back, in order, with its writer.
+func TestQueueTakesTheRingWhenNobodyReads(t *testing.T) {
+	s := listenT(t, Config{MaxMessageSize: 1000, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	n := 3 * MinRing / len(rec(0)) // three rings' worth
+	for i := range n {
+		if err := c.Write(rec(i), "", 10*time.Second); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	next, count, _, err := s.Info()
+	if err != nil || count != n || next != len(rec(0)) {
+		t.Fatalf("Info = next %d, count %d, %v; want %d, %d", next, count, err, len(rec(0)), n)
+	}
+	st := s.Stats()
+	if st.QueuedBytes < len(rec(0)) || st.QuotaWaits != 0 {
+		t.Errorf("stats %+v: want records queued and no quota wait", st)
+	}
+	for i := range n {
+		out, _, m, err := s.Read(context.Background(), nil, true)
+		if err != nil || !bytes.Equal(out, rec(i)) {
+			t.Fatalf("record %d: %q, %v", i, out, err)
+		}
+		if m.UID != uint32(os.Geteuid()) || m.Time == 0 {
+			t.Fatalf("record %d: meta %+v", i, m)
+		}
+	}
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("read of an empty slot: %v, want a timeout", err)
+	}
+	if st := s.Stats(); st.QueuedBytes != 0 || st.Records != uint64(n) || st.Bytes != uint64(n*len(rec(0))) {
+		t.Errorf("stats after reading everything: %+v", st)
+	}
+}
+
+// Once the queue holds its quota and the ring is full, a write that may
+// not wait fails at once, one that may wait fails at its timeout; both
+// are counted; reading makes room again, and nothing accepted is lost.
+func TestQuotaFull(t *testing.T) {
+	s := listenT(t, Config{MaxMessageSize: 1000, Quota: 2000, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	accepted := 0
+	for ; ; accepted++ {
+		err := c.Write(rec(accepted), "", 0)
+		if errors.Is(err, errs.Timeout) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("record %d: %v", accepted, err)
+		}
+		if accepted > 1000 {
+			t.Fatal("a slot with a quota of 2000 bytes took 1000 records")
+		}
+	}
+	if st := s.Stats(); st.QuotaWaits == 0 || st.QueuedBytes < 2000 {
+		t.Errorf("quota full: stats %+v", st)
+	}
+	if err := c.Write(rec(accepted), "", 20*time.Millisecond); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("a write with a timeout into a full slot: %v", err)
+	}
+	if atomic.LoadUint32(c.r.writerWaits()) != 0 {
+		t.Error("a writer that gave up still says it waits")
+	}
+	_, count, _, _ := s.Info()
+	if count != accepted {
+		t.Fatalf("Info counts %d records, %d were accepted", count, accepted)
+	}
+	// Read one; the queue is under its quota again, room comes back.
+	if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || !bytes.Equal(out, rec(0)) {
+		t.Fatalf("first record: %q, %v", out, err)
+	}
+	if err := c.Write(rec(accepted), "", time.Second); err != nil {
+		t.Fatalf("a write once the reader made room: %v", err)
+	}
+	accepted++
+	for i := 1; i < accepted; i++ {
+		if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || !bytes.Equal(out, rec(i)) {
+			t.Fatalf("record %d: %q, %v", i, out, err)
+		}
+	}
+}
+
+// putRaw puts a record in c's ring as a writer that ignores the limits it
+// was told would: pre and p as they are, no check.
+func putRaw(t *testing.T, c *Conn, pre, p []byte) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tail, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), 0, pre, p)
+	if !ok {
+		t.Fatal("ring full")
+	}
+	c.tail = tail
+	atomic.StoreUint64(c.r.tail(), tail)
+}
+
+// A relay's record whose payload is over the slot's maximum (its ring
+// takes an origin's room more) is dropped and counted, from the ring and
+// on its way to the queue alike; the records around it arrive. A plain
+// writer's record over the maximum breaks its ring's format: the writer
+// is cut off.
+func TestOversizeFromTheRing(t *testing.T) {
+	s := listenT(t, Config{MaxMessageSize: 100, ReadTimeout: 0, Network: true})
+	c := dialT(t, DialConfig{Relay: true, RingSize: MinRing})
+	noOrigin := []byte{0}
+	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'x'}, 101))
+	putRaw(t, c, noOrigin, []byte("fits"))
+	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'y'}, 100))
+	if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || string(out) != "fits" {
+		t.Fatalf("read %q, %v; want the record after the oversize one", out, err)
+	}
+	// Into the queue: the oversize record is dropped there too.
+	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'z'}, 101))
+	putRaw(t, c, noOrigin, []byte("after"))
+	s.mu.Lock()
+	s.drainLocked()
+	s.mu.Unlock()
+	for _, want := range []string{string(bytes.Repeat([]byte{'y'}, 100)), "after"} {
+		if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || string(out) != want {
+			t.Fatalf("read %q, %v; want %q", out, err, want)
+		}
+	}
+	if st := s.Stats(); st.Oversize != 2 || st.Records != 3 || st.Malformed != 0 {
+		t.Errorf("stats %+v: want 2 oversize, 3 records", st)
+	}
+
+	plain := dialT(t, DialConfig{RingSize: MinRing})
+	putRaw(t, plain, nil, bytes.Repeat([]byte{'x'}, 101))
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("read after a plain writer's oversize record: %v", err)
+	}
+	if st := s.Stats(); st.Malformed != 1 {
+		t.Errorf("stats %+v: want the plain writer counted malformed", st)
+	}
+	if err := plain.Write([]byte("x"), "", time.Second); !errors.Is(err, errs.NotFound) {
+		t.Errorf("a write of a writer cut off: %v, want ErrNotFound", err)
+	}
+}
+
+// A Read into a buffer too small leaves the record for the next Read and
+// says how large it is, from the ring and from the queue.
+func TestBufferTooSmall(t *testing.T) {
+	s := listenT(t, Config{MaxMessageSize: 100, ReadTimeout: 0})
+	c := dialT(t, DialConfig{})
+	mustWrite(t, c, "twelve bytes")
+	for range 2 {
+		if _, n, _, err := s.Read(context.Background(), make([]byte, 11), false); !errors.Is(err, errs.BufferTooSmall) || n != 12 {
+			t.Fatalf("read into 11 bytes: n %d, %v", n, err)
+		}
+	}
+	p := make([]byte, 12)
+	if out, n, _, err := s.Read(context.Background(), p, false); err != nil || n != 12 || string(out) != "twelve bytes" || &out[0] != &p[0] {
+		t.Fatalf("read into 12 bytes: %q, %d, %v", out, n, err)
+	}
+	mustWrite(t, c, "queued record")
+	s.mu.Lock()
+	s.drainLocked()
+	s.mu.Unlock()
+	if _, n, _, err := s.Read(context.Background(), make([]byte, 12), false); !errors.Is(err, errs.BufferTooSmall) || n != 13 {
+		t.Fatalf("read of a queued record into 12 bytes: n %d, %v", n, err)
+	}
+	if out, _, _, err := s.Read(context.Background(), make([]byte, 13), false); err != nil || string(out) != "queued record" {
+		t.Fatalf("read of the queued record: %q, %v", out, err)
+	}
+}
+
+// A read timeout ends a Read that finds nothing; the context ends it
+// first when it is shorter.
+func TestReadTimeout(t *testing.T) {
+	s := listenT(t, Config{ReadTimeout: 30 * time.Millisecond})
+	dialT(t, DialConfig{}) // a writer: the Read sleeps on the eventfd
+	start := time.Now()
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("read: %v, want a timeout", err)
+	}
+	if el := time.Since(start); el < 30*time.Millisecond {
+		t.Errorf("a read with a 30 ms timeout returned after %v", el)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if err := s.SetReadTimeout(-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.Read(ctx, nil, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read with a context: %v", err)
+	}
+}
