@@ -76,11 +76,17 @@ func TestDedupKey(t *testing.T) {
 		{"sender's address", func(f *net.UDPAddr, _ *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr {
 			return &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: f.Port}
 		}},
-		{"source name", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr { dg.SourceName = other; return f }},
+		{"source name", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr {
+			dg.SourceName = other
+			return f
+		}},
 		{"id", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr { dg.ID = 8; return f }},
 		{"id's high byte", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr { dg.ID = 7 + 256; return f }},
 		{"slot", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr { w.Name += "y"; return f }},
-		{"data", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr { w.Data = []byte("date"); return f }},
+		{"data", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr {
+			w.Data = []byte("date")
+			return f
+		}},
 		{"slot/data boundary", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr {
 			w.Name, w.Data = w.Name+"d", []byte("ata")
 			return f
