@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"net"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -66,7 +66,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
-	origin := fmt.Sprintf(`\\%s (%s)`, dg.SourceName.Name(), hostPort(from))
+	origin := printable.Origin(dg.SourceName.Name(), hostPort(from), local.MaxOrigin)
 	err = d.deliver(path, w.Data, origin, dgramWait)
 	switch {
 	case err == nil:
