@@ -111,9 +111,11 @@ func (d *Daemon) streamResult(path string, err error) stream.Response {
 		return stream.Response{Status: stream.TooLarge, Message: "record over the maximum size of " + slot}
 	case errors.Is(err, errs.Timeout):
 		d.c.queueFull.Add(1)
+		d.slotStats.dropped(path)
 		return stream.Response{Status: stream.Busy, Message: slot + " stayed full for " + d.cfg.StreamWait.String()}
 	case errors.Is(err, errs.Permission):
 		d.c.localOnly.Add(1)
+		d.slotStats.dropped(path)
 		d.log.Debug("slot takes no records from the network, stream record refused", "slot", path,
 			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
 		return stream.Response{Status: stream.Refused, Message: slot + " takes no records from the network"}
