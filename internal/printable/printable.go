@@ -151,3 +151,52 @@ func Origin(name, addr string, max int) string {
 	b.WriteByte(')')
 	return b.String()
 }
+
+// JSON returns encoded JSON (as encoding/json writes it: valid UTF-8)
+// with every character Safe refuses inside it written as a \u escape
+// (a surrogate pair beyond U+FFFF), which decodes to the same value:
+// JSON lines can then go to a terminal as they are.
+func JSON(b []byte) []byte {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if jsonEscape(r) {
+			out := make([]byte, i, len(b)+16)
+			copy(out, b[:i])
+			return appendJSON(out, b[i:])
+		}
+		i += n
+	}
+	return b
+}
+
+// jsonEscape reports whether JSON escapes r. White space between JSON
+// tokens stays (within strings the encoder escaped it already).
+func jsonEscape(r rune) bool {
+	if r == '\n' || r == '\r' || r == '\t' {
+		return false
+	}
+	return r < 0x20 || r == 0x7f || r >= utf8.RuneSelf && !Safe(r)
+}
+
+func appendJSON(out, b []byte) []byte {
+	u := func(r rune) {
+		out = append(out, '\\', 'u', hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case jsonEscape(r):
+			if r > 0xffff {
+				r -= 0x10000
+				u(0xd800 + r>>10)
+				u(0xdc00 + r&0x3ff)
+			} else {
+				u(r)
+			}
+		default:
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package printable
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -178,4 +179,26 @@ func unescapeName(t *testing.T, s string) string {
 		}
 	}
 	return b.String()
+}
+
+func TestJSON(t *testing.T) {
+	in := map[string]string{"from": "\\\\EVIL (10.0.0.1:138)", "data": "a\u202eb\u009b31m\x7f\U000e0041\x1b\n\u65e5"}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := JSON(append(b, '\n'))
+	for _, r := range string(out[:len(out)-1]) {
+		if !Safe(r) {
+			t.Fatalf("JSON left %U in %s", r, out)
+		}
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["data"] != in["data"] || back["from"] != in["from"] {
+		t.Fatalf("JSON(%s) = %s decodes to %q, %v", b, out, back, err)
+	}
+	clean := []byte(`{"a":"b"}` + "\n")
+	if got := JSON(clean); &got[0] != &clean[0] {
+		t.Fatal("JSON copied clean input")
+	}
 }
