@@ -64,6 +64,9 @@ type SlotStats struct {
 // Duration is a time.Duration that marshals as its text ("1m30s").
 type Duration time.Duration
 
+// String is time.Duration's.
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // MarshalText writes d as time.Duration.String does.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
