@@ -244,6 +244,27 @@ func TestOperatorView(t *testing.T) {
 		}
 	})
 
+	t.Run("messenger prints nothing a terminal acts on", func(t *testing.T) {
+		m := b.Start(t, buildCmd(t, "mailslot"), "messenger", "--no-notify", "--count", "1", "--codepage", "utf-8")
+		waitServed(t, b, `\\.\mailslot\messngr`)
+		var evil [15]byte
+		copy(evil[:], "\x1b]0;pwned\x07\u202eAB")
+		record := "BOSS\x1b[31m\x00PC7\x00hello\x1b[2J\u202e\u200f\nsecond\tline\x1b[0m"
+		if err := sendDatagram(a, b.Addr, "HOSTB", evil, 500, "MESSNGR", []byte(record)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Wait(10 * time.Second); err != nil {
+			t.Fatalf("messenger: %v\n%s", err, m.Output())
+		}
+		out := m.Output()
+		if strings.ContainsAny(out, "\x1b\x07\u202e\u200f") {
+			t.Fatalf("the messenger printed a character a terminal acts on:\n%q", out)
+		}
+		if !strings.Contains(out, `(\\\x1b]0;pwned\x07\u202eAB (`+a.Addr.String()+":") || !strings.Contains(out, "\n  second\tline") {
+			t.Fatalf("the messenger printed:\n%s", out)
+		}
+	})
+
 	t.Run("metrics move", func(t *testing.T) {
 		var src [15]byte
 		copy(src[:], "HOSTA          ")
@@ -265,10 +286,10 @@ func TestOperatorView(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitMetrics(t, b, metricsAddr, map[string]float64{
-			"mailslotd_datagrams_total outcome for_us":                      8, // 3 evil, 2 refused, nobody, copy twice
+			"mailslotd_datagrams_total outcome for_us":                      9, // 3 evil, messenger, 2 refused, nobody, copy twice
 			"mailslotd_datagrams_total outcome not_for_us":                  1,
 			"mailslotd_dedup_hits_total":                                    1,
-			"mailslotd_records_total outcome delivered":                     5, // 3 evil datagrams, 1 stream, 1 copy
+			"mailslotd_records_total outcome delivered":                     6, // 3 evil datagrams, 1 stream, messenger, 1 copy
 			"mailslotd_records_total outcome local_only":                    2,
 			"mailslotd_records_total outcome no_slot":                       1,
 			"mailslotd_stream_records_total":                                1,
@@ -276,7 +297,7 @@ func TestOperatorView(t *testing.T) {
 			`mailslotd_slot_records_total slot ops\x outcome dropped`:       0,
 			`mailslotd_slot_records_total slot ops\local outcome dropped`:   2,
 			`mailslotd_slot_records_total slot ops\local outcome delivered`: 0,
-			"mailslotd_relay_slots":                                         1,
+			"mailslotd_relay_slots":                                         2,
 		})
 		if _, ok := metric(mustScrape(t, b, metricsAddr), "mailslotd_slot_records_total", "slot", `ops\nobody`); ok {
 			t.Error("a slot nobody serves got a label: slot names from the network would be unbounded")
@@ -293,11 +314,11 @@ func TestOperatorView(t *testing.T) {
 		if err := json.Unmarshal(out, &st); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, out)
 		}
-		if st.Name != "HOSTB" || st.Workgroup != "WGA" || st.Stats.Delivered != 5 || st.Stats.LocalOnly != 2 || st.DgramPort != 138 ||
+		if st.Name != "HOSTB" || st.Workgroup != "WGA" || st.Stats.Delivered != 6 || st.Stats.LocalOnly != 2 || st.DgramPort != 138 ||
 			len(st.Interfaces) != 1 || st.Interfaces[0].Addr != b.Addr.String() || time.Duration(st.DedupWindow) != 2*time.Second || st.SlotsHidden {
 			t.Fatalf("status: %+v", st)
 		}
-		if len(st.Slots) != 2 || st.Slots[0].Path != `ops\x` || st.Slots[0].Delivered != 5 || st.Slots[1].Path != `ops\local` || st.Slots[1].Dropped != 2 {
+		if len(st.Slots) != 3 || st.Slots[0].Path != `ops\x` || st.Slots[0].Delivered != 5 || st.Slots[1].Path != `ops\local` || st.Slots[1].Dropped != 2 || st.Slots[2].Path != "MESSNGR" {
 			t.Fatalf("status slots: %+v", st.Slots)
 		}
 		out, err = b.Command(bin, "status").CombinedOutput()
@@ -306,12 +327,12 @@ func TestOperatorView(t *testing.T) {
 		}
 		text := string(out)
 		words := strings.Join(strings.Fields(text), " ")
-		for _, want := range []string{"computer HOSTB", "interface " + b.Iface + " " + b.Addr.String(), "records delivered 5", "local-only slot 2", "ports name 137/udp, datagram 138/udp, stream 1138/tcp"} {
+		for _, want := range []string{"computer HOSTB", "interface " + b.Iface + " " + b.Addr.String(), "records delivered 6", "local-only slot 2", "ports name 137/udp, datagram 138/udp, stream 1138/tcp"} {
 			if !strings.Contains(words, want) {
 				t.Errorf("mailslot status does not say %q:\n%s", want, text)
 			}
 		}
-		if !strings.Contains(text, "SLOT       DELIVERED  DROPPED  QUEUED\nops\\x      5          0        -\nops\\local  0          2        -\n") {
+		if !strings.Contains(text, "SLOT       DELIVERED  DROPPED  QUEUED\nops\\x      5          0        -\nops\\local  0          2        -\nMESSNGR    1          0        -\n") {
 			t.Errorf("mailslot status slots:\n%s", text)
 		}
 		// Another user sees the counters, not the slots.
@@ -320,7 +341,7 @@ func TestOperatorView(t *testing.T) {
 			t.Fatalf("mailslot status as nobody: %v\n%s", err, out)
 		}
 		st = daemon.Status{}
-		if err := json.Unmarshal(out, &st); err != nil || !st.SlotsHidden || len(st.Slots) != 0 || st.Stats.Delivered != 5 {
+		if err := json.Unmarshal(out, &st); err != nil || !st.SlotsHidden || len(st.Slots) != 0 || st.Stats.Delivered != 6 {
 			t.Fatalf("status as nobody: %+v, %v\n%s", st, err, out)
 		}
 	})
@@ -341,7 +362,7 @@ func TestOperatorView(t *testing.T) {
 				t.Fatalf("mailslotd did not log %q:\n%s", want, d.Output())
 			}
 		}
-		waitMetrics(t, b, newAddr, map[string]float64{"mailslotd_records_total outcome delivered": 5})
+		waitMetrics(t, b, newAddr, map[string]float64{"mailslotd_records_total outcome delivered": 6})
 		if _, err := scrape(b, metricsAddr); err == nil {
 			t.Error("the old metrics address still answers")
 		}
@@ -377,7 +398,7 @@ func TestOperatorView(t *testing.T) {
 		if !d.WaitFor(conf+":2: dedup-window: bad setting", 10*time.Second) || !strings.Contains(d.Output(), "reload: config not taken, nothing changed") {
 			t.Fatalf("mailslotd did not report the bad config:\n%s", d.Output())
 		}
-		waitMetrics(t, b, newAddr, map[string]float64{"mailslotd_records_total outcome delivered": 5})
+		waitMetrics(t, b, newAddr, map[string]float64{"mailslotd_records_total outcome delivered": 6})
 	})
 
 	t.Run("version", func(t *testing.T) {
