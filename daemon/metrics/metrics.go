@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/internal/printable"
 )
 
 // OtherSlots is the slot label of the records of slots beyond
@@ -102,10 +103,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		slots = append(slots, o)
 	}
 	for _, sl := range slots {
-		counter(descSlotRecs, sl.Delivered, sl.Path, "delivered")
-		counter(descSlotRecs, sl.Dropped, sl.Path, "dropped")
+		path := printable.Line(sl.Path) // as a record from the network spelt it
+		counter(descSlotRecs, sl.Delivered, path, "delivered")
+		counter(descSlotRecs, sl.Dropped, path, "dropped")
 		if sl.QueueDepth >= 0 {
-			gauge(descSlotQueue, float64(sl.QueueDepth), sl.Path)
+			gauge(descSlotQueue, float64(sl.QueueDepth), path)
 		}
 	}
 	gauge(descDedupSize, float64(st.DedupEntries))
