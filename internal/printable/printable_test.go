@@ -152,31 +152,21 @@ func unescapeName(t *testing.T, s string) string {
 			i++
 			continue
 		}
-		switch s[i+1] {
-		case '\\':
-			b.WriteByte('\\')
+		if c, ok := map[byte]byte{'\\': '\\', 'n': '\n', 'r': '\r', 't': '\t'}[s[i+1]]; ok {
+			b.WriteByte(c)
 			i += 2
-		case 'n':
-			b.WriteByte('\n')
-			i += 2
-		case 'r':
-			b.WriteByte('\r')
-			i += 2
-		case 't':
-			b.WriteByte('\t')
-			i += 2
-		case 'x':
-			b.WriteByte(byte(hex(s[i+2 : i+4])))
-			i += 4
-		case 'u':
-			b.WriteRune(rune(hex(s[i+2 : i+6])))
-			i += 6
-		case 'U':
-			b.WriteRune(rune(hex(s[i+2 : i+10])))
-			i += 10
-		default:
-			t.Fatalf("bad escape in %q at %d", s, i)
+			continue
 		}
+		digits := map[byte]int{'x': 2, 'u': 4, 'U': 8}[s[i+1]]
+		switch {
+		case digits == 0:
+			t.Fatalf("bad escape in %q at %d", s, i)
+		case s[i+1] == 'x':
+			b.WriteByte(byte(hex(s[i+2 : i+4])))
+		default:
+			b.WriteRune(rune(hex(s[i+2 : i+2+digits])))
+		}
+		i += 2 + digits
 	}
 	return b.String()
 }
