@@ -267,6 +267,20 @@ func (s Settings) Changed(next Settings) []string {
 	return keys
 }
 
+// Reload splits the keys that differ between the running settings s and
+// next into those a running daemon takes at once (ReloadableKeys) and
+// those that wait for a restart, each in the order of SettingKeys.
+func (s Settings) Reload(next Settings) (now, restart []string) {
+	for _, k := range s.Changed(next) {
+		if slices.Contains(ReloadableKeys, k) {
+			now = append(now, k)
+		} else {
+			restart = append(restart, k)
+		}
+	}
+	return now, restart
+}
+
 // Config turns settings into a Config and a log level.
 func (s Settings) Config() (Config, slog.Level, error) {
 	var c Config

@@ -107,3 +107,22 @@ func TestSettingsChanged(t *testing.T) {
 		t.Fatalf("Changed = %s", got)
 	}
 }
+
+func TestSettingsReload(t *testing.T) {
+	tests := []struct {
+		old, next    Settings
+		now, restart string
+	}{
+		{Settings{}, Settings{}, "", ""},
+		{Settings{"log-level": "info"}, Settings{"log-level": "debug"}, "log-level", ""},
+		{Settings{"dedup-window": "2s", "metrics-listen": ":9138"}, Settings{"metrics-listen": ":9139"}, "dedup-window,metrics-listen", ""},
+		{Settings{"name": "A", "log-level": "info"}, Settings{"name": "B", "log-level": "info", "stream-port": "-1"}, "", "name,stream-port"},
+		{Settings{"interface": "eth0", "comment": "x"}, Settings{"interface": "eth0,eth1", "log-level": "warn"}, "log-level", "interface,comment"},
+	}
+	for _, tt := range tests {
+		now, restart := tt.old.Reload(tt.next)
+		if strings.Join(now, ",") != tt.now || strings.Join(restart, ",") != tt.restart {
+			t.Errorf("%v -> %v: now %v, restart %v; want %s and %s", tt.old, tt.next, now, restart, tt.now, tt.restart)
+		}
+	}
+}

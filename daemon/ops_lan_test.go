@@ -3,11 +3,13 @@ package daemon_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -401,6 +403,18 @@ func TestOperatorView(t *testing.T) {
 		waitMetrics(t, b, newAddr, map[string]float64{"mailslotd_records_total outcome delivered": 6})
 	})
 
+	t.Run("bad config at start", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.conf")
+		if err := os.WriteFile(bad, []byte("name = HOSTC\n\nworkgroup = WGA\ndgram-prot = 138\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := b.Command(buildDaemon(t), "--config", bad).CombinedOutput()
+		want := "mailslotd: " + bad + ":4: dgram-prot: bad setting: unknown key (known: name, workgroup, "
+		if code := exitCode(err); code != 2 || !strings.HasPrefix(string(out), want) {
+			t.Fatalf("mailslotd with an unknown key: exit %d\n%s\nwant it to start %q", code, out, want)
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		for _, bin := range []string{buildDaemon(t), buildCmd(t, "mailslot")} {
 			out, err := b.Command(bin, "--version").CombinedOutput()
@@ -419,4 +433,16 @@ func mustScrape(t *testing.T, h *lab.Host, addr string) map[string]*dto.MetricFa
 		t.Fatal(err)
 	}
 	return mfs
+}
+
+// exitCode is a command's exit status (-1 when it did not run).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if err == nil {
+		return 0
+	}
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

@@ -164,8 +164,8 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 			log.Error("reload: config not taken, nothing changed", "config", *config, "err", err)
 			continue
 		}
-		changed := settings.Changed(next)
-		for _, k := range changed {
+		now, restart := settings.Reload(next)
+		for _, k := range now {
 			switch k {
 			case "log-level":
 				levelVar.Set(nextLevel)
@@ -177,14 +177,14 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 					next[k] = "" // none served now: the same address next time is a change
 					continue
 				}
-			default:
-				log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", settings[k], "config", next[k])
-				next[k] = settings[k] // still running with the old value
-				continue
 			}
 			log.Info("reload: key "+k+" changed", "key", k, "from", settings[k], "to", next[k])
 		}
-		if len(changed) == 0 {
+		for _, k := range restart {
+			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", settings[k], "config", next[k])
+			next[k] = settings[k] // still running with the old value
+		}
+		if len(now)+len(restart) == 0 {
 			log.Info("reload: no setting changed", "config", *config)
 		}
 		settings = next
