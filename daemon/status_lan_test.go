@@ -13,6 +13,7 @@ import (
 	"github.com/mailslot-go/mailslot/daemon"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/lab"
+	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
 // An embedded daemon answers the status socket with its Status, changes
@@ -55,14 +56,7 @@ func TestEmbeddedStatus(t *testing.T) {
 	if err := <-served; err != daemon.ErrClosed {
 		t.Fatalf("Serve = %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitGoroutines(t, before)
 	if err := h.Run(func() error {
 		_, err := hostinfo.AskStatus()
 		if err == nil || !strings.Contains(err.Error(), "no mailslotd") {

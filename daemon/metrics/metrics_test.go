@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
 func fakeStatus() daemon.Status {
@@ -79,14 +80,7 @@ func TestServerClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitGoroutines(t, before)
 	if _, err := Listen("256.0.0.1:1", Registry(fakeStatus)); err == nil || !strings.Contains(err.Error(), "listen for metrics on 256.0.0.1:1") {
 		t.Fatalf("bad address: %v", err)
 	}
