@@ -14,7 +14,6 @@
 package printable
 
 import (
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -68,21 +67,20 @@ func escape(s string, m mode) string {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if !m.keep(r) || (r == utf8.RuneError && n == 1) {
-			var b strings.Builder
-			b.Grow(len(s) + 8)
-			b.WriteString(s[:i])
-			appendEscaped(&b, s[i:], m, -1)
-			return b.String()
+			b := make([]byte, i, len(s)+8)
+			copy(b, s[:i])
+			b, _ = appendEscaped(b, s[i:], m, -1)
+			return string(b)
 		}
 		i += n
 	}
 	return s // nothing to escape: no allocation
 }
 
-// appendEscaped writes s escaped in mode m to b, stopping before the
+// appendEscaped appends s escaped in mode m to b, stopping before the
 // first character whose escape would take b past max bytes (max < 0: no
-// bound). It returns whether all of s was written.
-func appendEscaped(b *strings.Builder, s string, m mode, max int) bool {
+// bound). It returns b and whether all of s was written.
+func appendEscaped(b []byte, s string, m mode, max int) ([]byte, bool) {
 	var tmp [10]byte
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -110,13 +108,13 @@ func appendEscaped(b *strings.Builder, s string, m mode, max int) bool {
 				piece = append(piece, hexDigits[r>>uint(shift)&15])
 			}
 		}
-		if max >= 0 && b.Len()+len(piece) > max {
-			return false
+		if max >= 0 && len(b)+len(piece) > max {
+			return b, false
 		}
-		b.Write(piece)
+		b = append(b, piece...)
 		i += n
 	}
-	return true
+	return b, true
 }
 
 // Ellipsis ends a name that Origin had to shorten.
@@ -129,27 +127,30 @@ const Ellipsis = "..."
 // printable and short; if even `\\ (addr)` exceeds max, the address alone
 // is returned.
 func Origin(name, addr string, max int) string {
+	return string(AppendOrigin(make([]byte, 0, min(max, len(`\\ ()`)+len(addr)+len(name)+8)), name, addr, max))
+}
+
+// AppendOrigin appends Origin(name, addr, max) to dst.
+func AppendOrigin(dst []byte, name, addr string, max int) []byte {
 	fixed := len(`\\ ()`) + len(addr)
 	if fixed > max {
-		return addr
+		return append(dst, addr...)
 	}
-	var b strings.Builder
-	b.Grow(min(max, fixed+len(name)+8))
-	b.WriteString(`\\`)
-	room := max - fixed + b.Len() // how long b may grow before " (addr)"
-	if !appendEscaped(&b, name, modeName, room) {
+	start := len(dst)
+	dst = append(dst, '\\', '\\')
+	room := start + max - fixed + 2 // how long dst may grow before " (addr)"
+	dst, whole := appendEscaped(dst, name, modeName, room)
+	if !whole {
 		// Cut further for the ellipsis, at an escape's boundary.
-		b.Reset()
-		b.WriteString(`\\`)
-		if room-len(Ellipsis) >= b.Len() {
-			appendEscaped(&b, name, modeName, room-len(Ellipsis))
-			b.WriteString(Ellipsis)
+		dst = dst[:start+2]
+		if room-len(Ellipsis) >= len(dst) {
+			dst, _ = appendEscaped(dst, name, modeName, room-len(Ellipsis))
+			dst = append(dst, Ellipsis...)
 		}
 	}
-	b.WriteString(" (")
-	b.WriteString(addr)
-	b.WriteByte(')')
-	return b.String()
+	dst = append(dst, " ("...)
+	dst = append(dst, addr...)
+	return append(dst, ')')
 }
 
 // JSON returns encoded JSON (as encoding/json writes it: valid UTF-8)

@@ -2,6 +2,7 @@ package printable
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -69,6 +70,9 @@ func TestOrigin(t *testing.T) {
 		got := Origin(tt.name, tt.addr, tt.max)
 		if got != tt.want {
 			t.Errorf("Origin(%q, %q, %d) = %q, want %q", tt.name, tt.addr, tt.max, got, tt.want)
+		}
+		if app := string(AppendOrigin([]byte("prefix"), tt.name, tt.addr, tt.max)); app != "prefix"+tt.want {
+			t.Errorf("AppendOrigin after a prefix = %q, want %q", app, "prefix"+tt.want)
 		}
 		if len(got) > tt.max && got != tt.addr {
 			t.Errorf("Origin(%q, %q, %d) is %d bytes", tt.name, tt.addr, tt.max, len(got))
@@ -191,4 +195,21 @@ func TestJSON(t *testing.T) {
 	if got := JSON(clean); &got[0] != &clean[0] {
 		t.Fatal("JSON copied clean input")
 	}
+}
+
+// BenchmarkOrigin measures the From of a datagram, against the
+// fmt.Sprintf that built it before names were escaped.
+func BenchmarkOrigin(b *testing.B) {
+	b.Run("printable", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = Origin("HOSTA", "10.213.2.10:138", 255)
+		}
+	})
+	b.Run("sprintf", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = fmt.Sprintf(`\\%s (%s)`, "HOSTA", "10.213.2.10:138")
+		}
+	})
 }
