@@ -69,17 +69,17 @@ func status(env *Env, asJSON bool) error {
 func printStatus(w io.Writer, st *daemon.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := printable.Line
-	port := func(n int) string {
+	port := func(n int, proto string) string {
 		if n < 0 {
 			return "off"
 		}
-		return strconv.Itoa(n)
+		return strconv.Itoa(n) + "/" + proto
 	}
 	fmt.Fprintf(tw, "computer\t%s\n", p(st.Name))
 	fmt.Fprintf(tw, "workgroup\t%s\n", p(st.Workgroup))
 	fmt.Fprintf(tw, "version\t%s\n", p(st.Version.String("mailslotd")))
 	fmt.Fprintf(tw, "started\t%s (up %s)\n", st.Started.Local().Format("2006-01-02 15:04:05"), st.Uptime.String())
-	fmt.Fprintf(tw, "ports\tname %s/udp, datagram %s/udp, stream %s/tcp\n", port(st.NamePort), port(st.DgramPort), port(st.StreamPort))
+	fmt.Fprintf(tw, "ports\tname %s, datagram %s, stream %s\n", port(st.NamePort, "udp"), port(st.DgramPort, "udp"), port(st.StreamPort, "tcp"))
 	for _, ifc := range st.Interfaces {
 		fmt.Fprintf(tw, "interface\t%s %s (broadcast %s)\n", p(ifc.Name), p(ifc.Addr), p(ifc.Broadcast))
 	}
