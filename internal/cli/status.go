@@ -44,18 +44,18 @@ func status(env *Env, asJSON bool) error {
 	b, err := hostinfo.AskStatus()
 	if err != nil {
 		if errors.Is(err, hostinfo.ErrNoDaemon) {
-			return fmt.Errorf("status: %w: no mailslotd runs on this computer (start it: see mailslotd --help)", mailslot.ErrUnreachable)
+			return fmt.Errorf("%w: no mailslotd runs on this computer (start it: see mailslotd --help)", mailslot.ErrUnreachable)
 		}
-		return fmt.Errorf("status: %w", err)
+		return err
 	}
 	var st daemon.Status
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("status: mailslotd's answer does not decode: %w", err)
+		return fmt.Errorf("mailslotd's answer on %s does not decode: %w", hostinfo.StatusAddr, err)
 	}
 	if asJSON {
 		var out bytes.Buffer
 		if err := json.Indent(&out, b, "", "  "); err != nil {
-			return fmt.Errorf("status: %w", err)
+			return err
 		}
 		out.WriteByte('\n')
 		_, err := env.Stdout.Write(printable.JSON(out.Bytes()))

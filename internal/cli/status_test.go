@@ -2,11 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
 // The table form: ports that are off, slot paths made printable, the
@@ -47,4 +51,25 @@ func TestPrintStatus(t *testing.T) {
 	if !strings.HasSuffix(out.String(), "(slots are shown to root and mailslotd's users only)\n") {
 		t.Errorf("hidden slots:\n%s", out.String())
 	}
+}
+
+// With no mailslotd in a fresh network namespace, status says so in one
+// line and fails.
+func TestStatusNoDaemon(t *testing.T) {
+	testenv.Root(t)
+	cmd := exec.Command("unshare", "-n", os.Args[0], "-test.run=^TestStatusHelper$")
+	cmd.Env = append(os.Environ(), "MAILSLOT_STATUS_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "STATUS 1 mailslot status: computer unreachable: no mailslotd runs on this computer") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestStatusHelper runs `status` for TestStatusNoDaemon inside its namespace.
+func TestStatusHelper(t *testing.T) {
+	if os.Getenv("MAILSLOT_STATUS_HELPER") == "" {
+		return
+	}
+	r := runCLI("", "status")
+	fmt.Printf("STATUS %d %s", r.code, r.stderr)
 }
