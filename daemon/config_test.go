@@ -126,3 +126,30 @@ func TestSettingsReload(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseSettings checks that any file either parses into settings that
+// Config takes, or fails with a *SettingError naming a line of the file.
+func FuzzParseSettings(f *testing.F) {
+	for _, s := range []string{"name = A\n", "dedup-window = 2s # c\n", "x\n", "interface=a\ninterface=b", "metrics-listen = :9138\n\n=\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		s, err := ParseSettings(strings.NewReader(file), "f")
+		if err != nil {
+			var se *SettingError
+			if !errors.As(err, &se) {
+				if strings.Contains(err.Error(), "token too long") {
+					return // a line over bufio.Scanner's 64 KiB
+				}
+				t.Fatalf("error %v is not a *SettingError", err)
+			}
+			if se.Line < 1 || se.Line > strings.Count(file, "\n")+1 {
+				t.Fatalf("error at line %d of a %d-line file", se.Line, strings.Count(file, "\n")+1)
+			}
+			return
+		}
+		if _, _, err := s.Config(); err != nil {
+			t.Fatalf("parsed %q into %v, which Config refuses: %v", file, s, err)
+		}
+	})
+}
