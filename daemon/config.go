@@ -2,9 +2,13 @@ package daemon
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +61,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+const defaultDedupWindow = 2 * time.Second
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Name == "" {
 		c.Name = hostinfo.HostName()
@@ -82,7 +88,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.StreamPort = hostinfo.DefaultStreamPort
 	}
 	if c.DedupWindow == 0 {
-		c.DedupWindow = 2 * time.Second
+		c.DedupWindow = defaultDedupWindow
 	}
 	if c.StreamWait == 0 {
 		c.StreamWait = 5 * time.Second
@@ -108,32 +114,62 @@ func (c Config) withDefaults() (Config, error) {
 // The config file has one `key = value` a line; `#` starts a comment.
 // Keys: name, workgroup, interface (repeatable, or comma-separated),
 // name-port, dgram-port, stream-port, share-ports, log-level,
-// dedup-window, announce, comment, announce-reply-delay. The
-// environment variables are MAILSLOTD_ and the key in upper case with
-// '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
+// dedup-window, announce, comment, announce-reply-delay, metrics-listen.
+// The environment variables are MAILSLOTD_ and the key in upper case
+// with '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
-var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay"}
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay", "metrics-listen"}
 
-func knownKey(k string) bool {
-	for _, s := range SettingKeys {
-		if s == k {
-			return true
-		}
-	}
-	return false
+// ReloadableKeys are the settings a running mailslotd takes from its
+// config file again on SIGHUP; the others take effect after a restart.
+var ReloadableKeys = []string{"log-level", "dedup-window", "metrics-listen"}
+
+// ErrSetting is wrapped by the errors of settings that are unknown or
+// whose value is wrong.
+var ErrSetting = errors.New("bad setting")
+
+// SettingError is a config file's line that has an unknown key, no `=`,
+// or a value its key does not take.
+type SettingError struct {
+	Path string // the file
+	Line int    // 1 for the first line
+	Key  string // as written, lower-case
+	Err  error  // what is wrong
 }
 
-// ReadSettingsFile reads a config file.
+func (e *SettingError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %s: %v", e.Path, e.Line, e.Key, e.Err)
+}
+
+// Unwrap returns the cause, which wraps ErrSetting.
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// ReadSettingsFile reads a config file. A line with an unknown key, or a
+// value its key does not take, fails with a *SettingError naming the
+// file, the line and the key.
 func ReadSettingsFile(path string) (Settings, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read mailslotd settings: %w", err)
 	}
 	defer f.Close()
+	s, err := ParseSettings(f, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ParseSettings reads settings in the config file's form from r; name is
+// the file's name for errors.
+func ParseSettings(r io.Reader, name string) (Settings, error) {
 	s := Settings{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		t := strings.TrimSpace(sc.Text())
 		if i := strings.IndexByte(t, '#'); i >= 0 {
@@ -144,15 +180,56 @@ func ReadSettingsFile(path string) (Settings, error) {
 		}
 		k, v, ok := strings.Cut(t, "=")
 		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
-		if !ok || !knownKey(k) {
-			return nil, fmt.Errorf("%s:%d: expected one of %s = value", path, line, strings.Join(SettingKeys, ", "))
+		if !ok {
+			return nil, &SettingError{name, line, "", fmt.Errorf("%w: expected key = value, with a key of %s", ErrSetting, strings.Join(SettingKeys, ", "))}
+		}
+		if !slices.Contains(SettingKeys, k) {
+			return nil, &SettingError{name, line, k, fmt.Errorf("%w: unknown key (known: %s)", ErrSetting, strings.Join(SettingKeys, ", "))}
+		}
+		if err := checkSetting(k, v); err != nil {
+			return nil, &SettingError{name, line, k, err}
 		}
 		if k == "interface" && s[k] != "" {
 			v = s[k] + "," + v
 		}
 		s[k] = v
 	}
-	return s, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mailslotd settings from %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// checkSetting returns why v is not a value of key, or nil.
+func checkSetting(key, v string) error {
+	switch key {
+	case "name-port", "dgram-port", "stream-port":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < -1 || n > 65535 {
+			return fmt.Errorf("%w: %q is not a port (1-65535, or -1 for off)", ErrSetting, v)
+		}
+	case "share-ports", "announce":
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%w: %q is not true or false", ErrSetting, v)
+		}
+	case "dedup-window", "announce-reply-delay":
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return fmt.Errorf("%w: %q is not a duration (such as 2s or 500ms)", ErrSetting, v)
+		}
+	case "log-level":
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("%w: %q is not debug, info, warn or error", ErrSetting, v)
+		}
+	case "metrics-listen":
+		if v == "" {
+			return nil
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("%w: %q is not an address host:port (such as 127.0.0.1:9138 or :9138)", ErrSetting, v)
+		}
+	}
+	return nil
 }
 
 // SettingsFromEnv reads MAILSLOTD_* variables.
@@ -178,10 +255,43 @@ func (s Settings) Merge(later Settings) Settings {
 	return out
 }
 
+// Changed returns the keys whose values differ between s and next, in
+// the order of SettingKeys.
+func (s Settings) Changed(next Settings) []string {
+	var keys []string
+	for _, k := range SettingKeys {
+		if s[k] != next[k] {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Reload splits the keys that differ between the running settings s and
+// next into those a running daemon takes at once (ReloadableKeys) and
+// those that wait for a restart, each in the order of SettingKeys.
+func (s Settings) Reload(next Settings) (now, restart []string) {
+	for _, k := range s.Changed(next) {
+		if slices.Contains(ReloadableKeys, k) {
+			now = append(now, k)
+		} else {
+			restart = append(restart, k)
+		}
+	}
+	return now, restart
+}
+
 // Config turns settings into a Config and a log level.
 func (s Settings) Config() (Config, slog.Level, error) {
 	var c Config
 	level := slog.LevelInfo
+	for _, k := range SettingKeys {
+		if v, ok := s[k]; ok && v != "" {
+			if err := checkSetting(k, v); err != nil {
+				return c, level, fmt.Errorf("%s: %w", k, err)
+			}
+		}
+	}
 	c.Name = s["name"]
 	c.Workgroup = s["workgroup"]
 	if v := s["interface"]; v != "" {
@@ -193,36 +303,22 @@ func (s Settings) Config() (Config, slog.Level, error) {
 	}
 	for key, dst := range map[string]*int{"name-port": &c.NamePort, "dgram-port": &c.DgramPort, "stream-port": &c.StreamPort} {
 		if v := s[key]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < -1 || n > 65535 {
-				return c, level, fmt.Errorf("%s: %q is not a port (1-65535, or -1 for off)", key, v)
-			}
-			*dst = n
+			*dst, _ = strconv.Atoi(v)
 		}
 	}
 	for key, dst := range map[string]*bool{"share-ports": &c.SharePorts, "announce": &c.Announce} {
 		if v := s[key]; v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, level, fmt.Errorf("%s: %q is not true or false", key, v)
-			}
-			*dst = b
+			*dst, _ = strconv.ParseBool(v)
 		}
 	}
 	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay} {
 		if v := s[key]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return c, level, fmt.Errorf("%s: %q is not a duration", key, v)
-			}
-			*dst = d
+			*dst, _ = time.ParseDuration(v)
 		}
 	}
 	c.Comment = s["comment"]
 	if v := s["log-level"]; v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return c, level, fmt.Errorf("log-level: %q is not debug, info, warn or error", v)
-		}
+		_ = level.UnmarshalText([]byte(v))
 	}
 	return c, level, nil
 }

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/trust"
@@ -60,8 +61,11 @@ type Daemon struct {
 	nbns   []*net.UDPConn
 	stream *net.TCPListener
 	info   *hostinfo.Listener
+	status *hostinfo.Listener // nil if another process took its name
 
 	slots       *slotCache
+	slotStats   *slotStats
+	started     time.Time
 	dedup       *deduper
 	c           counters
 	nextID      atomic.Uint32 // datagram IDs of what the daemon sends
@@ -96,6 +100,8 @@ func New(cfg Config) (*Daemon, error) {
 		log:         cfg.Logger,
 		ifaces:      ifaces,
 		slots:       newSlotCache(),
+		slotStats:   newSlotStats(),
+		started:     time.Now(),
 		dedup:       newDeduper(cfg.DedupWindow, 4096),
 		conns:       map[net.Conn]struct{}{},
 		done:        make(chan struct{}),
@@ -146,6 +152,12 @@ func New(cfg Config) (*Daemon, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The status socket is for operators: taken by another process, it
+	// costs `mailslot status`, not the service.
+	d.status, err = hostinfo.ListenStatus(d.statusAnswer)
+	if err != nil {
+		d.log.Warn("mailslot status will not work", "err", err)
 	}
 	ok = true
 	return d, nil
@@ -225,6 +237,9 @@ func (d *Daemon) closeSockets() {
 	}
 	if d.info != nil {
 		d.info.Close()
+	}
+	if d.status != nil {
+		d.status.Close()
 	}
 }
 

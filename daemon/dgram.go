@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"net"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -66,7 +66,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
-	origin := fmt.Sprintf(`\\%s (%s)`, dg.SourceName.Name(), hostPort(from))
+	origin := printable.Origin(dg.SourceName.Name(), hostPort(from), local.MaxOrigin)
 	err = d.deliver(path, w.Data, origin, dgramWait)
 	switch {
 	case err == nil:
@@ -75,10 +75,12 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 		d.log.Debug("no slot for datagram", "slot", path, "from", origin)
 	case errors.Is(err, errs.Permission):
 		d.c.localOnly.Add(1)
+		d.slotStats.dropped(path)
 		d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
 			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
 	case errors.Is(err, errs.Timeout):
 		d.c.queueFull.Add(1)
+		d.slotStats.dropped(path)
 		d.log.Debug("slot full, datagram dropped", "slot", path, "from", origin)
 	default:
 		d.log.Debug("datagram not delivered", "slot", path, "from", origin, "err", err)
@@ -138,13 +140,31 @@ func newDeduper(window time.Duration, max int) *deduper {
 	return &deduper{window: window, max: max, seenAt: make(map[uint64]time.Time)}
 }
 
+func (dd *deduper) setWindow(w time.Duration) {
+	dd.mu.Lock()
+	dd.window = w
+	dd.mu.Unlock()
+}
+
+func (dd *deduper) getWindow() time.Duration {
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
+	return dd.window
+}
+
+func (dd *deduper) len() int {
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
+	return len(dd.seenAt)
+}
+
 // seen records k and reports whether it was seen within the window.
 func (dd *deduper) seen(k uint64, now time.Time) bool {
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
 	if dd.window <= 0 {
 		return false
 	}
-	dd.mu.Lock()
-	defer dd.mu.Unlock()
 	// Forget what has aged out.
 	for len(dd.order) > 0 && now.Sub(dd.order[0].t) >= dd.window {
 		dd.forgetOldest()
@@ -232,6 +252,12 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	return c, nil
 }
 
+func (sc *slotCache) len() int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return len(sc.conns)
+}
+
 func (sc *slotCache) drop(key string, c *local.Conn) {
 	sc.mu.Lock()
 	if sc.conns[key] == c {
@@ -262,6 +288,7 @@ func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Dura
 		err = c.Write(data, origin, wait)
 		if err == nil {
 			d.c.delivered.Add(1)
+			d.slotStats.delivered(path)
 			return nil
 		}
 		if errors.Is(err, errs.NotFound) && attempt == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
@@ -40,11 +41,12 @@ func (d *Daemon) acceptLoop() {
 	}
 }
 
-// streamOrigin says where a record from the stream port came from.
-func streamOrigin(source, remote string) string { return `\\` + source + " (" + remote + ")" }
-
-// originLen is len(streamOrigin(source, remote)) for a source of n bytes.
-func originLen(n int, remote string) int { return len(`\\ ()`) + n + len(remote) }
+// streamOrigin says where a record from the stream port came from: the
+// sender's computer name it gave, made printable and shortened so that
+// its address always fits in the origin.
+func streamOrigin(source, remote string) string {
+	return printable.Origin(source, remote, local.MaxOrigin)
+}
 
 // serveStream answers one connection's requests, one at a time.
 func (d *Daemon) serveStream(c net.Conn) {
@@ -60,7 +62,14 @@ func (d *Daemon) serveStream(c net.Conn) {
 	var out []byte
 	var source, origin string // the last request's source, and the origin made of it
 	remote := c.RemoteAddr().String()
-	prefix := func(n int) int { return local.RelayPrefixLen(originLen(n, remote)) }
+	// The origin is known only once a request's source is in; its
+	// length, for placing the data, is bounded by the source's.
+	prefix := func(n int) int {
+		if n == len(source) && origin != "" {
+			return local.RelayPrefixLen(len(origin))
+		}
+		return local.RelayPrefixLen(len(`\\ ()`) + n + len(remote))
+	}
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(streamIdle))
 		req, err := rr.next(prefix)
@@ -102,9 +111,11 @@ func (d *Daemon) streamResult(path string, err error) stream.Response {
 		return stream.Response{Status: stream.TooLarge, Message: "record over the maximum size of " + slot}
 	case errors.Is(err, errs.Timeout):
 		d.c.queueFull.Add(1)
+		d.slotStats.dropped(path)
 		return stream.Response{Status: stream.Busy, Message: slot + " stayed full for " + d.cfg.StreamWait.String()}
 	case errors.Is(err, errs.Permission):
 		d.c.localOnly.Add(1)
+		d.slotStats.dropped(path)
 		d.log.Debug("slot takes no records from the network, stream record refused", "slot", path,
 			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
 		return stream.Response{Status: stream.Refused, Message: slot + " takes no records from the network"}

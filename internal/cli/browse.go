@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailslot-go/mailslot"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -97,6 +98,8 @@ func browseEntryOf(m mailslot.Message) (e browseEntry, ok bool, err error) {
 	if e.Type == nil {
 		e.Type = []string{}
 	}
+	// Names and comments come from the network: printable, in text and JSON.
+	e.Name, e.Comment, e.Master, e.Address = printable.Line(e.Name), printable.Line(e.Comment), printable.Line(e.Master), printable.Line(e.Address)
 	return e, true, nil
 }
 
@@ -145,7 +148,7 @@ func browse(env *Env, wait time.Duration, watch, asJSON bool) error {
 		}
 		e, ok, err := browseEntryOf(m)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "mailslot browse: ignored a malformed announcement from %s: %v\n", m.From, err)
+			fmt.Fprintf(env.Stderr, "mailslot browse: ignored a malformed announcement from %s: %s\n", printable.Line(m.From), printable.Line(err.Error()))
 			continue
 		}
 		if !ok {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/printable"
+	"github.com/mailslot-go/mailslot/internal/version"
 )
 
 // Env is what a verb may use of the outside world.
@@ -56,6 +58,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
+		fmt.Fprintln(stdout, version.Get().String("mailslot"))
+		return 0
+	}
 	v := find(args[0])
 	if v == nil {
 		fmt.Fprintf(stderr, "mailslot: unknown command %q (run mailslot help)\n", args[0])
@@ -84,7 +90,7 @@ commands:
 		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
 	}
 	fmt.Fprint(w, `
-Run mailslot COMMAND --help for a command's flags.
+Run mailslot COMMAND --help for a command's flags, mailslot --version for the build.
 NAME is a mailslot name: \\.\mailslot\PATH (this computer), \\COMPUTER\mailslot\PATH,
 \\WORKGROUP\mailslot\PATH, \\*\mailslot\PATH (every computer of this workgroup),
 or just PATH for \\.\mailslot\PATH. Slashes work as well as backslashes.
@@ -154,7 +160,8 @@ func errorLine(verb string, err error) string {
 	if !strings.HasPrefix(msg, "mailslot: ") {
 		msg = "mailslot " + verb + ": " + msg
 	}
-	return strings.ReplaceAll(msg, "\n", " ")
+	// Errors can quote the network (a far mailslotd's answer): printable.
+	return printable.Line(strings.ReplaceAll(msg, "\n", " "))
 }
 
 // slotName turns a NAME argument into a mailslot name: a bare PATH means

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailslot-go/mailslot"
 	"github.com/mailslot-go/mailslot/internal/notify"
+	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/messenger"
 )
 
@@ -150,16 +151,19 @@ type alertJSON struct {
 
 func (a alert) json() []byte {
 	b, _ := json.Marshal(alertJSON{Time: a.Time.Format(time.RFC3339Nano), From: a.From, To: a.To, Text: a.Text, Origin: a.Origin})
-	return append(b, '\n')
+	return printable.JSON(append(b, '\n'))
 }
 
 // text is the plain form: a header line, the text indented, so that no
-// text can pass for a header.
+// text can pass for a header. Everything from the network is printable
+// (escapes for what a terminal would act on); the text keeps its lines
+// and tabs.
 func (a alert) text() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  Message from %s to %s  (%s)\n", a.Time.Local().Format("2006-01-02 15:04:05"), a.From, a.To, a.Origin)
+	fmt.Fprintf(&b, "%s  Message from %s to %s  (%s)\n", a.Time.Local().Format("2006-01-02 15:04:05"),
+		printable.Line(a.From), printable.Line(a.To), printable.Line(a.Origin))
 	for _, l := range strings.Split(a.Text, "\n") {
-		b.WriteString("  " + l + "\n")
+		b.WriteString("  " + printable.Text(l) + "\n")
 	}
 	return []byte(b.String())
 }
@@ -177,8 +181,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// printf writes one line; what it quotes may come from the network, so
+// the line is made printable.
 func (l *lockedWriter) printf(format string, args ...any) {
-	fmt.Fprintf(l, "mailslot messenger: "+format+"\n", args...)
+	fmt.Fprintf(l, "mailslot messenger: %s\n", printable.Line(fmt.Sprintf(format, args...)))
 }
 
 func runMessenger(env *Env, o messengerOptions) error {
@@ -364,7 +370,7 @@ func (d *dispatcher) run() {
 func (d *dispatcher) desktop(a alert) {
 	ctx, cancel := context.WithTimeout(d.ctx, notifyTimeout)
 	defer cancel()
-	_, err := d.notify.Notify(ctx, "Message from "+a.From, a.Text)
+	_, err := d.notify.Notify(ctx, "Message from "+printable.Line(a.From), printable.Text(a.Text))
 	msg := ""
 	if err != nil && !errors.Is(err, notify.ErrNoService) {
 		msg = err.Error()

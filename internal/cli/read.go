@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"os/user"
@@ -18,18 +19,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/printable"
 )
 
 func init() {
 	register(&verb{
 		name:    "read",
-		args:    "NAME [--max-size N] [--timeout D] [--count N] [--format text|hex|json] [--network] [--allow-user U] [--allow-group G] [--any-user]",
+		args:    "NAME [--max-size N] [--timeout D] [--count N] [--format text|raw|hex|json] [--network] [--allow-user U] [--allow-group G] [--any-user]",
 		summary: "serve a mailslot and print each record as it arrives",
 		help: `Prints records until interrupted (Ctrl-C, SIGTERM: exit 0) or until --count records.
 With --timeout, a read that waits longer ends the command with status 1.
-Formats: text prints each record and a newline; hex prints a hex dump; json prints one
-object a line: {"size":N,"data":"...","encoding":"utf-8"|"base64","from":"...","time":"RFC 3339"}
-(data is the record as a string when it is valid UTF-8, else its base64).
+Formats: text prints each record and a newline, with control and format characters (ESC,
+bidirectional overrides...) and invalid UTF-8 written as escapes (\x1b, \u202e), newlines
+and tabs kept; raw prints each record's bytes as they are and a newline (for pipes, never
+for a terminal); hex prints a hex dump; json prints one object a line:
+{"size":N,"data":"...","encoding":"utf-8"|"base64","from":"...","time":"RFC 3339"}
+(data is the record as a string when it is valid UTF-8, else its base64; characters a
+terminal would act on are \u escapes).
 
 Who may write: by default the slot's own user and root. --allow-user and --allow-group
 (names or numbers, repeatable) and --any-user admit other local users; --network takes
@@ -42,7 +48,7 @@ example:
 			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, in bytes (0: up to 64 KiB)")
 			timeout := waitFlag(fs, "timeout", "how long a read waits (`D`: 500ms, 10s, forever) (default forever)")
 			count := fs.Int("count", 0, "stop after `N` records (0: never)")
-			format := fs.String("format", "text", "output `FORMAT`: text, hex or json")
+			format := fs.String("format", "text", "output `FORMAT`: text, raw, hex or json")
 			network := fs.Bool("network", false, "take records from other computers, relayed by mailslotd")
 			anyUser := fs.Bool("any-user", false, "let every local user write")
 			var users, groups listFlag
@@ -52,8 +58,8 @@ example:
 				if len(args) != 1 {
 					return usagef("read takes one NAME")
 				}
-				if *format != "text" && *format != "hex" && *format != "json" {
-					return usagef("unknown --format %q: text, hex or json", *format)
+				if *format != "text" && *format != "raw" && *format != "hex" && *format != "json" {
+					return usagef("unknown --format %q: text, raw, hex or json", *format)
 				}
 				name, err := localName(args[0])
 				if err != nil {
@@ -94,7 +100,6 @@ func read(env *Env, name string, opts []mailslot.Option, timeout time.Duration, 
 	defer s.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	enc := json.NewEncoder(env.Stdout)
 	for n := 0; count == 0 || n < count; n++ {
 		m, err := s.ReadMessage(ctx)
 		if err != nil {
@@ -108,9 +113,11 @@ func read(env *Env, name string, opts []mailslot.Option, timeout time.Duration, 
 		}
 		switch format {
 		case "text":
+			fmt.Fprintf(env.Stdout, "%s\n", printable.Bytes(m.Data))
+		case "raw":
 			fmt.Fprintf(env.Stdout, "%s\n", m.Data)
 		case "hex":
-			fmt.Fprintf(env.Stdout, "%d bytes from %s\n%s", len(m.Data), m.From, hex.Dump(m.Data))
+			fmt.Fprintf(env.Stdout, "%d bytes from %s\n%s", len(m.Data), printable.Line(m.From), hex.Dump(m.Data))
 		case "json":
 			rec := jsonRecord{Size: len(m.Data), From: m.From, Time: m.Time.Format(time.RFC3339Nano), Encoding: "utf-8"}
 			if utf8.Valid(m.Data) {
@@ -118,12 +125,23 @@ func read(env *Env, name string, opts []mailslot.Option, timeout time.Duration, 
 			} else {
 				rec.Data, rec.Encoding = base64.StdEncoding.EncodeToString(m.Data), "base64"
 			}
-			if err := enc.Encode(rec); err != nil {
+			if err := writeJSONLine(env.Stdout, rec); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// writeJSONLine writes v as one line of JSON that a terminal shows as
+// it is (see printable.JSON).
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(printable.JSON(append(b, '\n')))
+	return err
 }
 
 // jsonRecord is one line of --format json.

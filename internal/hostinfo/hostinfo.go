@@ -52,6 +52,10 @@ type Info struct {
 	Daemon     bool   `json:"-"` // a mailslotd answered
 }
 
+// StatusAddr is the abstract socket mailslotd tells its status on (see
+// ListenStatus and AskStatus).
+const StatusAddr = "@mailslotd/v1/status"
+
 // Listener answers Lookup with an Info until closed.
 type Listener struct {
 	ln   *net.UnixListener
@@ -65,12 +69,27 @@ func Listen(info Info) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: Addr, Net: "unix"})
+	return listen(Addr, func(uint32) []byte { return b })
+}
+
+// ListenStatus answers AskStatus on StatusAddr with what answer returns
+// for the asking process's user (as the kernel tells it), so that the
+// answer can leave out what that user may not see; the caller closes the
+// Listener. If another process holds the address, the error is a
+// *HeldError naming it.
+func ListenStatus(answer func(peerUID uint32) []byte) (*Listener, error) {
+	return listen(StatusAddr, answer)
+}
+
+// listen answers each connection to addr with answer(its peer's uid),
+// one connection at a time, each write bounded by a second.
+func listen(addr string, answer func(peerUID uint32) []byte) (*Listener, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, holder()
+			return nil, holder(addr)
 		}
-		return nil, fmt.Errorf("listen on %s: %w", Addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	l := &Listener{ln: ln, done: make(chan struct{})}
 	go func() {
@@ -84,8 +103,10 @@ func Listen(info Info) (*Listener, error) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write(b)
+			if _, uid, err := PeerCred(c); err == nil {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write(answer(uid))
+			}
 			c.Close()
 		}
 	}()
@@ -109,9 +130,18 @@ type HeldError struct {
 	Trusted bool   // UID is a mailslotd user (trust.IsDaemonUID)
 	Deaf    bool   // the socket is bound but accepts no connections
 	InUse   bool   // from Listen: the address was taken
+	Addr    string // the socket (Addr when empty)
 }
 
 func (e *HeldError) Error() string {
+	addr := e.Addr
+	if addr == "" {
+		addr = Addr
+	}
+	what := "info"
+	if addr == StatusAddr {
+		what = "status"
+	}
 	who := "not a mailslotd user"
 	if e.Trusted {
 		who = "a mailslotd user"
@@ -120,14 +150,14 @@ func (e *HeldError) Error() string {
 		who += ", not accepting connections"
 	}
 	if !e.InUse {
-		return fmt.Sprintf("the mailslotd info socket %s is held by pid %d (uid %d, %s; mailslotd runs as root or as %s): not believing its answer",
-			Addr, e.Pid, e.UID, who, trust.DaemonUserEnv)
+		return fmt.Sprintf("the mailslotd %s socket %s is held by pid %d (uid %d, %s; mailslotd runs as root or as %s): not believing its answer",
+			what, addr, e.Pid, e.UID, who, trust.DaemonUserEnv)
 	}
 	why := "another mailslotd runs in this network namespace, or a local user took the name first"
 	if e.Trusted {
 		why = "another mailslotd runs in this network namespace"
 	}
-	return fmt.Sprintf("the mailslotd info socket %s is already held by pid %d (uid %d, %s): %s", Addr, e.Pid, e.UID, who, why)
+	return fmt.Sprintf("the mailslotd %s socket %s is already held by pid %d (uid %d, %s): %s", what, addr, e.Pid, e.UID, who, why)
 }
 
 // Unwrap gives EADDRINUSE for an error from Listen.
@@ -142,19 +172,19 @@ func (e *HeldError) Unwrap() error {
 // process that holds it. A process that listens is asked for its
 // credentials; one that only bound the name is looked for in /proc
 // (which shows other users' processes' sockets only to root).
-func holder() error {
-	if c, err := net.DialTimeout("unix", Addr, time.Second); err == nil {
+func holder(addr string) error {
+	if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
 		pid, uid, err := PeerCred(c.(*net.UnixConn))
 		c.Close()
 		if err == nil {
-			return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), InUse: true}
+			return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), InUse: true, Addr: addr}
 		}
 	}
-	if pid, uid, ok := boundBy(Addr); ok {
-		return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), Deaf: true, InUse: true}
+	if pid, uid, ok := boundBy(addr); ok {
+		return &HeldError{Pid: pid, UID: uid, Trusted: trust.IsDaemonUID(uid), Deaf: true, InUse: true, Addr: addr}
 	}
-	return fmt.Errorf("the mailslotd info socket %s is already bound by a process that accepts no connections and is hidden from this user: a local user may have taken the name first: %w",
-		Addr, syscall.EADDRINUSE)
+	return fmt.Errorf("the mailslotd socket %s is already bound by a process that accepts no connections and is hidden from this user: a local user may have taken the name first: %w",
+		addr, syscall.EADDRINUSE)
 }
 
 // boundBy finds the process holding the Unix stream socket bound to addr
@@ -285,6 +315,43 @@ func LookupChecked() (Info, error) {
 	}
 	info.Daemon = true
 	return info, nil
+}
+
+// ErrNoDaemon is returned by AskStatus when no mailslotd answers.
+var ErrNoDaemon = errors.New("no mailslotd runs in this network namespace")
+
+// maxStatus bounds the answer AskStatus reads.
+const maxStatus = 4 << 20
+
+// AskStatus asks the local mailslotd for its status and returns the
+// answer (JSON, see daemon.Status). It believes only a process that runs
+// as a mailslotd user or as the caller's own user (a *HeldError names
+// any other); with no mailslotd the error wraps ErrNoDaemon.
+func AskStatus() ([]byte, error) {
+	c, err := net.DialTimeout("unix", StatusAddr, time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return nil, fmt.Errorf("ask mailslotd on %s: %w", StatusAddr, ErrNoDaemon)
+		}
+		return nil, fmt.Errorf("ask mailslotd on %s: %w", StatusAddr, err)
+	}
+	defer c.Close()
+	pid, uid, err := PeerCred(c.(*net.UnixConn))
+	if err != nil {
+		return nil, fmt.Errorf("ask mailslotd on %s: %w", StatusAddr, err)
+	}
+	if !trustedDaemon(uid) {
+		return nil, &HeldError{Pid: pid, UID: uid, Addr: StatusAddr}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(io.LimitReader(c, maxStatus+1))
+	if err != nil {
+		return nil, fmt.Errorf("the answer of mailslotd (pid %d) on %s: %w", pid, StatusAddr, err)
+	}
+	if len(b) > maxStatus {
+		return nil, fmt.Errorf("the answer of mailslotd (pid %d) on %s: over %d bytes", pid, StatusAddr, maxStatus)
+	}
+	return b, nil
 }
 
 // Default is who this computer is without a mailslotd: its host name (up

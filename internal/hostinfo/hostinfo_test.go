@@ -56,6 +56,28 @@ func runHelper(role string) int {
 				c.Close()
 			}
 		}()
+	case "squat-status": // listen on StatusAddr, answering with a made-up status
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: StatusAddr, Net: "unix"})
+		if err != nil {
+			return fail(err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte(`{"name":"EVILPC"}`))
+				c.Close()
+			}
+		}()
+	case "ask-status": // ask the status socket once and print the answer
+		b, err := AskStatus()
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Printf("%s\n", b)
+		return 0
 	case "bind": // bind Addr without listening: nobody may have it, nobody can ask who holds it
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -304,5 +326,49 @@ func TestListenTwice(t *testing.T) {
 	want := fmt.Sprintf("the mailslotd info socket @mailslotd/v1/info is already held by pid %d (uid %d, a mailslotd user): another mailslotd runs in this network namespace", os.Getpid(), os.Geteuid())
 	if err.Error() != want {
 		t.Fatalf("Listen error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// The status socket: root's listener is believed and learns who asks; a
+// squatter's answer is refused, naming it; with no mailslotd the error
+// says so.
+func TestAskStatus(t *testing.T) {
+	freshNetns(t)
+	t.Setenv(trust.DaemonUserEnv, "")
+	if _, err := AskStatus(); !errors.Is(err, ErrNoDaemon) {
+		t.Fatalf("no mailslotd: AskStatus() = %v, want ErrNoDaemon", err)
+	}
+	pid := startAs(t, asuser.Nobody, "squat-status")
+	_, err := AskStatus()
+	var held *HeldError
+	if !errors.As(err, &held) || held.Pid != int32(pid) || held.UID != asuser.Nobody {
+		t.Fatalf("AskStatus of a squatter = %v, want a HeldError naming pid %d", err, pid)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "mailslotd status socket "+StatusAddr) || !strings.Contains(msg, "not believing") {
+		t.Fatalf("AskStatus error %q", msg)
+	}
+	if l, err := ListenStatus(func(uint32) []byte { return nil }); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("status socket %s is already held by pid %d", StatusAddr, pid)) {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("ListenStatus beside a squatter: %v", err)
+	}
+}
+
+func TestListenStatusTellsAsker(t *testing.T) {
+	freshNetns(t)
+	l, err := ListenStatus(func(uid uint32) []byte { return []byte(fmt.Sprintf(`{"asker":%d}`, uid)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if b, err := AskStatus(); err != nil || string(b) != fmt.Sprintf(`{"asker":%d}`, os.Geteuid()) {
+		t.Fatalf("AskStatus() = %s, %v", b, err)
+	}
+	// User nobody asks: the answer is made for it, and it believes root.
+	cmd := asuser.Command(t, asuser.Nobody, asuser.Nobody, "ask-status")
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != `{"asker":65534}` {
+		t.Fatalf("as nobody: %s, %v", out, err)
 	}
 }

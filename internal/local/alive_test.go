@@ -3,12 +3,9 @@ package local
 import (
 	"bufio"
 	"errors"
-	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 
-	"github.com/mailslot-go/mailslot/internal/asuser"
 	"github.com/mailslot-go/mailslot/internal/errs"
 )
 
@@ -18,8 +15,7 @@ import (
 // own, and its next Write fails.
 func TestServerDeathIsSeenAtOnce(t *testing.T) {
 	key := testKey(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
-	cmd.Env = append(os.Environ(), asuser.RoleEnv+"=serve")
+	cmd := helperCmd("serve", key)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

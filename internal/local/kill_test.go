@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailslot-go/mailslot/internal/asuser"
 	"github.com/mailslot-go/mailslot/internal/errs"
 )
 
@@ -57,9 +56,7 @@ func TestKilledWriters(t *testing.T) {
 		if !c.victim {
 			count = perSurvivor
 		}
-		c.cmd = exec.Command(os.Args[0], "-test.run=^$", key)
-		c.cmd.Env = append(os.Environ(), asuser.RoleEnv+"=seq-writer",
-			"MAILSLOT_TEST_ID="+strconv.Itoa(i), "MAILSLOT_TEST_COUNT="+strconv.Itoa(count))
+		c.cmd = helperCmd("seq-writer", key, "MAILSLOT_TEST_ID="+strconv.Itoa(i), "MAILSLOT_TEST_COUNT="+strconv.Itoa(count))
 		c.cmd.Stderr = os.Stderr
 		children = append(children, c)
 	}

@@ -3,7 +3,9 @@ package local
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
@@ -17,6 +19,17 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelper(role, os.Args[len(os.Args)-1]))
 	}
 	os.Exit(m.Run())
+}
+
+// helperCmd returns this test binary run as a helper playing role on the
+// slot key, with env added. It is killed when the test process ends, so
+// that a test stopped half-way (by its timeout, or a mutant under test)
+// leaves no writer running.
+func helperCmd(role, key string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
+	cmd.Env = append(append(os.Environ(), asuser.RoleEnv+"="+role), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 func runHelper(role, key string) int {

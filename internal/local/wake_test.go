@@ -3,12 +3,9 @@ package local
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/mailslot-go/mailslot/internal/asuser"
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"golang.org/x/sys/unix"
 )
@@ -44,8 +41,7 @@ func TestSleepingReadWokenByNewWriter(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
-	cmd.Env = append(os.Environ(), asuser.RoleEnv+"=seq-writer", "MAILSLOT_TEST_COUNT=1", "MAILSLOT_TEST_ID=1")
+	cmd := helperCmd("seq-writer", key, "MAILSLOT_TEST_COUNT=1", "MAILSLOT_TEST_ID=1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/daemon/metrics"
+	"github.com/mailslot-go/mailslot/internal/version"
 )
 
 const usage = `usage: mailslotd [flags]
@@ -25,21 +27,26 @@ names, and with --announce it announces the computer to its workgroup's
 browse list. Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.
 
 Settings come from --config FILE (key = value lines), then MAILSLOTD_*
-environment variables, then flags; flags win.
+environment variables, then flags; flags win. SIGHUP reads them again:
+log-level, dedup-window and metrics-listen change at once; the log names
+any other key that changed, which takes effect after a restart.
 
 flags:
 `
 
 // Main runs mailslotd with args (without the program name) until SIGTERM
-// or SIGINT and returns the exit status.
-func Main(args []string, getenv func(string) string, stderr io.Writer) int {
+// or SIGINT and returns the exit status. SIGHUP reads the config file
+// again: log-level, dedup-window and metrics-listen change at once, and
+// the log names every other key that changed as waiting for a restart.
+func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mailslotd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	config := fs.String("config", "", "read settings from `FILE`")
+	config := fs.String("config", "", "read settings from `FILE` (again on SIGHUP)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	flags := daemon.Settings{}
 	str := func(key, def, help string) {
 		fs.Func(key, help+" (default "+def+")", func(v string) error {
@@ -68,51 +75,125 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	str("announce-reply-delay", "5s", "answer an AnnouncementRequest after a random delay up to `DURATION`")
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
+	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Get().String("mailslotd"))
+		return 0
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mailslotd: unexpected argument %q (see mailslotd --help)\n", fs.Arg(0))
 		return 2
 	}
-	settings := daemon.Settings{}
-	if *config != "" {
-		s, err := daemon.ReadSettingsFile(*config)
-		if err != nil {
-			fmt.Fprintln(stderr, "mailslotd:", err)
-			return 2
+	env := daemon.SettingsFromEnv(getenv)
+	load := func() (daemon.Settings, daemon.Config, slog.Level, error) {
+		settings := daemon.Settings{}
+		if *config != "" {
+			s, err := daemon.ReadSettingsFile(*config)
+			if err != nil {
+				return nil, daemon.Config{}, 0, err
+			}
+			settings = s
 		}
-		settings = s
+		settings = settings.Merge(env).Merge(flags)
+		cfg, level, err := settings.Config()
+		return settings, cfg, level, err
 	}
-	settings = settings.Merge(daemon.SettingsFromEnv(getenv)).Merge(flags)
-	cfg, level, err := settings.Config()
+	settings, cfg, level, err := load()
 	if err != nil {
 		fmt.Fprintln(stderr, "mailslotd:", err)
 		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var levelVar slog.LevelVar
+	levelVar.Set(level)
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: &levelVar}))
+	log := cfg.Logger
 	d, err := daemon.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailslotd:", err)
 		return 1
 	}
+	reg := metrics.Registry(d.Status)
+	var ms *metrics.Server
+	setMetrics := func(addr string) error {
+		if ms != nil {
+			ms.Close()
+			ms = nil
+		}
+		if addr == "" {
+			return nil
+		}
+		s, err := metrics.Listen(addr, reg)
+		if err != nil {
+			return err
+		}
+		ms = s
+		log.Info("serving metrics", "url", "http://"+s.Addr().String()+"/metrics")
+		return nil
+	}
+	if err := setMetrics(settings["metrics-listen"]); err != nil {
+		d.Close()
+		fmt.Fprintln(stderr, "mailslotd:", err)
+		return 1
+	}
+	defer func() {
+		if ms != nil {
+			ms.Close()
+		}
+	}()
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		d.Serve()
 	}()
-	sig := <-sigs
-	cfg.Logger.Info("stopping", "signal", sig.String())
+	var sig os.Signal
+	for sig = range sigs {
+		if sig != syscall.SIGHUP {
+			break
+		}
+		next, nextCfg, nextLevel, err := load()
+		if err != nil {
+			log.Error("reload: config not taken, nothing changed", "config", *config, "err", err)
+			continue
+		}
+		now, restart := settings.Reload(next)
+		for _, k := range now {
+			switch k {
+			case "log-level":
+				levelVar.Set(nextLevel)
+			case "dedup-window":
+				d.SetDedupWindow(nextCfg.DedupWindow)
+			case "metrics-listen":
+				if err := setMetrics(next[k]); err != nil {
+					log.Error("reload: metrics not served", "metrics_listen", next[k], "err", err)
+					next[k] = "" // none served now: the same address next time is a change
+					continue
+				}
+			}
+			log.Info("reload: key "+k+" changed", "key", k, "from", settings[k], "to", next[k])
+		}
+		for _, k := range restart {
+			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", settings[k], "config", next[k])
+			next[k] = settings[k] // still running with the old value
+		}
+		if len(now)+len(restart) == 0 {
+			log.Info("reload: no setting changed", "config", *config)
+		}
+		settings = next
+	}
+	log.Info("stopping", "signal", sig.String())
 	d.Close()
 	<-served
 	st := d.Stats()
-	cfg.Logger.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
+	log.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
 		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)

@@ -5,6 +5,8 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"runtime"
+	"time"
 )
 
 // Strict reports whether a missing tool or capability must fail the test
@@ -49,5 +51,20 @@ func Root(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Missing(t, "needs root (network namespaces, ports 137/138)")
+	}
+}
+
+// WaitGoroutines waits up to 5 s until no more than n goroutines run
+// (what ran before the code under test started), and fails the test with
+// every goroutine's stack if some stay: a leak.
+func WaitGoroutines(t TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
