@@ -33,7 +33,7 @@ type Stats struct {
 	Delivered     uint64 // records handed to a local slot (datagram and stream)
 	NoSlot        uint64 // records for a slot nobody serves here
 	LocalOnly     uint64 // records for a slot that takes no records from the network (mailslot.WithNetwork, read --network)
-	QueueFull     uint64 // datagram records dropped: the slot's queue was full
+	QueueFull     uint64 // records dropped: the slot's queue or the slot stayed full, or its process did not answer
 	Duplicates    uint64 // datagrams dropped as copies of one already delivered
 	NotForUs      uint64 // datagrams to another computer's or workgroup's name
 	Malformed     uint64 // datagrams and name packets that did not decode
@@ -62,6 +62,7 @@ type Daemon struct {
 	info   *hostinfo.Listener
 
 	slots       *slotCache
+	queues      *slotQueues
 	dedup       *deduper
 	c           counters
 	nextID      atomic.Uint32 // datagram IDs of what the daemon sends
@@ -101,6 +102,7 @@ func New(cfg Config) (*Daemon, error) {
 		done:        make(chan struct{}),
 		announceReq: make(chan struct{}, 1),
 	}
+	d.queues = newSlotQueues(dgramSink{d})
 	d.name, _ = wire.NewName(cfg.Name, 0)
 	d.group, _ = wire.NewName(cfg.Workgroup, 0)
 	ok := false
@@ -209,7 +211,8 @@ func (d *Daemon) Close() error {
 	d.closeSockets()
 	close(d.done)
 	d.wg.Wait()
-	d.slots.close()
+	d.slots.close() // a delivery waiting for room ends
+	d.queues.close()
 	return nil
 }
 
@@ -240,6 +243,11 @@ func (d *Daemon) Stats() Stats {
 		Announcements: c.announcements.Load(),
 	}
 }
+
+// SlotStats returns, for each slot records from the network went to
+// lately (at most 1024 of them), what became of them and how many wait in
+// its queue, sorted by path.
+func (d *Daemon) SlotStats() []SlotStats { return d.queues.stats() }
 
 // StreamAddr returns the stream listener's address (nil when off).
 func (d *Daemon) StreamAddr() net.Addr {

@@ -1,9 +1,10 @@
 package daemon
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -66,22 +67,54 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
-	origin := fmt.Sprintf(`\\%s (%s)`, dg.SourceName.Name(), hostPort(from))
-	err = d.deliver(path, w.Data, origin, dgramWait)
+	fromAP := netip.AddrPortFrom(netipAddr(from.IP), uint16(from.Port))
+	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, fromAP)
+}
+
+func netipAddr(ip net.IP) netip.Addr {
+	a, _ := netipFrom(ip)
+	return a
+}
+
+// dgramSink hands queued datagram records to their slots for slotQueues.
+type dgramSink struct{ d *Daemon }
+
+func (s dgramSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
+	return s.d.deliverKey(key, data, origin, wait)
+}
+
+// outcome counts what became of a datagram's record, and logs it at
+// debug level.
+func (s dgramSink) outcome(path, origin string, err error) {
+	d := s.d
+	if err == nil {
+		return
+	}
+	debug := d.log.Enabled(context.Background(), slog.LevelDebug)
+	if debug {
+		origin = strings.Clone(origin) // the record's buffer goes back to its pool
+	}
 	switch {
-	case err == nil:
 	case errors.Is(err, errs.NotFound):
 		d.c.noSlot.Add(1)
-		d.log.Debug("no slot for datagram", "slot", path, "from", origin)
+		if debug {
+			d.log.Debug("no slot for datagram", "slot", path, "from", origin)
+		}
 	case errors.Is(err, errs.Permission):
 		d.c.localOnly.Add(1)
-		d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
-			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
-	case errors.Is(err, errs.Timeout):
-		d.c.queueFull.Add(1)
-		d.log.Debug("slot full, datagram dropped", "slot", path, "from", origin)
+		if debug {
+			d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
+				"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
+		}
+	case errors.Is(err, errs.Closed):
+		// mailslotd is closing.
 	default:
-		d.log.Debug("datagram not delivered", "slot", path, "from", origin, "err", err)
+		// The slot's queue or the slot stayed full, or its process did
+		// not answer.
+		d.c.queueFull.Add(1)
+		if debug {
+			d.log.Debug("datagram dropped", "slot", path, "from", origin, "err", err)
+		}
 	}
 }
 
@@ -168,6 +201,7 @@ type slotCache struct {
 	mu      sync.Mutex
 	conns   map[string]*local.Conn
 	refused map[string]refusal
+	closed  bool
 }
 
 type refusal struct {
@@ -186,6 +220,10 @@ func newSlotCache() *slotCache {
 
 func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
+	if sc.closed {
+		sc.mu.Unlock()
+		return nil, errs.Closed
+	}
 	c := sc.conns[key]
 	r, wasRefused := sc.refused[key]
 	sc.mu.Unlock()
@@ -210,6 +248,10 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	delete(sc.refused, key)
+	if sc.closed {
+		c.Close()
+		return nil, errs.Closed
+	}
 	if old := sc.conns[key]; old != nil {
 		c.Close()
 		return old, nil
@@ -237,6 +279,7 @@ func (sc *slotCache) drop(key string, c *local.Conn) {
 func (sc *slotCache) close() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	sc.closed = true
 	for k, c := range sc.conns {
 		c.Close()
 		delete(sc.conns, k)
@@ -246,7 +289,11 @@ func (sc *slotCache) close() {
 // deliver hands a record to the local slot with this path, as a relay
 // naming origin; wait bounds the wait for room (0: none).
 func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Duration) error {
-	key := local.Key(path)
+	return d.deliverKey(local.Key(path), data, origin, wait)
+}
+
+// deliverKey is deliver for the slot with this key (local.Key).
+func (d *Daemon) deliverKey(key string, data []byte, origin string, wait time.Duration) error {
 	for attempt := 0; ; attempt++ {
 		c, err := d.slots.get(key)
 		if err != nil {
@@ -257,18 +304,12 @@ func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Dura
 			d.c.delivered.Add(1)
 			return nil
 		}
-		if errors.Is(err, errs.NotFound) && attempt == 0 {
-			// The slot we knew has closed; another may serve the name now.
+		if (errors.Is(err, errs.NotFound) || errors.Is(err, errs.Closed)) && attempt == 0 {
+			// The slot we knew has closed (or the cache let its
+			// connection go); another may serve the name now.
 			d.slots.drop(key, c)
 			continue
 		}
 		return err
 	}
 }
-
-// dgramWait is how long a datagram's record may wait for room in its
-// slot. The socket between mailslotd and a slot holds only a few records
-// (net.unix.max_dgram_qlen, 10 by default), so a slot whose reader is
-// merely busy must not lose records to a burst; a slot that stays full
-// costs at most this long per record before they are dropped and counted.
-const dgramWait = 20 * time.Millisecond

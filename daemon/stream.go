@@ -79,7 +79,10 @@ func (d *Daemon) serveStream(c net.Conn) {
 		if origin == "" || req.Source != source {
 			source, origin = req.Source, streamOrigin(req.Source, remote)
 		}
-		resp := d.streamResult(req.Name, d.deliver(req.Name, req.Data, origin, d.cfg.StreamWait))
+		key := local.Key(req.Name)
+		err = d.deliverKey(key, req.Data, origin, d.cfg.StreamWait)
+		d.queues.count(key, req.Name, err)
+		resp := d.streamResult(req.Name, err)
 		out = stream.AppendResponse(out[:0], &resp)
 		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write(out); err != nil {

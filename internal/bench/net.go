@@ -156,8 +156,8 @@ func netDatagrams(a, b *lab.Host, daemonPid, n int) (NetResult, error) {
 	stopRSS()
 
 	// Baseline: the same datagram bytes, raw UDP from a to a socket on b.
-	ifaces, err := netif.List([]string{a.Iface})
-	if err != nil {
+	var ifaces []netif.Iface
+	if err := a.Run(func() (err error) { ifaces, err = netif.List([]string{a.Iface}); return err }); err != nil {
 		return res, err
 	}
 	frame, err := w.Datagram(rec, ifaces[0], 1)
