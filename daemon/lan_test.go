@@ -55,6 +55,12 @@ func readHelper(name string) int {
 			show = show[:60]
 		}
 		fmt.Printf("RECV %d %x %s | %s\n", len(m.Data), sum[:6], m.From, show)
+		// A record "t=NANOS ..." was stamped by its sender: how long it
+		// took to reach the slot (one clock, the hosts share a machine).
+		var sent int64
+		if _, err := fmt.Sscanf(string(show), "t=%d ", &sent); err == nil {
+			fmt.Printf("LATENCY %s %d\n", strings.Fields(string(show))[1], m.Time.UnixNano()-sent)
+		}
 	}
 }
 

@@ -116,5 +116,8 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
 		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
+	for _, s := range d.SlotStats() {
+		cfg.Logger.Info("slot", "path", s.Path, "delivered", s.Delivered, "dropped", s.Dropped)
+	}
 	return 0
 }
