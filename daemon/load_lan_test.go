@@ -220,4 +220,3 @@ func TestStalledSlotDelaysNoOther(t *testing.T) {
 		t.Errorf("the healthy slot dropped records:\n%s", tail(out, 20))
 	}
 }
-

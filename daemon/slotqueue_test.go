@@ -277,7 +277,7 @@ func TestSlotQueuesNoAllocation(t *testing.T) {
 type countSink struct{}
 
 func (c *countSink) deliver(string, []byte, string, time.Duration) error { return nil }
-func (c *countSink) outcome(string, string, error)                      {}
+func (c *countSink) outcome(string, string, error)                       {}
 
 func TestAppendDgramOrigin(t *testing.T) {
 	for _, tc := range []struct {
