@@ -40,6 +40,18 @@ type Config struct {
 	// StreamWait bounds how long a record from the stream port waits for
 	// room in a full slot (default 5s).
 	StreamWait time.Duration
+	// MaxStreamConns bounds the stream port's open connections (default
+	// 512); MaxStreamConnsPerHost bounds those from one address (default
+	// 32). A connection over either is closed as soon as it is accepted.
+	MaxStreamConns, MaxStreamConnsPerHost int
+	// StreamHeaderTimeout bounds the time from a request's first byte (or
+	// from the connection, for its first request) to its whole header
+	// (default 5s); StreamBodyTimeout from its header to its whole body
+	// (default 10s). A slower sender's connection is closed.
+	StreamHeaderTimeout, StreamBodyTimeout time.Duration
+	// StreamIdle is how long a stream connection may wait between
+	// requests (default 1m).
+	StreamIdle time.Duration
 	// Announce makes the daemon announce this computer to its
 	// workgroup's master browser (Windows or Samba's nmbd), which then
 	// lists it for `net view`, Explorer and `mailslot browse`: a
@@ -87,6 +99,22 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamWait == 0 {
 		c.StreamWait = 5 * time.Second
 	}
+	for _, v := range []struct {
+		p   *int
+		def int
+	}{{&c.MaxStreamConns, 512}, {&c.MaxStreamConnsPerHost, 32}} {
+		if *v.p == 0 {
+			*v.p = v.def
+		}
+	}
+	for _, v := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&c.StreamHeaderTimeout, 5 * time.Second}, {&c.StreamBodyTimeout, 10 * time.Second}, {&c.StreamIdle, time.Minute}} {
+		if *v.p == 0 {
+			*v.p = v.def
+		}
+	}
 	if c.Comment == "" {
 		c.Comment = DefaultComment
 	}
@@ -108,13 +136,16 @@ func (c Config) withDefaults() (Config, error) {
 // The config file has one `key = value` a line; `#` starts a comment.
 // Keys: name, workgroup, interface (repeatable, or comma-separated),
 // name-port, dgram-port, stream-port, share-ports, log-level,
-// dedup-window, announce, comment, announce-reply-delay. The
+// dedup-window, announce, comment, announce-reply-delay,
+// max-stream-conns, max-stream-conns-per-host, stream-header-timeout,
+// stream-body-timeout, stream-idle. The
 // environment variables are MAILSLOTD_ and the key in upper case with
 // '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
-var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay"}
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay",
+	"max-stream-conns", "max-stream-conns-per-host", "stream-header-timeout", "stream-body-timeout", "stream-idle"}
 
 func knownKey(k string) bool {
 	for _, s := range SettingKeys {
@@ -200,6 +231,15 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			*dst = n
 		}
 	}
+	for key, dst := range map[string]*int{"max-stream-conns": &c.MaxStreamConns, "max-stream-conns-per-host": &c.MaxStreamConnsPerHost} {
+		if v := s[key]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return c, level, fmt.Errorf("%s: %q is not a positive number", key, v)
+			}
+			*dst = n
+		}
+	}
 	for key, dst := range map[string]*bool{"share-ports": &c.SharePorts, "announce": &c.Announce} {
 		if v := s[key]; v != "" {
 			b, err := strconv.ParseBool(v)
@@ -209,7 +249,8 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			*dst = b
 		}
 	}
-	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay} {
+	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay,
+		"stream-header-timeout": &c.StreamHeaderTimeout, "stream-body-timeout": &c.StreamBodyTimeout, "stream-idle": &c.StreamIdle} {
 		if v := s[key]; v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {

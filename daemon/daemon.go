@@ -17,6 +17,7 @@ import (
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -39,13 +40,14 @@ type Stats struct {
 	Malformed     uint64 // datagrams and name packets that did not decode
 	NameQueries   uint64 // name queries answered
 	StreamRecords uint64 // records received on the stream port
-	StreamErrors  uint64 // stream connections ended by a malformed request
+	StreamErrors  uint64 // stream connections ended by a malformed, slow or cut request
+	StreamRefused uint64 // stream connections closed at once: over MaxStreamConns or MaxStreamConnsPerHost
 	Announcements uint64 // host announcements sent (one per interface)
 }
 
 type counters struct {
 	datagrams, delivered, noSlot, localOnly, queueFull, duplicates, notForUs, malformed,
-	nameQueries, streamRecords, streamErrors, announcements atomic.Uint64
+	nameQueries, streamRecords, streamErrors, streamRefused, announcements atomic.Uint64
 }
 
 // Daemon serves one computer's mailslots on the network.
@@ -70,6 +72,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // open stream connections
+	perHost map[netip.Addr]int    // open stream connections by remote address
 	closed  bool
 	serving bool
 	wg      sync.WaitGroup
@@ -99,6 +102,7 @@ func New(cfg Config) (*Daemon, error) {
 		slots:       newSlotCache(),
 		dedup:       newDeduper(cfg.DedupWindow, 4096),
 		conns:       map[net.Conn]struct{}{},
+		perHost:     map[netip.Addr]int{},
 		done:        make(chan struct{}),
 		announceReq: make(chan struct{}, 1),
 	}
@@ -239,7 +243,7 @@ func (d *Daemon) Stats() Stats {
 		LocalOnly: c.localOnly.Load(),
 		QueueFull: c.queueFull.Load(), Duplicates: c.duplicates.Load(), NotForUs: c.notForUs.Load(),
 		Malformed: c.malformed.Load(), NameQueries: c.nameQueries.Load(),
-		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(),
+		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(), StreamRefused: c.streamRefused.Load(),
 		Announcements: c.announcements.Load(),
 	}
 }

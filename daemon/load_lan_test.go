@@ -1,9 +1,11 @@
 package daemon_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/mailslot-go/mailslot/internal/lab"
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/remote"
+	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
 // dgramSender sends mailslot datagrams from one host to another's
@@ -218,5 +221,185 @@ func TestStalledSlotDelaysNoOther(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?i)msg=slot path="?load\\\\?ok"? delivered=\d+ dropped=0\b`).MatchString(out) {
 		t.Errorf("the healthy slot dropped records:\n%s", tail(out, 20))
+	}
+}
+
+// vmKiB reads a VmXXX line (VmHWM: peak resident memory; VmRSS: now) of
+// a process, in KiB.
+func vmKiB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// attack opens n connections from h to the stream port at to, sends each
+// the bytes of send, and watches them: ended counts those the other side
+// closed or reset.
+type attack struct {
+	conns []net.Conn
+	ended atomic.Int64
+	wg    sync.WaitGroup
+}
+
+func openAttack(t *testing.T, h *lab.Host, to netip.AddrPort, n int, send []byte) *attack {
+	t.Helper()
+	at := &attack{}
+	t.Cleanup(at.close)
+	err := h.Run(func() error {
+		for i := 0; i < n; i++ {
+			c, err := net.DialTimeout("tcp4", to.String(), 5*time.Second)
+			if errors.Is(err, syscall.ECONNRESET) {
+				at.ended.Add(1) // refused before the connect returned
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+			at.conns = append(at.conns, c)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range at.conns {
+		at.wg.Add(1)
+		go func() {
+			defer at.wg.Done()
+			if len(send) > 0 {
+				if _, err := c.Write(send); err != nil {
+					at.ended.Add(1)
+					return
+				}
+			}
+			var b [512]byte
+			for {
+				if _, err := c.Read(b[:]); err != nil {
+					at.ended.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	return at
+}
+
+func (at *attack) close() {
+	for _, c := range at.conns {
+		c.Close()
+	}
+	at.wg.Wait()
+}
+
+// waitEnded waits until at least n of the attack's connections ended.
+func (at *attack) waitEnded(t *testing.T, n int, within time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for at.ended.Load() < int64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d of %d connections ended, want %d", what, at.ended.Load(), len(at.conns), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStreamPortUnderAttack floods a mailslotd's stream port with idle
+// connections, then with requests that stop halfway, then its datagram
+// port: connections over the caps are closed at once, slow ones when their
+// deadline passes, mailslotd's peak memory stays under 64 MiB, and a
+// record from another host gets through meanwhile.
+func TestStreamPortUnderAttack(t *testing.T) {
+	t.Setenv("MAILSLOT_NO_DNS", "1")
+	l := lab.New(t)
+	a, b, c, e := l.AddHost("ATTACKER"), l.AddHost("HOSTB"), l.AddHost("HOSTC"), l.AddHost("ATTACKER2")
+	const perHost, total = 300, 400
+	d := startDaemon(t, b, "WG", "--log-level", "info",
+		"--max-stream-conns", strconv.Itoa(total), "--max-stream-conns-per-host", strconv.Itoa(perHost),
+		"--stream-header-timeout", "8s", "--stream-body-timeout", "3s")
+	r := startReader(t, b, `\\.\mailslot\attack\x`)
+	to := netip.AddrPortFrom(b.Addr, 1138)
+	big := make([]byte, 64<<10)
+	legit := func(tag string) {
+		t.Helper()
+		copy(big, tag)
+		if err := write(c, `\\HOSTB\mailslot\attack\x`, big); err != nil {
+			t.Fatalf("%s: a legitimate 64 KiB write: %v", tag, err)
+		}
+		if err := write(c, `\\HOSTB\mailslot\attack\x`, []byte(tag)); err != nil {
+			t.Fatalf("%s: a legitimate write: %v", tag, err)
+		}
+		waitRecv(t, r, tag)
+	}
+	legit("before")
+	t.Logf("mailslotd at rest: VmRSS %d KiB", vmKiB(t, d.Pid(), "VmRSS"))
+
+	t.Run("idle connections", func(t *testing.T) {
+		const n = 5000
+		start := time.Now()
+		at := openAttack(t, a, to, n, nil)
+		// Those over the per-host cap are closed at once...
+		at.waitEnded(t, n-perHost, 5*time.Second, "over the per-host cap")
+		if got := at.ended.Load(); got != n-perHost {
+			t.Errorf("%d of %d idle connections closed before their deadline, want %d", got, n, n-perHost)
+		}
+		// ...the total cap holds against a second host...
+		at2 := openAttack(t, e, to, 200, nil)
+		at2.waitEnded(t, 200-(total-perHost), 5*time.Second, "over the total cap")
+		// ...and legitimate writes still get through while the total is
+		// full only once some close: here, from the same host as before.
+		at2.close()
+		legit("during idle flood")
+		// The rest are cut once the header deadline passes.
+		at.waitEnded(t, n, 20*time.Second, "idle connections past the header deadline")
+		t.Logf("%d idle connections: all closed after %v; mailslotd peak VmHWM %d KiB, now VmRSS %d KiB",
+			n, time.Since(start).Round(time.Millisecond), vmKiB(t, d.Pid(), "VmHWM"), vmKiB(t, d.Pid(), "VmRSS"))
+	})
+
+	t.Run("half-sent requests", func(t *testing.T) {
+		const n = 3000
+		req, err := stream.AppendRequest(nil, &stream.Request{Name: `attack\x`, Source: "ATTACKER", Data: big})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		at := openAttack(t, a, to, n, req[:len(req)/2])
+		at.waitEnded(t, n-perHost, 10*time.Second, "over the per-host cap")
+		legit("during half-sent flood")
+		at.waitEnded(t, n, 20*time.Second, "half-sent requests past the body deadline")
+		t.Logf("%d half-sent 64 KiB requests: all closed after %v; mailslotd peak VmHWM %d KiB, now VmRSS %d KiB",
+			n, time.Since(start).Round(time.Millisecond), vmKiB(t, d.Pid(), "VmHWM"), vmKiB(t, d.Pid(), "VmRSS"))
+	})
+
+	t.Run("datagram flood", func(t *testing.T) {
+		snd := newDgramSender(t, a, b)
+		rec := make([]byte, 400)
+		for i := 0; i < 30000; i++ {
+			copy(rec, fmt.Sprintf("flood %d ", i))
+			if err := snd.send(`attack\x`, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		legit("during datagram flood")
+		t.Logf("datagram flood: mailslotd peak VmHWM %d KiB, now VmRSS %d KiB", vmKiB(t, d.Pid(), "VmHWM"), vmKiB(t, d.Pid(), "VmRSS"))
+	})
+
+	if hwm := vmKiB(t, d.Pid(), "VmHWM"); hwm > 64<<10 {
+		t.Errorf("mailslotd's peak resident memory under attack: %d KiB, over 64 MiB", hwm)
+	}
+	d.Stop()
+	m := regexp.MustCompile(`stream_refused=(\d+)`).FindStringSubmatch(d.Output())
+	if m == nil {
+		t.Fatalf("mailslotd did not report refused connections:\n%s", tail(d.Output(), 20))
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 5000-perHost+3000-perHost {
+		t.Errorf("mailslotd refused %d connections, want at least %d", n, 5000-perHost+3000-perHost)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/mailslot-go/mailslot/daemon"
@@ -29,6 +30,10 @@ environment variables, then flags; flags win.
 
 flags:
 `
+
+// memoryLimit is the Go runtime's soft memory limit for mailslotd unless
+// GOMEMLIMIT sets another.
+const memoryLimit = 40 << 20
 
 // Main runs mailslotd with args (without the program name) until SIGTERM
 // or SIGINT and returns the exit status.
@@ -66,6 +71,11 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	})
 	str("comment", daemon.DefaultComment, "`TEXT` announced with the computer (at most 42 bytes)")
 	str("announce-reply-delay", "5s", "answer an AnnouncementRequest after a random delay up to `DURATION`")
+	str("max-stream-conns", "512", "at most `N` stream connections at once")
+	str("max-stream-conns-per-host", "32", "at most `N` stream connections from one address")
+	str("stream-header-timeout", "5s", "close a stream connection whose request header takes longer than `DURATION`")
+	str("stream-body-timeout", "10s", "close a stream connection whose request body takes longer than `DURATION`")
+	str("stream-idle", "1m", "close a stream connection idle between requests for `DURATION`")
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +103,11 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mailslotd:", err)
 		return 2
 	}
+	if getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the collector works harder as the heap nears it,
+		// and memory a burst took goes back to the system soon after.
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	d, err := daemon.New(cfg)
 	if err != nil {
@@ -114,7 +129,7 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	st := d.Stats()
 	cfg.Logger.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
-		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
+		"stream_records", st.StreamRecords, "stream_errors", st.StreamErrors, "stream_refused", st.StreamRefused, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
 	for _, s := range d.SlotStats() {
 		cfg.Logger.Info("slot", "path", s.Path, "delivered", s.Delivered, "dropped", s.Dropped)
