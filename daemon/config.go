@@ -44,13 +44,13 @@ type Config struct {
 	// 512); MaxStreamConnsPerHost bounds those from one address (default
 	// 32). A connection over either is closed as soon as it is accepted.
 	MaxStreamConns, MaxStreamConnsPerHost int
-	// StreamHeaderTimeout bounds the time from a request's first byte (or
-	// from the connection, for its first request) to its whole header
-	// (default 5s); StreamBodyTimeout from its header to its whole body
-	// (default 10s). A slower sender's connection is closed.
+	// StreamHeaderTimeout bounds the time from a request's first byte to
+	// its whole header (default 5s); StreamBodyTimeout from its header to
+	// its whole body (default 10s). A slower sender's connection is
+	// closed.
 	StreamHeaderTimeout, StreamBodyTimeout time.Duration
-	// StreamIdle is how long a stream connection may wait between
-	// requests (default 1m).
+	// StreamIdle is how long a stream connection may wait for a request:
+	// the first, or the next after an answer (default 1m).
 	StreamIdle time.Duration
 	// Announce makes the daemon announce this computer to its
 	// workgroup's master browser (Windows or Samba's nmbd), which then

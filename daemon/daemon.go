@@ -122,6 +122,10 @@ func New(cfg Config) (*Daemon, error) {
 				return nil, err
 			}
 			d.dgram = append(d.dgram, c)
+			if got := recvBufSize(c); got < rcvBuf && len(d.dgram) == 1 {
+				d.log.Warn("the system caps the datagram receive buffer: a burst of datagrams may be dropped; raise net.core.rmem_max (sysctl -w net.core.rmem_max=4194304) or run as root",
+					"interface", ifc.Name, "buffer_bytes", got, "wanted_bytes", rcvBuf)
+			}
 		}
 		if cfg.NamePort > 0 {
 			c, err := listenUDP(ifc, cfg.NamePort, cfg.SharePorts)

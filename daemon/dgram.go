@@ -23,27 +23,47 @@ func netipFrom(ip net.IP) (netip.Addr, bool) {
 	return a.Unmap(), ok
 }
 
-// dgramLoop receives datagrams on one interface until its socket closes.
+// dgramLoop receives datagrams on one interface until its socket closes,
+// in batches (see dgramBatch).
 func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 	defer d.wg.Done()
-	buf := make([]byte, 65536)
+	b, err := newDgramBatch(c)
+	if err != nil {
+		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
+		return
+	}
+	var logs logLimiter
+	names := newNameTable(maxInternedNames).intern
 	for {
-		n, from, err := c.ReadFromUDP(buf)
+		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			d.log.Warn("receive datagram", "interface", ifc.Name, "err", err)
+			if ok, more := logs.allow(time.Now(), acceptLogEvery); ok {
+				d.log.Warn("receive datagram", "interface", ifc.Name, "err", err, "failed_since_last_log", more)
+			}
+			time.Sleep(acceptPauseMin) // an error that persists must not spin
 			continue
 		}
-		d.handleDatagram(ifc, buf[:n], from)
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			data, from, cut := b.msg(i)
+			if cut {
+				d.c.malformed.Add(1)
+				d.log.Debug("dropped datagram: too large", "from", from, "interface", ifc.Name)
+				continue
+			}
+			d.handleDatagram(ifc, data, from, now, names)
+		}
 	}
 }
 
-// handleDatagram checks one datagram and delivers its record. Bad input
-// is counted and logged at debug level, never more.
-func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
-	dg, w, err := wire.DecodeMailslotDatagram(b)
+// handleDatagram checks one datagram, received at now, and queues its
+// record for its slot; names makes the slot names' strings. Bad input is
+// counted and logged at debug level, never more.
+func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now time.Time, names wire.NameFunc) {
+	dg, w, err := wire.DecodeMailslotDatagramNames(b, names)
 	if err != nil {
 		d.c.malformed.Add(1)
 		d.log.Debug("dropped datagram", "from", from, "interface", ifc.Name, "err", err)
@@ -55,7 +75,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 		return
 	}
 	d.c.datagrams.Add(1)
-	if d.dedup.seen(dedupKey(from, &dg, &w), time.Now()) {
+	if d.dedup.seen(dedupKey(from, &dg, &w), now) {
 		d.c.duplicates.Add(1)
 		d.log.Debug("dropped duplicate datagram", "from", from, "id", dg.ID)
 		return
@@ -67,13 +87,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
-	fromAP := netip.AddrPortFrom(netipAddr(from.IP), uint16(from.Port))
-	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, fromAP)
-}
-
-func netipAddr(ip net.IP) netip.Addr {
-	a, _ := netipFrom(ip)
-	return a
+	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, from)
 }
 
 // dgramSink hands queued datagram records to their slots for slotQueues.
@@ -137,13 +151,41 @@ func (d *Daemon) forUs(dg *wire.Datagram) bool {
 
 var msBrowse = wire.BrowseMasterName()
 
+// maxInternedNames bounds a nameTable.
+const maxInternedNames = 1024
+
+// nameTable hands out one string per mailslot name seen, so that a
+// datagram for a known slot costs no allocation. It forgets them all
+// when full. One receive loop uses it.
+type nameTable struct {
+	max   int
+	names map[string]string
+}
+
+func newNameTable(max int) *nameTable {
+	return &nameTable{max: max, names: make(map[string]string)}
+}
+
+func (nt *nameTable) intern(b []byte) string {
+	if s, ok := nt.names[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	if len(nt.names) >= nt.max {
+		clear(nt.names)
+	}
+	s := string(b)
+	nt.names[s] = s
+	return s
+}
+
 var dedupSeed = maphash.MakeSeed()
 
 // dedupKey identifies a datagram: who sent it, its id, where to, and what.
-func dedupKey(from *net.UDPAddr, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
+func dedupKey(from netip.AddrPort, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
 	var h maphash.Hash
 	h.SetSeed(dedupSeed)
-	h.Write(from.IP.To16())
+	ip := from.Addr().As16()
+	h.Write(ip[:])
 	src := dg.SourceName.Bytes()
 	h.Write(src[:])
 	h.Write([]byte{byte(dg.ID >> 8), byte(dg.ID)})

@@ -323,7 +323,7 @@ func TestStreamPortUnderAttack(t *testing.T) {
 	const perHost, total = 300, 400
 	d := startDaemon(t, b, "WG", "--log-level", "info",
 		"--max-stream-conns", strconv.Itoa(total), "--max-stream-conns-per-host", strconv.Itoa(perHost),
-		"--stream-header-timeout", "8s", "--stream-body-timeout", "3s")
+		"--stream-idle", "8s", "--stream-body-timeout", "3s")
 	r := startReader(t, b, `\\.\mailslot\attack\x`)
 	to := netip.AddrPortFrom(b.Addr, 1138)
 	big := make([]byte, 64<<10)
@@ -357,8 +357,8 @@ func TestStreamPortUnderAttack(t *testing.T) {
 		// full only once some close: here, from the same host as before.
 		at2.close()
 		legit("during idle flood")
-		// The rest are cut once the header deadline passes.
-		at.waitEnded(t, n, 20*time.Second, "idle connections past the header deadline")
+		// The rest are cut once the idle deadline passes.
+		at.waitEnded(t, n, 20*time.Second, "idle connections past the idle deadline")
 		t.Logf("%d idle connections: all closed after %v; mailslotd peak VmHWM %d KiB, now VmRSS %d KiB",
 			n, time.Since(start).Round(time.Millisecond), vmKiB(t, d.Pid(), "VmHWM"), vmKiB(t, d.Pid(), "VmRSS"))
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
 	"github.com/mailslot-go/mailslot/internal/stream"
+	"golang.org/x/sys/unix"
 )
 
 func (d *Daemon) acceptLoop() {
@@ -119,10 +120,10 @@ func streamOrigin(source, remote string) string { return `\\` + source + " (" + 
 func originLen(n int, remote string) int { return len(`\\ ()`) + n + len(remote) }
 
 // serveStream answers one connection's requests, one at a time. Between
-// requests it holds no buffer. A request's header must come within
-// StreamHeaderTimeout of its first byte (of the connection, for the
-// first), its body within StreamBodyTimeout of its header; the next
-// request within StreamIdle.
+// requests it holds no buffer. A request must start within StreamIdle (of
+// the connection, or of the previous answer), its header must come within
+// StreamHeaderTimeout of its first byte, its body within
+// StreamBodyTimeout of its header.
 func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 	defer d.wg.Done()
 	defer func() {
@@ -141,18 +142,16 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 	var source, origin string // the last request's source, and the origin made of it
 	remote := c.RemoteAddr().String()
 	prefix := func(n int) int { return local.RelayPrefixLen(originLen(n, remote)) }
-	wait := d.cfg.StreamHeaderTimeout // for the first request's first byte
 	for {
 		if !rr.buffered() {
 			rr.release()
-			_ = c.SetReadDeadline(time.Now().Add(wait))
+			_ = c.SetReadDeadline(time.Now().Add(d.cfg.StreamIdle))
 			if err := waitReadable(c); err != nil {
 				if isTimeout(err) {
-					d.log.Debug("stream connection closed: idle", "from", remote, "after", wait)
+					d.log.Debug("stream connection closed: idle", "from", remote, "after", d.cfg.StreamIdle)
 				}
 				return
 			}
-			wait = d.cfg.StreamIdle
 		}
 		_ = c.SetReadDeadline(time.Now().Add(d.cfg.StreamHeaderTimeout))
 		req, err := rr.next(prefix)
@@ -219,13 +218,20 @@ func waitReadable(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	asked := false
-	return rc.Read(func(uintptr) bool {
-		// The first call says "not yet", so that the poller waits for
-		// readiness; the second comes once the socket is readable.
-		done := asked
-		asked = true
-		return done
+	return rc.Read(func(fd uintptr) bool {
+		// Peek: the poller forgets earlier readiness when a wait begins,
+		// so only the socket can say whether bytes are already there.
+		var b [1]byte
+		for {
+			_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			switch err {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false // wait for the poller
+			}
+			return true // bytes, the end, or an error the read will see
+		}
 	})
 }
 
