@@ -97,6 +97,18 @@ func (s dgramSink) deliver(key string, data []byte, origin string, wait time.Dur
 	return s.d.deliverKey(key, data, origin, wait)
 }
 
+func (s dgramSink) tryDeliver(key string, data []byte, origin string) bool {
+	c := s.d.slots.peek(key)
+	if c == nil {
+		return false
+	}
+	ok, err := c.TryWrite(data, origin)
+	if ok {
+		s.d.c.delivered.Add(1)
+	}
+	return ok && err == nil
+}
+
 // outcome counts what became of a datagram's record, and logs it at
 // debug level.
 func (s dgramSink) outcome(path, origin string, err error) {
@@ -307,6 +319,13 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	}
 	sc.conns[key] = c
 	return c, nil
+}
+
+// peek returns the open connection to a slot, if the cache has one.
+func (sc *slotCache) peek(key string) *local.Conn {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.conns[key]
 }
 
 func (sc *slotCache) drop(key string, c *local.Conn) {

@@ -13,17 +13,21 @@ import (
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
-// The datagram receive path never waits on a slot: it puts each record in
-// its slot's queue and goes back to the socket. Every slot has a queue of
-// its own, bounded, drained by a goroutine of its own that opens the slot
-// and writes to it. A slot that is full, or whose process has stopped
-// answering (a reader under SIGSTOP stalls the relay's handshake up to
-// 5 s), fills only its own queue: its records are dropped and counted for
-// it, and no other slot's record waits behind them.
+// The datagram receive path never waits on a slot. A record for a slot
+// that mailslotd has open, with nothing queued before it and room in its
+// ring, goes in at once (local.Conn.TryWrite, which never waits). Any
+// other goes in its slot's queue: every slot has a queue of its own,
+// bounded, drained by a goroutine of its own that opens the slot and waits
+// for room. Once the queue is empty, records go straight in again while
+// the goroutine lingers for more, and it ends after queueLinger. A slot that is full, or
+// whose process has stopped answering (a reader under SIGSTOP stalls the
+// relay's handshake up to 5 s), fills only its own queue: its records are
+// dropped and counted for it, and no other slot's record waits behind
+// them.
 
 const (
 	// slotQueueLen is the most records one slot's queue holds.
-	slotQueueLen = 256
+	slotQueueLen = 2048
 	// maxLiveQueues bounds the slots with a queue (and a goroutine) at once;
 	// records for another slot are dropped while that many are busy.
 	maxLiveQueues = maxCachedSlots
@@ -31,9 +35,9 @@ const (
 	maxTrackedSlots = 1024
 	// maxQueuedBytes bounds the memory held by every queue together.
 	maxQueuedBytes = 8 << 20
-	// queueIdle is how long a queue's goroutine waits for a record
-	// before it ends (a later record starts another).
-	queueIdle = 30 * time.Second
+	// queueLinger is how long a queue's goroutine waits for records once
+	// its queue is empty before it ends (a later record starts another).
+	queueLinger = 5 * time.Second
 	// queueWait is how long a queued record waits for room in a full slot.
 	queueWait = 250 * time.Millisecond
 	// recBufSize is the size of the pooled buffers records are queued in:
@@ -56,6 +60,10 @@ type slotSink interface {
 	// deliver writes one record to the slot with this key, waiting up to
 	// wait for room.
 	deliver(key string, data []byte, origin string, wait time.Duration) error
+	// tryDeliver writes one record to the slot with this key if that
+	// needs no wait (the slot is open and has room), and reports whether
+	// it did.
+	tryDeliver(key string, data []byte, origin string) bool
 	// outcome counts and logs what became of a record of the slot at
 	// path; err is nil when it was delivered. The origin is valid only
 	// during the call.
@@ -90,6 +98,7 @@ var recBufs = sync.Pool{New: func() any {
 type slotQueue struct {
 	key, path string
 	ch        chan queuedRecord // nil while no goroutine drains it
+	parked    bool              // its goroutine waits with the queue empty; guarded by slotQueues.mu
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
 	lastUsed  time.Time // guarded by slotQueues.mu
@@ -97,9 +106,9 @@ type slotQueue struct {
 
 // slotQueues holds a queue per slot.
 type slotQueues struct {
-	sink slotSink
-	wait time.Duration // queueWait
-	idle time.Duration // queueIdle
+	sink   slotSink
+	wait   time.Duration // queueWait
+	linger time.Duration // queueLinger
 
 	mu     sync.Mutex
 	slots  map[string]*slotQueue // at most maxTrackedSlots
@@ -112,7 +121,7 @@ type slotQueues struct {
 
 func newSlotQueues(sink slotSink) *slotQueues {
 	return &slotQueues{
-		sink: sink, wait: queueWait, idle: queueIdle,
+		sink: sink, wait: queueWait, linger: queueLinger,
 		slots: map[string]*slotQueue{}, done: make(chan struct{}),
 	}
 }
@@ -141,6 +150,24 @@ func (qs *slotQueues) enqueue(key, path string, data []byte, src wire.Name, from
 	if q == nil {
 		q = qs.track(key, path)
 	}
+	if q != nil && (q.ch == nil || q.parked) {
+		// Nothing queued for the slot: straight in, if it has room.
+		qs.mu.Unlock()
+		if qs.sink.tryDeliver(key, rec.data(), rec.origin()) {
+			q.delivered.Add(1)
+			qs.free(rec)
+			return true
+		}
+		qs.mu.Lock()
+		if qs.closed {
+			qs.mu.Unlock()
+			qs.free(rec)
+			return false
+		}
+		if q = qs.slots[key]; q == nil {
+			q = qs.track(key, path)
+		}
+	}
 	var err error
 	switch {
 	case q == nil || (q.ch == nil && qs.live >= maxLiveQueues):
@@ -156,6 +183,7 @@ func (qs *slotQueues) enqueue(key, path string, data []byte, src wire.Name, from
 		}
 		select {
 		case q.ch <- rec:
+			q.parked = false
 			qs.bytes.Add(size)
 			q.lastUsed = time.Now()
 			qs.mu.Unlock()
@@ -217,12 +245,13 @@ func (qs *slotQueues) free(r queuedRecord) {
 	}
 }
 
-// run drains one slot's queue until it stays empty for qs.idle, the slot
-// is found gone, or the queues close.
+// run drains one slot's queue until it has stayed empty for qs.linger,
+// the slot is found gone, or the queues close.
 func (qs *slotQueues) run(q *slotQueue, ch chan queuedRecord) {
 	defer qs.wg.Done()
-	idle := time.NewTimer(qs.idle)
-	defer idle.Stop()
+	linger := time.NewTimer(qs.linger)
+	defer linger.Stop()
+	linger.Stop()
 	for {
 		select {
 		case r := <-ch:
@@ -241,22 +270,21 @@ func (qs *slotQueues) run(q *slotQueue, ch chan queuedRecord) {
 				qs.retire(q, ch, err)
 				return
 			}
-			if !idle.Stop() {
-				select {
-				case <-idle.C:
-				default:
-				}
-			}
-			idle.Reset(qs.idle)
-		case <-idle.C:
 			qs.mu.Lock()
 			if len(ch) == 0 {
+				// Records may go straight in again meanwhile.
+				q.parked = true
+				linger.Reset(qs.linger)
+			}
+			qs.mu.Unlock()
+		case <-linger.C:
+			qs.mu.Lock()
+			if q.parked && len(ch) == 0 {
 				qs.retireLocked(q)
 				qs.mu.Unlock()
 				return
 			}
 			qs.mu.Unlock()
-			idle.Reset(qs.idle)
 		case <-qs.done:
 			qs.mu.Lock()
 			qs.retireLocked(q)
@@ -284,7 +312,7 @@ func (qs *slotQueues) retire(q *slotQueue, ch chan queuedRecord, err error) {
 // for the slot starts a new one; qs.mu is held.
 func (qs *slotQueues) retireLocked(q *slotQueue) {
 	if q.ch != nil {
-		q.ch = nil
+		q.ch, q.parked = nil, false
 		qs.live--
 	}
 }
@@ -342,6 +370,16 @@ func (qs *slotQueues) stats() []SlotStats {
 	qs.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// depth returns how many records wait in a slot's queue.
+func (qs *slotQueues) depth(key string) int {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	if q := qs.slots[key]; q != nil && q.ch != nil {
+		return len(q.ch)
+	}
+	return 0
 }
 
 // liveQueues returns how many queues have a goroutine.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,10 @@ func (f *fakeSink) deliver(key string, data []byte, origin string, wait time.Dur
 	f.mu.Unlock()
 	return nil
 }
+
+// tryDeliver never takes a record at once: the tests below are about the
+// queues.
+func (f *fakeSink) tryDeliver(string, []byte, string) bool { return false }
 
 func (f *fakeSink) outcome(path, origin string, err error) {
 	kind := "delivered"
@@ -132,7 +137,7 @@ func TestSlotQueuesStalledSlotDelaysNoOther(t *testing.T) {
 	f := newFakeSink()
 	f.stalled["STALL"] = true
 	qs := newSlotQueues(f)
-	const n = 1000
+	const n = slotQueueLen + 500
 	// The stalled slot's goroutine takes its first record and stalls.
 	put(qs, "stall", "first")
 	<-f.inStalled
@@ -184,23 +189,76 @@ func TestSlotQueuesMissingSlot(t *testing.T) {
 	checkNoLeak(t, base)
 }
 
-// A queue's goroutine ends once the queue stays empty, and a later record
-// starts another; the counters live on.
-func TestSlotQueuesIdleReap(t *testing.T) {
+// A queue's goroutine ends once the queue has stayed empty a while, and a
+// later record starts another; the counters live on.
+func TestSlotQueuesGoroutineEndsWhenIdle(t *testing.T) {
 	base := runtime.NumGoroutine()
 	f := newFakeSink()
 	qs := newSlotQueues(f)
 	defer qs.close()
-	qs.idle = 5 * time.Millisecond
+	qs.linger = 5 * time.Millisecond
 	put(qs, "a", "one")
-	poll(t, "the queue to be reaped", func() bool { return qs.liveQueues() == 0 && f.count("A") == 1 })
+	poll(t, "the queue's goroutine to end", func() bool { return qs.liveQueues() == 0 && f.count("A") == 1 })
 	checkNoLeak(t, base)
 	put(qs, "a", "two")
 	poll(t, "the second record", func() bool { return f.count("A") == 2 })
 	if st := statsOf(qs, "a"); st.Delivered != 2 {
-		t.Errorf("after a reap: %+v", st)
+		t.Errorf("after the goroutine ended: %+v", st)
 	}
 }
+
+// A record for an open slot with room and nothing queued before it goes in
+// at once, with no goroutine; once one had to wait, those behind it queue
+// (in order) until the queue is empty again.
+func TestSlotQueuesStraightIn(t *testing.T) {
+	s := &orderSink{}
+	qs := newSlotQueues(s)
+	defer qs.close()
+	s.room.Store(true)
+	put(qs, "a", "0")
+	if qs.liveQueues() != 0 || statsOf(qs, "a").Delivered != 1 {
+		t.Fatalf("a record for a slot with room was queued: %+v, %d queues", qs.stats(), qs.liveQueues())
+	}
+	s.room.Store(false) // full: the next ones queue
+	for i := 1; i < 100; i++ {
+		put(qs, "a", fmt.Sprint(i))
+	}
+	s.room.Store(true)
+	for i := 100; i < 200; i++ {
+		put(qs, "a", fmt.Sprint(i))
+	}
+	poll(t, "every record", func() bool { return statsOf(qs, "a").Delivered == 200 })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range s.got {
+		if d != fmt.Sprint(i) {
+			t.Fatalf("record %d is %q: out of order", i, d)
+		}
+	}
+}
+
+// orderSink takes records at once while room is set, always by deliver.
+type orderSink struct {
+	room atomic.Bool
+	mu   sync.Mutex
+	got  []string
+}
+
+func (s *orderSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
+	s.mu.Lock()
+	s.got = append(s.got, string(data))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *orderSink) tryDeliver(key string, data []byte, origin string) bool {
+	if !s.room.Load() {
+		return false
+	}
+	return s.deliver(key, data, origin, 0) == nil
+}
+
+func (s *orderSink) outcome(string, string, error) {}
 
 // Stalled slots can take at most maxLiveQueues goroutines; records for
 // others are dropped and counted meanwhile, and closing ends them all.
@@ -253,30 +311,36 @@ func TestSlotQueuesByteBudget(t *testing.T) {
 	}
 }
 
-// Queueing a datagram's record allocates nothing once the pool is warm.
+// Handing on a datagram's record allocates nothing once the pool is
+// warm, whether it goes straight in or through the queue.
 func TestSlotQueuesNoAllocation(t *testing.T) {
-	f := &countSink{}
-	qs := newSlotQueues(f)
-	defer qs.close()
-	data := []byte(strings.Repeat("d", 100))
-	key, path := "ALLOC", "alloc"
-	for i := 0; i < 100; i++ {
-		qs.enqueue(key, path, data, testSender, testFrom)
-	}
-	allocs := testing.AllocsPerRun(1000, func() {
-		for !qs.enqueue(key, path, data, testSender, testFrom) {
-			runtime.Gosched()
+	for _, queued := range []bool{false, true} {
+		qs := newSlotQueues(&countSink{queued: queued})
+		data := []byte(strings.Repeat("d", 100))
+		key, path := "ALLOC", "alloc"
+		for i := 0; i < 100; i++ {
+			qs.enqueue(key, path, data, testSender, testFrom)
 		}
-	})
-	if allocs >= 0.1 {
-		t.Errorf("%.2f allocations per queued record", allocs)
+		allocs := testing.AllocsPerRun(1000, func() {
+			if !qs.enqueue(key, path, data, testSender, testFrom) {
+				t.Fatal("record not taken")
+			}
+			for qs.depth(key) > 0 { // a backlog holds buffers: none here
+				runtime.Gosched()
+			}
+		})
+		if allocs >= 0.1 {
+			t.Errorf("queued %v: %.2f allocations per record", queued, allocs)
+		}
+		qs.close()
 	}
 }
 
-// countSink takes every record.
-type countSink struct{}
+// countSink takes every record, at once unless queued is set.
+type countSink struct{ queued bool }
 
 func (c *countSink) deliver(string, []byte, string, time.Duration) error { return nil }
+func (c *countSink) tryDeliver(string, []byte, string) bool             { return !c.queued }
 func (c *countSink) outcome(string, string, error)                       {}
 
 func TestAppendDgramOrigin(t *testing.T) {
