@@ -340,7 +340,7 @@ func TestSlotQueuesNoAllocation(t *testing.T) {
 type countSink struct{ queued bool }
 
 func (c *countSink) deliver(string, []byte, string, time.Duration) error { return nil }
-func (c *countSink) tryDeliver(string, []byte, string) bool             { return !c.queued }
+func (c *countSink) tryDeliver(string, []byte, string) bool              { return !c.queued }
 func (c *countSink) outcome(string, string, error)                       {}
 
 func TestAppendDgramOrigin(t *testing.T) {
