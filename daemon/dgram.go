@@ -255,6 +255,7 @@ type slotCache struct {
 	mu      sync.Mutex
 	conns   map[string]*local.Conn
 	refused map[string]refusal
+	large   int // connections with a full-size ring
 	closed  bool
 }
 
@@ -263,8 +264,14 @@ type refusal struct {
 	err error
 }
 
+// The relay's rings: the first maxLargeRings slots open at once get a
+// full-size ring (local.RingSize: 1 MiB for a slot of 64 KiB records,
+// room for a burst while its reader is busy), the others the smallest
+// (local.SmallRingSize: 256 KiB for 64 KiB records). At most 16 MiB +
+// 240 x 256 KiB = 76 MiB of shared memory so.
 const (
-	maxCachedSlots = 256 // each holds a ring of up to 256 KiB (local.SmallRingSize)
+	maxCachedSlots = 256
+	maxLargeRings  = 16
 	refusalMemory  = time.Second
 )
 
@@ -287,7 +294,10 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	if wasRefused && time.Since(r.at) < refusalMemory {
 		return nil, r.err
 	}
-	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: true})
+	sc.mu.Lock()
+	small := sc.large >= maxLargeRings
+	sc.mu.Unlock()
+	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: small})
 	if err != nil {
 		if errors.Is(err, errs.Permission) {
 			sc.mu.Lock()
@@ -312,13 +322,28 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	}
 	if len(sc.conns) >= maxCachedSlots {
 		for k, old := range sc.conns { // any one: a cache, not a registry
-			old.Close()
-			delete(sc.conns, k)
+			sc.removeLocked(k, old)
 			break
 		}
 	}
 	sc.conns[key] = c
+	if isLarge(c) {
+		sc.large++
+	}
 	return c, nil
+}
+
+func isLarge(c *local.Conn) bool { return c.RingSize() > local.SmallRingSize(c.MaxMessageSize()) }
+
+// removeLocked closes and forgets a cached connection; sc.mu is held.
+func (sc *slotCache) removeLocked(key string, c *local.Conn) {
+	if sc.conns[key] == c {
+		delete(sc.conns, key)
+		if isLarge(c) {
+			sc.large--
+		}
+	}
+	c.Close()
 }
 
 // peek returns the open connection to a slot, if the cache has one.
@@ -330,11 +355,8 @@ func (sc *slotCache) peek(key string) *local.Conn {
 
 func (sc *slotCache) drop(key string, c *local.Conn) {
 	sc.mu.Lock()
-	if sc.conns[key] == c {
-		delete(sc.conns, key)
-	}
+	sc.removeLocked(key, c)
 	sc.mu.Unlock()
-	c.Close()
 }
 
 func (sc *slotCache) close() {
@@ -342,8 +364,7 @@ func (sc *slotCache) close() {
 	defer sc.mu.Unlock()
 	sc.closed = true
 	for k, c := range sc.conns {
-		c.Close()
-		delete(sc.conns, k)
+		sc.removeLocked(k, c)
 	}
 }
 

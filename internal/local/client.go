@@ -58,6 +58,8 @@ type Conn struct {
 	max  int
 	cfg  DialConfig
 
+	ringSize int // the ring's data area
+
 	mu   sync.Mutex // one record at a time into the ring
 	r    *ring
 	tail uint64 // ours; published after each record
@@ -233,13 +235,14 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		conn:  conn,
-		raw:   raw,
-		max:   max,
-		cfg:   cfg,
-		r:     newRing(mem),
-		alive: alive,
-		efd:   efd,
+		conn:     conn,
+		raw:      raw,
+		max:      max,
+		cfg:      cfg,
+		r:        newRing(mem),
+		ringSize: size,
+		alive:    alive,
+		efd:      efd,
 	}
 	// Without the page that says the server lives, only the connection
 	// can tell, and it is asked at every record.
@@ -285,6 +288,9 @@ func makeRing(size int) ([]byte, *os.File, error) {
 
 // MaxMessageSize returns the largest record the slot accepts.
 func (c *Conn) MaxMessageSize() int { return c.max }
+
+// RingSize returns the size of the connection's ring's data area.
+func (c *Conn) RingSize() int { return c.ringSize }
 
 // Write puts one record in the ring, waiting while the slot has no room:
 // forever when timeout is negative, not at all when it is 0 (errs.Timeout
