@@ -376,15 +376,28 @@ func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Dura
 
 // deliverKey is deliver for the slot with this key (local.Key).
 func (d *Daemon) deliverKey(key string, data []byte, origin string, wait time.Duration) error {
+	c, err := d.deliverHeld(key, data, origin, wait)
+	if c != nil {
+		c.Wake()
+	}
+	return err
+}
+
+// deliverHeld is deliverKey that leaves waking the slot's reader to the
+// caller: it returns the connection to call Wake on, if one is owed.
+func (d *Daemon) deliverHeld(key string, data []byte, origin string, wait time.Duration) (*local.Conn, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := d.slots.get(key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = c.Write(data, origin, wait)
+		wake, err := c.WriteHeld(data, origin, wait)
 		if err == nil {
 			d.c.delivered.Add(1)
-			return nil
+			if wake {
+				return c, nil
+			}
+			return nil, nil
 		}
 		if (errors.Is(err, errs.NotFound) || errors.Is(err, errs.Closed)) && attempt == 0 {
 			// The slot we knew has closed (or the cache let its
@@ -392,6 +405,6 @@ func (d *Daemon) deliverKey(key string, data []byte, origin string, wait time.Du
 			d.slots.drop(key, c)
 			continue
 		}
-		return err
+		return nil, err
 	}
 }

@@ -172,12 +172,18 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 			source, origin = req.Source, streamOrigin(req.Source, remote)
 		}
 		key := local.Key(req.Name)
-		err = d.deliverKey(key, req.Data, origin, d.cfg.StreamWait)
+		// The writer hears first, then the slot's reader is woken: its
+		// wake-up must not delay the answer (nor the next request).
+		wake, err := d.deliverHeld(key, req.Data, origin, d.cfg.StreamWait)
 		d.queues.count(key, req.Name, err)
 		resp := d.streamResult(req.Name, err)
 		out = stream.AppendResponse(out[:0], &resp)
 		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write(out); err != nil {
+		_, werr := c.Write(out)
+		if wake != nil {
+			wake.Wake()
+		}
+		if werr != nil {
 			return
 		}
 	}

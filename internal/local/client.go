@@ -318,6 +318,41 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	return nil
 }
 
+// WriteHeld is Write that leaves waking the reader to the caller: when it
+// reports a wake owed, the caller must call Wake soon after (having, say,
+// answered its own client first, before the reader's wake-up takes the
+// CPU).
+func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake bool, err error) {
+	var hdr [1 + MaxOrigin]byte
+	pre, err := c.prefix(p, origin, &hdr)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok, err := c.tryPut(pre, p)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		if t, err = c.waitRoom(pre, p, timeout); err != nil {
+			return false, err
+		}
+	}
+	c.tail = t
+	atomic.StoreUint64(c.r.tail(), t)
+	return atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0, nil
+}
+
+// Wake wakes the slot's reader, as a WriteHeld that owed it must.
+func (c *Conn) Wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.r != nil && !c.closing.Load() {
+		c.wake()
+	}
+}
+
 // TryWrite is Write that never waits: it puts the record in the ring if
 // the ring has room now and no other Write of this connection is under
 // way, and reports whether it did.
