@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -275,4 +274,3 @@ func (d *Daemon) ifaceFor(ip net.IP) Iface {
 	return d.ifaces[0]
 }
 
-func hostPort(a *net.UDPAddr) string { return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port)) }
