@@ -273,4 +273,3 @@ func (d *Daemon) ifaceFor(ip net.IP) Iface {
 	}
 	return d.ifaces[0]
 }
-
