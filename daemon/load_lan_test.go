@@ -392,6 +392,36 @@ func TestStreamPortUnderAttack(t *testing.T) {
 			n, time.Since(start).Round(time.Millisecond), vmKiB(t, d.Pid(), "VmHWM"), vmKiB(t, d.Pid(), "VmRSS"))
 	})
 
+	t.Run("slow header", func(t *testing.T) {
+		// A request's header a byte at a time, slower than the header
+		// deadline (5 s) allows: the connection is cut before it is all in.
+		req, err := stream.AppendRequest(nil, &stream.Request{Name: `attack\x`, Source: "ATTACKER", Data: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conn net.Conn
+		if err := a.Run(func() (err error) { conn, err = net.Dial("tcp4", to.String()); return err }); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sent := 0
+		for ; sent < stream.ReqHeaderLen; sent++ {
+			if _, err := conn.Write(req[sent : sent+1]); err != nil {
+				break
+			}
+			// The read sees the cut (EOF or reset) once it comes.
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			var b [64]byte
+			if _, err := conn.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+		}
+		if sent == stream.ReqHeaderLen {
+			t.Fatalf("a header sent a byte a second was taken whole")
+		}
+		legit("after a slow header")
+	})
+
 	t.Run("datagram flood", func(t *testing.T) {
 		snd := newDgramSender(t, a, b)
 		rec := make([]byte, 400)
