@@ -44,6 +44,18 @@ type Config struct {
 	// StreamWait bounds how long a record from the stream port waits for
 	// room in a full slot (default 5s).
 	StreamWait time.Duration
+	// MaxStreamConns bounds the stream port's open connections (default
+	// 512); MaxStreamConnsPerHost bounds those from one address (default
+	// 32). A connection over either is closed as soon as it is accepted.
+	MaxStreamConns, MaxStreamConnsPerHost int
+	// StreamHeaderTimeout bounds the time from a request's first byte to
+	// its whole header (default 5s); StreamBodyTimeout from its header to
+	// its whole body (default 10s). A slower sender's connection is
+	// closed.
+	StreamHeaderTimeout, StreamBodyTimeout time.Duration
+	// StreamIdle is how long a stream connection may wait for a request:
+	// the first, or the next after an answer (default 1m).
+	StreamIdle time.Duration
 	// Announce makes the daemon announce this computer to its
 	// workgroup's master browser (Windows or Samba's nmbd), which then
 	// lists it for `net view`, Explorer and `mailslot browse`: a
@@ -93,6 +105,22 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamWait == 0 {
 		c.StreamWait = 5 * time.Second
 	}
+	for _, v := range []struct {
+		p   *int
+		def int
+	}{{&c.MaxStreamConns, 512}, {&c.MaxStreamConnsPerHost, 32}} {
+		if *v.p == 0 {
+			*v.p = v.def
+		}
+	}
+	for _, v := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&c.StreamHeaderTimeout, 5 * time.Second}, {&c.StreamBodyTimeout, 10 * time.Second}, {&c.StreamIdle, time.Minute}} {
+		if *v.p == 0 {
+			*v.p = v.def
+		}
+	}
 	if c.Comment == "" {
 		c.Comment = DefaultComment
 	}
@@ -114,13 +142,16 @@ func (c Config) withDefaults() (Config, error) {
 // The config file has one `key = value` a line; `#` starts a comment.
 // Keys: name, workgroup, interface (repeatable, or comma-separated),
 // name-port, dgram-port, stream-port, share-ports, log-level,
-// dedup-window, announce, comment, announce-reply-delay, metrics-listen.
-// The environment variables are MAILSLOTD_ and the key in upper case
-// with '-' as '_' (MAILSLOTD_NAME, MAILSLOTD_DGRAM_PORT, ...).
+// dedup-window, announce, comment, announce-reply-delay, metrics-listen,
+// max-stream-conns, max-stream-conns-per-host, stream-header-timeout,
+// stream-body-timeout, stream-idle. The environment variables are
+// MAILSLOTD_ and the key in upper case with '-' as '_' (MAILSLOTD_NAME,
+// MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
-var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay", "metrics-listen"}
+var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay", "metrics-listen",
+	"max-stream-conns", "max-stream-conns-per-host", "stream-header-timeout", "stream-body-timeout", "stream-idle"}
 
 // ReloadableKeys are the settings a running mailslotd takes from its
 // config file again on SIGHUP; the others take effect after a restart.
@@ -216,6 +247,14 @@ func checkSetting(key, v string) error {
 		if d, err := time.ParseDuration(v); err != nil || d < 0 {
 			return fmt.Errorf("%w: %q is not a duration (such as 2s or 500ms)", ErrSetting, v)
 		}
+	case "stream-header-timeout", "stream-body-timeout", "stream-idle":
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("%w: %q is not a positive duration (such as 5s or 1m)", ErrSetting, v)
+		}
+	case "max-stream-conns", "max-stream-conns-per-host":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			return fmt.Errorf("%w: %q is not a positive number", ErrSetting, v)
+		}
 	case "log-level":
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(v)); err != nil {
@@ -301,7 +340,8 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			}
 		}
 	}
-	for key, dst := range map[string]*int{"name-port": &c.NamePort, "dgram-port": &c.DgramPort, "stream-port": &c.StreamPort} {
+	for key, dst := range map[string]*int{"name-port": &c.NamePort, "dgram-port": &c.DgramPort, "stream-port": &c.StreamPort,
+		"max-stream-conns": &c.MaxStreamConns, "max-stream-conns-per-host": &c.MaxStreamConnsPerHost} {
 		if v := s[key]; v != "" {
 			*dst, _ = strconv.Atoi(v)
 		}
@@ -311,7 +351,8 @@ func (s Settings) Config() (Config, slog.Level, error) {
 			*dst, _ = strconv.ParseBool(v)
 		}
 	}
-	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay} {
+	for key, dst := range map[string]*time.Duration{"dedup-window": &c.DedupWindow, "announce-reply-delay": &c.AnnounceReplyDelay,
+		"stream-header-timeout": &c.StreamHeaderTimeout, "stream-body-timeout": &c.StreamBodyTimeout, "stream-idle": &c.StreamIdle} {
 		if v := s[key]; v != "" {
 			*dst, _ = time.ParseDuration(v)
 		}

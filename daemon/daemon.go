@@ -17,8 +17,8 @@ import (
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,19 +34,20 @@ type Stats struct {
 	Delivered     uint64 // records handed to a local slot (datagram and stream)
 	NoSlot        uint64 // records for a slot nobody serves here
 	LocalOnly     uint64 // records for a slot that takes no records from the network (mailslot.WithNetwork, read --network)
-	QueueFull     uint64 // datagram records dropped: the slot's queue was full
+	QueueFull     uint64 // records dropped: the slot's queue or the slot stayed full, or its process did not answer
 	Duplicates    uint64 // datagrams dropped as copies of one already delivered
 	NotForUs      uint64 // datagrams to another computer's or workgroup's name
 	Malformed     uint64 // datagrams and name packets that did not decode
 	NameQueries   uint64 // name queries answered
 	StreamRecords uint64 // records received on the stream port
-	StreamErrors  uint64 // stream connections ended by a malformed request
+	StreamErrors  uint64 // stream connections ended by a malformed, slow or cut request
+	StreamRefused uint64 // stream connections closed at once: over MaxStreamConns or MaxStreamConnsPerHost
 	Announcements uint64 // host announcements sent (one per interface)
 }
 
 type counters struct {
 	datagrams, delivered, noSlot, localOnly, queueFull, duplicates, notForUs, malformed,
-	nameQueries, streamRecords, streamErrors, announcements atomic.Uint64
+	nameQueries, streamRecords, streamErrors, streamRefused, announcements atomic.Uint64
 }
 
 // Daemon serves one computer's mailslots on the network.
@@ -64,7 +65,7 @@ type Daemon struct {
 	status *hostinfo.Listener // nil if another process took its name
 
 	slots       *slotCache
-	slotStats   *slotStats
+	queues      *slotQueues
 	started     time.Time
 	dedup       *deduper
 	c           counters
@@ -73,6 +74,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // open stream connections
+	perHost map[netip.Addr]int    // open stream connections by remote address
 	closed  bool
 	serving bool
 	wg      sync.WaitGroup
@@ -100,13 +102,14 @@ func New(cfg Config) (*Daemon, error) {
 		log:         cfg.Logger,
 		ifaces:      ifaces,
 		slots:       newSlotCache(),
-		slotStats:   newSlotStats(),
 		started:     time.Now(),
 		dedup:       newDeduper(cfg.DedupWindow, 4096),
 		conns:       map[net.Conn]struct{}{},
+		perHost:     map[netip.Addr]int{},
 		done:        make(chan struct{}),
 		announceReq: make(chan struct{}, 1),
 	}
+	d.queues = newSlotQueues(dgramSink{d})
 	d.name, _ = wire.NewName(cfg.Name, 0)
 	d.group, _ = wire.NewName(cfg.Workgroup, 0)
 	ok := false
@@ -122,6 +125,10 @@ func New(cfg Config) (*Daemon, error) {
 				return nil, err
 			}
 			d.dgram = append(d.dgram, c)
+			if got := recvBufSize(c); got < rcvBuf && len(d.dgram) == 1 {
+				d.log.Warn("the system caps the datagram receive buffer: a burst of datagrams may be dropped; raise net.core.rmem_max (sysctl -w net.core.rmem_max=4194304) or run as root",
+					"interface", ifc.Name, "buffer_bytes", got, "wanted_bytes", rcvBuf)
+			}
 		}
 		if cfg.NamePort > 0 {
 			c, err := listenUDP(ifc, cfg.NamePort, cfg.SharePorts)
@@ -221,7 +228,8 @@ func (d *Daemon) Close() error {
 	d.closeSockets()
 	close(d.done)
 	d.wg.Wait()
-	d.slots.close()
+	d.slots.close() // a delivery waiting for room ends
+	d.queues.close()
 	return nil
 }
 
@@ -251,10 +259,15 @@ func (d *Daemon) Stats() Stats {
 		LocalOnly: c.localOnly.Load(),
 		QueueFull: c.queueFull.Load(), Duplicates: c.duplicates.Load(), NotForUs: c.notForUs.Load(),
 		Malformed: c.malformed.Load(), NameQueries: c.nameQueries.Load(),
-		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(),
+		StreamRecords: c.streamRecords.Load(), StreamErrors: c.streamErrors.Load(), StreamRefused: c.streamRefused.Load(),
 		Announcements: c.announcements.Load(),
 	}
 }
+
+// SlotStats returns, for each slot records from the network went to
+// lately (at most 1024 of them), what became of them and how many wait in
+// its queue, sorted by path.
+func (d *Daemon) SlotStats() []SlotStats { return d.queues.stats() }
 
 // StreamAddr returns the stream listener's address (nil when off).
 func (d *Daemon) StreamAddr() net.Addr {
@@ -273,5 +286,3 @@ func (d *Daemon) ifaceFor(ip net.IP) Iface {
 	}
 	return d.ifaces[0]
 }
-
-func hostPort(a *net.UDPAddr) string { return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port)) }

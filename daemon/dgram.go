@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -11,7 +13,6 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
-	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -22,27 +23,47 @@ func netipFrom(ip net.IP) (netip.Addr, bool) {
 	return a.Unmap(), ok
 }
 
-// dgramLoop receives datagrams on one interface until its socket closes.
+// dgramLoop receives datagrams on one interface until its socket closes,
+// in batches (see dgramBatch).
 func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 	defer d.wg.Done()
-	buf := make([]byte, 65536)
+	b, err := newDgramBatch(c)
+	if err != nil {
+		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
+		return
+	}
+	var logs logLimiter
+	names := newNameTable(maxInternedNames).intern
 	for {
-		n, from, err := c.ReadFromUDP(buf)
+		n, err := b.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			d.log.Warn("receive datagram", "interface", ifc.Name, "err", err)
+			if ok, more := logs.allow(time.Now(), acceptLogEvery); ok {
+				d.log.Warn("receive datagram", "interface", ifc.Name, "err", err, "failed_since_last_log", more)
+			}
+			time.Sleep(acceptPauseMin) // an error that persists must not spin
 			continue
 		}
-		d.handleDatagram(ifc, buf[:n], from)
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			data, from, cut := b.msg(i)
+			if cut {
+				d.c.malformed.Add(1)
+				d.log.Debug("dropped datagram: too large", "from", from, "interface", ifc.Name)
+				continue
+			}
+			d.handleDatagram(ifc, data, from, now, names)
+		}
 	}
 }
 
-// handleDatagram checks one datagram and delivers its record. Bad input
-// is counted and logged at debug level, never more.
-func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
-	dg, w, err := wire.DecodeMailslotDatagram(b)
+// handleDatagram checks one datagram, received at now, and queues its
+// record for its slot; names makes the slot names' strings. Bad input is
+// counted and logged at debug level, never more.
+func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now time.Time, names wire.NameFunc) {
+	dg, w, err := wire.DecodeMailslotDatagramNames(b, names)
 	if err != nil {
 		d.c.malformed.Add(1)
 		d.log.Debug("dropped datagram", "from", from, "interface", ifc.Name, "err", err)
@@ -54,7 +75,7 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 		return
 	}
 	d.c.datagrams.Add(1)
-	if d.dedup.seen(dedupKey(from, &dg, &w), time.Now()) {
+	if d.dedup.seen(dedupKey(from, &dg, &w), now) {
 		d.c.duplicates.Add(1)
 		d.log.Debug("dropped duplicate datagram", "from", from, "id", dg.ID)
 		return
@@ -66,24 +87,60 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from *net.UDPAddr) {
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
-	origin := printable.Origin(dg.SourceName.Name(), hostPort(from), local.MaxOrigin)
-	err = d.deliver(path, w.Data, origin, dgramWait)
+	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, from)
+}
+
+// dgramSink hands queued datagram records to their slots for slotQueues.
+type dgramSink struct{ d *Daemon }
+
+func (s dgramSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
+	return s.d.deliverKey(key, data, origin, wait)
+}
+
+func (s dgramSink) tryDeliver(key string, data []byte, origin string) bool {
+	c := s.d.slots.peek(key)
+	if c == nil {
+		return false
+	}
+	ok, err := c.TryWrite(data, origin)
+	if ok {
+		s.d.c.delivered.Add(1)
+	}
+	return ok && err == nil
+}
+
+// outcome counts what became of a datagram's record, and logs it at
+// debug level.
+func (s dgramSink) outcome(path, origin string, err error) {
+	d := s.d
+	if err == nil {
+		return
+	}
+	debug := d.log.Enabled(context.Background(), slog.LevelDebug)
+	if debug {
+		origin = strings.Clone(origin) // the record's buffer goes back to its pool
+	}
 	switch {
-	case err == nil:
 	case errors.Is(err, errs.NotFound):
 		d.c.noSlot.Add(1)
-		d.log.Debug("no slot for datagram", "slot", path, "from", origin)
+		if debug {
+			d.log.Debug("no slot for datagram", "slot", path, "from", origin)
+		}
 	case errors.Is(err, errs.Permission):
 		d.c.localOnly.Add(1)
-		d.slotStats.dropped(path)
-		d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
-			"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
-	case errors.Is(err, errs.Timeout):
-		d.c.queueFull.Add(1)
-		d.slotStats.dropped(path)
-		d.log.Debug("slot full, datagram dropped", "slot", path, "from", origin)
+		if debug {
+			d.log.Debug("slot takes no records from the network, datagram dropped", "slot", path, "from", origin,
+				"admit", "serve it with mailslot.WithNetwork() or mailslot read --network", "err", err)
+		}
+	case errors.Is(err, errs.Closed):
+		// mailslotd is closing.
 	default:
-		d.log.Debug("datagram not delivered", "slot", path, "from", origin, "err", err)
+		// The slot's queue or the slot stayed full, or its process did
+		// not answer.
+		d.c.queueFull.Add(1)
+		if debug {
+			d.log.Debug("datagram dropped", "slot", path, "from", origin, "err", err)
+		}
 	}
 }
 
@@ -106,13 +163,41 @@ func (d *Daemon) forUs(dg *wire.Datagram) bool {
 
 var msBrowse = wire.BrowseMasterName()
 
+// maxInternedNames bounds a nameTable.
+const maxInternedNames = 1024
+
+// nameTable hands out one string per mailslot name seen, so that a
+// datagram for a known slot costs no allocation. It forgets them all
+// when full. One receive loop uses it.
+type nameTable struct {
+	max   int
+	names map[string]string
+}
+
+func newNameTable(max int) *nameTable {
+	return &nameTable{max: max, names: make(map[string]string)}
+}
+
+func (nt *nameTable) intern(b []byte) string {
+	if s, ok := nt.names[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	if len(nt.names) >= nt.max {
+		clear(nt.names)
+	}
+	s := string(b)
+	nt.names[s] = s
+	return s
+}
+
 var dedupSeed = maphash.MakeSeed()
 
 // dedupKey identifies a datagram: who sent it, its id, where to, and what.
-func dedupKey(from *net.UDPAddr, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
+func dedupKey(from netip.AddrPort, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
 	var h maphash.Hash
 	h.SetSeed(dedupSeed)
-	h.Write(from.IP.To16())
+	ip := from.Addr().As16()
+	h.Write(ip[:])
 	src := dg.SourceName.Bytes()
 	h.Write(src[:])
 	h.Write([]byte{byte(dg.ID >> 8), byte(dg.ID)})
@@ -195,6 +280,8 @@ type slotCache struct {
 	mu      sync.Mutex
 	conns   map[string]*local.Conn
 	refused map[string]refusal
+	large   int // connections with a full-size ring
+	closed  bool
 }
 
 type refusal struct {
@@ -202,8 +289,14 @@ type refusal struct {
 	err error
 }
 
+// The relay's rings: the first maxLargeRings slots open at once get a
+// full-size ring (local.RingSize: 1 MiB for a slot of 64 KiB records,
+// room for a burst while its reader is busy), the others the smallest
+// (local.SmallRingSize: 256 KiB for 64 KiB records). At most 16 MiB +
+// 240 x 256 KiB = 76 MiB of shared memory so.
 const (
-	maxCachedSlots = 256 // each holds a ring of up to 256 KiB (local.SmallRingSize)
+	maxCachedSlots = 256
+	maxLargeRings  = 16
 	refusalMemory  = time.Second
 )
 
@@ -213,6 +306,10 @@ func newSlotCache() *slotCache {
 
 func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
+	if sc.closed {
+		sc.mu.Unlock()
+		return nil, errs.Closed
+	}
 	c := sc.conns[key]
 	r, wasRefused := sc.refused[key]
 	sc.mu.Unlock()
@@ -222,7 +319,10 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	if wasRefused && time.Since(r.at) < refusalMemory {
 		return nil, r.err
 	}
-	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: true})
+	sc.mu.Lock()
+	small := sc.large >= maxLargeRings
+	sc.mu.Unlock()
+	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: small})
 	if err != nil {
 		if errors.Is(err, errs.Permission) {
 			sc.mu.Lock()
@@ -237,19 +337,38 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	delete(sc.refused, key)
+	if sc.closed {
+		c.Close()
+		return nil, errs.Closed
+	}
 	if old := sc.conns[key]; old != nil {
 		c.Close()
 		return old, nil
 	}
 	if len(sc.conns) >= maxCachedSlots {
 		for k, old := range sc.conns { // any one: a cache, not a registry
-			old.Close()
-			delete(sc.conns, k)
+			sc.removeLocked(k, old)
 			break
 		}
 	}
 	sc.conns[key] = c
+	if isLarge(c) {
+		sc.large++
+	}
 	return c, nil
+}
+
+func isLarge(c *local.Conn) bool { return c.RingSize() > local.SmallRingSize(c.MaxMessageSize()) }
+
+// removeLocked closes and forgets a cached connection; sc.mu is held.
+func (sc *slotCache) removeLocked(key string, c *local.Conn) {
+	if sc.conns[key] == c {
+		delete(sc.conns, key)
+		if isLarge(c) {
+			sc.large--
+		}
+	}
+	c.Close()
 }
 
 func (sc *slotCache) len() int {
@@ -258,51 +377,65 @@ func (sc *slotCache) len() int {
 	return len(sc.conns)
 }
 
+// peek returns the open connection to a slot, if the cache has one.
+func (sc *slotCache) peek(key string) *local.Conn {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.conns[key]
+}
+
 func (sc *slotCache) drop(key string, c *local.Conn) {
 	sc.mu.Lock()
-	if sc.conns[key] == c {
-		delete(sc.conns, key)
-	}
+	sc.removeLocked(key, c)
 	sc.mu.Unlock()
-	c.Close()
 }
 
 func (sc *slotCache) close() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	sc.closed = true
 	for k, c := range sc.conns {
-		c.Close()
-		delete(sc.conns, k)
+		sc.removeLocked(k, c)
 	}
 }
 
 // deliver hands a record to the local slot with this path, as a relay
 // naming origin; wait bounds the wait for room (0: none).
 func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Duration) error {
-	key := local.Key(path)
+	return d.deliverKey(local.Key(path), data, origin, wait)
+}
+
+// deliverKey is deliver for the slot with this key (local.Key).
+func (d *Daemon) deliverKey(key string, data []byte, origin string, wait time.Duration) error {
+	c, err := d.deliverHeld(key, data, origin, wait)
+	if c != nil {
+		c.Wake()
+	}
+	return err
+}
+
+// deliverHeld is deliverKey that leaves waking the slot's reader to the
+// caller: it returns the connection to call Wake on, if one is owed.
+func (d *Daemon) deliverHeld(key string, data []byte, origin string, wait time.Duration) (*local.Conn, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := d.slots.get(key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = c.Write(data, origin, wait)
+		wake, err := c.WriteHeld(data, origin, wait)
 		if err == nil {
 			d.c.delivered.Add(1)
-			d.slotStats.delivered(path)
-			return nil
+			if wake {
+				return c, nil
+			}
+			return nil, nil
 		}
-		if errors.Is(err, errs.NotFound) && attempt == 0 {
-			// The slot we knew has closed; another may serve the name now.
+		if (errors.Is(err, errs.NotFound) || errors.Is(err, errs.Closed)) && attempt == 0 {
+			// The slot we knew has closed (or the cache let its
+			// connection go); another may serve the name now.
 			d.slots.drop(key, c)
 			continue
 		}
-		return err
+		return nil, err
 	}
 }
-
-// dgramWait is how long a datagram's record may wait for room in its
-// slot. The socket between mailslotd and a slot holds only a few records
-// (net.unix.max_dgram_qlen, 10 by default), so a slot whose reader is
-// merely busy must not lose records to a burst; a slot that stays full
-// costs at most this long per record before they are dropped and counted.
-const dgramWait = 20 * time.Millisecond

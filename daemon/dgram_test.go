@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -55,8 +55,8 @@ func TestDeduper(t *testing.T) {
 func TestDedupKey(t *testing.T) {
 	src, _ := wire.NewName("HOSTA", 0)
 	other, _ := wire.NewName("HOSTB", 0)
-	from := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 138}
-	base := func() (*net.UDPAddr, wire.Datagram, wire.MailslotWrite) {
+	from := netip.MustParseAddrPort("10.0.0.1:138")
+	base := func() (netip.AddrPort, wire.Datagram, wire.MailslotWrite) {
 		return from, wire.Datagram{SourceName: src, ID: 7}, wire.MailslotWrite{Name: `\MAILSLOT\app\x`, Data: []byte("data")}
 	}
 	f, dg, w := base()
@@ -71,23 +71,29 @@ func TestDedupKey(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		what   string
-		change func(*net.UDPAddr, *wire.Datagram, *wire.MailslotWrite) *net.UDPAddr
+		change func(netip.AddrPort, *wire.Datagram, *wire.MailslotWrite) netip.AddrPort
 	}{
-		{"sender's address", func(f *net.UDPAddr, _ *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr {
-			return &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: f.Port}
+		{"sender's address", func(f netip.AddrPort, _ *wire.Datagram, _ *wire.MailslotWrite) netip.AddrPort {
+			return netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), f.Port())
 		}},
-		{"source name", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr {
+		{"source name", func(f netip.AddrPort, dg *wire.Datagram, _ *wire.MailslotWrite) netip.AddrPort {
 			dg.SourceName = other
 			return f
 		}},
-		{"id", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr { dg.ID = 8; return f }},
-		{"id's high byte", func(f *net.UDPAddr, dg *wire.Datagram, _ *wire.MailslotWrite) *net.UDPAddr { dg.ID = 7 + 256; return f }},
-		{"slot", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr { w.Name += "y"; return f }},
-		{"data", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr {
+		{"id", func(f netip.AddrPort, dg *wire.Datagram, _ *wire.MailslotWrite) netip.AddrPort { dg.ID = 8; return f }},
+		{"id's high byte", func(f netip.AddrPort, dg *wire.Datagram, _ *wire.MailslotWrite) netip.AddrPort {
+			dg.ID = 7 + 256
+			return f
+		}},
+		{"slot", func(f netip.AddrPort, _ *wire.Datagram, w *wire.MailslotWrite) netip.AddrPort {
+			w.Name += "y"
+			return f
+		}},
+		{"data", func(f netip.AddrPort, _ *wire.Datagram, w *wire.MailslotWrite) netip.AddrPort {
 			w.Data = []byte("date")
 			return f
 		}},
-		{"slot/data boundary", func(f *net.UDPAddr, _ *wire.Datagram, w *wire.MailslotWrite) *net.UDPAddr {
+		{"slot/data boundary", func(f netip.AddrPort, _ *wire.Datagram, w *wire.MailslotWrite) netip.AddrPort {
 			w.Name, w.Data = w.Name+"d", []byte("ata")
 			return f
 		}},

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"sort"
-	"sync"
 	"time"
 
-	"github.com/mailslot-go/mailslot/internal/local"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/version"
 )
@@ -51,16 +49,6 @@ type IfaceStatus struct {
 	Broadcast string `json:"broadcast"`
 }
 
-// SlotStats counts the records for one local slot, by its path as the
-// first record named it. QueueDepth is the records waiting for the slot
-// in the daemon, -1 when the daemon does not queue for slots.
-type SlotStats struct {
-	Path       string `json:"path"`
-	Delivered  uint64 `json:"delivered"`
-	Dropped    uint64 `json:"dropped"` // the slot was full, or takes no records from the network
-	QueueDepth int    `json:"queue_depth"`
-}
-
 // Duration is a time.Duration that marshals as its text ("1m30s").
 type Duration time.Duration
 
@@ -77,66 +65,31 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return err
 }
 
-// MaxSlotStats bounds the slots counted one by one: slot names come from
-// the network, so their number must not grow without bound (in memory or
-// as metric labels). Only slots that exist here are counted.
+// MaxSlotStats bounds the slots a status (and the metrics) shows one by
+// one, the busiest first; the others are summed. Slot names come from the
+// network, so their number must not grow without bound, in memory or as
+// metric labels.
 const MaxSlotStats = 256
 
-// slotStats counts records per slot.
-type slotStats struct {
-	mu    sync.Mutex
-	slots map[string]*SlotStats // by local.Key
-	other SlotStats
-}
-
-func newSlotStats() *slotStats { return &slotStats{slots: map[string]*SlotStats{}} }
-
-func (ss *slotStats) entry(path string) *SlotStats {
-	k := local.Key(path)
-	e := ss.slots[k]
-	if e == nil {
-		if len(ss.slots) >= MaxSlotStats {
-			return &ss.other
-		}
-		e = &SlotStats{Path: path, QueueDepth: -1}
-		ss.slots[k] = e
-	}
-	return e
-}
-
-func (ss *slotStats) delivered(path string) {
-	ss.mu.Lock()
-	ss.entry(path).Delivered++
-	ss.mu.Unlock()
-}
-
-func (ss *slotStats) dropped(path string) {
-	ss.mu.Lock()
-	ss.entry(path).Dropped++
-	ss.mu.Unlock()
-}
-
-func (ss *slotStats) snapshot() ([]SlotStats, *SlotStats) {
-	ss.mu.Lock()
-	out := make([]SlotStats, 0, len(ss.slots))
-	for _, e := range ss.slots {
-		out = append(out, *e)
-	}
-	var other *SlotStats
-	if ss.other.Delivered+ss.other.Dropped > 0 {
-		o := ss.other
-		o.Path, o.QueueDepth = "", -1
-		other = &o
-	}
-	ss.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Delivered+out[i].Dropped, out[j].Delivered+out[j].Dropped
+// slotsByTraffic returns the first MaxSlotStats of the slots' counters,
+// the busiest first, and the sum of the others (nil when there are none).
+func slotsByTraffic(all []SlotStats) ([]SlotStats, *SlotStats) {
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i].Delivered+all[i].Dropped, all[j].Delivered+all[j].Dropped
 		if a != b {
 			return a > b
 		}
-		return out[i].Path < out[j].Path
+		return all[i].Path < all[j].Path
 	})
-	return out, other
+	if len(all) <= MaxSlotStats {
+		return all, nil
+	}
+	other := &SlotStats{QueueDepth: -1}
+	for _, s := range all[MaxSlotStats:] {
+		other.Delivered += s.Delivered
+		other.Dropped += s.Dropped
+	}
+	return all[:MaxSlotStats], other
 }
 
 // Status returns a snapshot of the daemon.
@@ -155,7 +108,7 @@ func (d *Daemon) Status() Status {
 	d.mu.Lock()
 	st.StreamConnections = len(d.conns)
 	d.mu.Unlock()
-	st.Slots, st.OtherSlots = d.slotStats.snapshot()
+	st.Slots, st.OtherSlots = slotsByTraffic(d.queues.stats())
 	return st
 }
 

@@ -29,23 +29,47 @@ var requestBufs = sync.Pool{New: func() any {
 // is depends on the request's name and source lengths, known once its
 // fixed part is in: the reader starts a request where the previous one's
 // lengths put it, which a writer's requests to one slot all share.
+//
+// The reader holds its buffer only while it has bytes of a request: a
+// connection that waits between requests holds none (release).
 type requestReader struct {
 	c    io.Reader
 	bp   *[]byte
 	buf  []byte
 	r, w int // buf[r:w] has been read and not yet used
 	at   int // where in a page the next request should start
+
+	// onHeader, when set, is called once a request's header is in and
+	// its body is still to come (the stream port gives the body a
+	// deadline of its own).
+	onHeader func()
 }
 
 func newRequestReader(c io.Reader) *requestReader {
-	bp := requestBufs.Get().(*[]byte)
-	return &requestReader{c: c, bp: bp, buf: *bp}
+	return &requestReader{c: c}
 }
 
-// release gives the buffer back; the reader is not used again.
+// buffered reports whether the reader holds bytes not yet used.
+func (rr *requestReader) buffered() bool { return rr.r < rr.w }
+
+// release gives the buffer back if the reader holds nothing in it; the
+// next request takes one again.
 func (rr *requestReader) release() {
+	if rr.bp == nil || rr.buffered() {
+		return
+	}
 	requestBufs.Put(rr.bp)
 	rr.bp, rr.buf = nil, nil
+	rr.r, rr.w = 0, 0
+}
+
+// close gives the buffer back for good.
+func (rr *requestReader) close() {
+	if rr.bp != nil {
+		requestBufs.Put(rr.bp)
+	}
+	rr.bp, rr.buf = nil, nil
+	rr.r, rr.w = 0, 0
 }
 
 // next reads the next request. prefix gives the bytes that come before
@@ -53,6 +77,11 @@ func (rr *requestReader) release() {
 // bytes long. The request's Data stay valid until the next call. io.EOF
 // means the peer closed cleanly between requests.
 func (rr *requestReader) next(prefix func(n int) int) (stream.Request, error) {
+	if rr.bp == nil {
+		rr.bp = requestBufs.Get().(*[]byte)
+		rr.buf = *rr.bp
+		rr.r, rr.w = 0, 0
+	}
 	if rr.r == rr.w {
 		rr.r = local.AlignIndex(rr.buf, rr.at)
 		rr.w = rr.r
@@ -79,6 +108,9 @@ func (rr *requestReader) next(prefix func(n int) int) (stream.Request, error) {
 		// No room behind, or little of the request in and misplaced:
 		// move what there is to where the request should start.
 		rr.moveTo(local.AlignIndex(rr.buf, rr.at))
+	}
+	if rr.w-rr.r < total && rr.onHeader != nil {
+		rr.onHeader()
 	}
 	for rr.w-rr.r < total {
 		if err := rr.fill(); err != nil {

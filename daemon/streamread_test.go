@@ -56,7 +56,7 @@ func TestRequestReader(t *testing.T) {
 		if _, err := rr.next(prefix); err != io.EOF {
 			t.Fatalf("chunks of %d: after the last request: %v", chunk, err)
 		}
-		rr.release()
+		rr.close()
 	}
 }
 
@@ -86,7 +86,7 @@ func TestRequestReaderPlaces(t *testing.T) {
 	n := len(src.reqs)
 	prefix := func(n int) int { return 1 + n + 20 }
 	rr := newRequestReader(src)
-	defer rr.release()
+	defer rr.close()
 	for i := 0; i < n; i++ {
 		got, err := rr.next(prefix)
 		if err != nil {
@@ -106,11 +106,11 @@ func TestRequestReaderTruncated(t *testing.T) {
 		if _, err := rr.next(prefix); !errors.Is(err, stream.ErrFormat) {
 			t.Fatalf("request cut at %d: %v", cut, err)
 		}
-		rr.release()
+		rr.close()
 	}
 	bad := append([]byte("XXXX"), wire[4:]...)
 	rr := newRequestReader(bytes.NewReader(bad))
-	defer rr.release()
+	defer rr.close()
 	if _, err := rr.next(prefix); !errors.Is(err, stream.ErrFormat) {
 		t.Fatalf("bad magic: %v", err)
 	}
@@ -124,7 +124,7 @@ func FuzzRequestReader(f *testing.F) {
 	f.Add(good[:20], uint16(1))
 	f.Fuzz(func(t *testing.T, b []byte, chunk uint16) {
 		rr := newRequestReader(&chunkReader{b: b, n: int(chunk) + 1})
-		defer rr.release()
+		defer rr.close()
 		ref := bytes.NewReader(b)
 		var buf []byte
 		for {
@@ -142,4 +142,38 @@ func FuzzRequestReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Between requests the reader gives its buffer back, and takes one again
+// for the next request; bytes of a request already read keep it.
+func TestRequestReaderReleasesBetweenRequests(t *testing.T) {
+	var wire []byte
+	var reqs []stream.Request
+	for i, size := range []int{10, 65536, 0, 300} {
+		reqs = append(reqs, stream.Request{Name: "s", Source: "H", Data: bytes.Repeat([]byte{byte(i)}, size)})
+		wire, _ = stream.AppendRequest(wire, &reqs[i])
+	}
+	prefix := func(n int) int { return 1 + n + 20 }
+	for _, chunk := range []int{7, 1 << 20} {
+		rr := newRequestReader(&chunkReader{b: wire, n: chunk})
+		headers := 0
+		rr.onHeader = func() { headers++ }
+		for i, want := range reqs {
+			got, err := rr.next(prefix)
+			if err != nil || !bytes.Equal(got.Data, want.Data) {
+				t.Fatalf("chunks of %d, request %d: %v, %d bytes", chunk, i, err, len(got.Data))
+			}
+			rr.release()
+			if held := rr.bp != nil; held != rr.buffered() {
+				t.Fatalf("chunks of %d, after request %d: holds a buffer %v with bytes buffered %v", chunk, i, held, rr.buffered())
+			}
+		}
+		if _, err := rr.next(prefix); err != io.EOF {
+			t.Fatalf("chunks of %d: after the last request: %v", chunk, err)
+		}
+		rr.close()
+		if chunk == 7 && headers == 0 {
+			t.Errorf("onHeader never called for requests that came in pieces")
+		}
+	}
 }

@@ -58,6 +58,8 @@ type Conn struct {
 	max  int
 	cfg  DialConfig
 
+	ringSize int // the ring's data area
+
 	mu   sync.Mutex // one record at a time into the ring
 	r    *ring
 	tail uint64 // ours; published after each record
@@ -233,13 +235,14 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		conn:  conn,
-		raw:   raw,
-		max:   max,
-		cfg:   cfg,
-		r:     newRing(mem),
-		alive: alive,
-		efd:   efd,
+		conn:     conn,
+		raw:      raw,
+		max:      max,
+		cfg:      cfg,
+		r:        newRing(mem),
+		ringSize: size,
+		alive:    alive,
+		efd:      efd,
 	}
 	// Without the page that says the server lives, only the connection
 	// can tell, and it is asked at every record.
@@ -286,56 +289,139 @@ func makeRing(size int) ([]byte, *os.File, error) {
 // MaxMessageSize returns the largest record the slot accepts.
 func (c *Conn) MaxMessageSize() int { return c.max }
 
+// RingSize returns the size of the connection's ring's data area.
+func (c *Conn) RingSize() int { return c.ringSize }
+
 // Write puts one record in the ring, waiting while the slot has no room:
 // forever when timeout is negative, not at all when it is 0 (errs.Timeout
 // once the server says its queue is full too), else up to timeout. A
 // relay's origin says where the record came from; a plain writer's origin
 // must be empty.
 func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
-	if len(p) > c.max {
-		return errs.MessageTooLarge
-	}
-	if !c.cfg.Relay && origin != "" {
-		return errors.New("an origin needs a relay connection")
-	}
-	var pre []byte
 	var hdr [1 + MaxOrigin]byte
-	if c.cfg.Relay {
-		if len(origin) > MaxOrigin {
-			origin = origin[:MaxOrigin]
-		}
-		hdr[0] = byte(len(origin))
-		copy(hdr[1:], origin)
-		pre = hdr[:1+len(origin)]
+	pre, err := c.prefix(p, origin, &hdr)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.r == nil || c.closing.Load() {
-		return errs.Closed
-	}
-	if err := c.gone(); err != nil {
+	t, ok, err := c.tryPut(pre, p)
+	if err != nil {
 		return err
 	}
-	t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p)
 	if !ok {
-		c.head = atomic.LoadUint64(c.r.head())
-		if c.tail-c.head > c.r.size {
-			return fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
-		}
-		t, ok = c.r.put(c.tail, c.head, c.stamp(), pre, p)
-		if !ok {
-			var err error
-			if t, err = c.waitRoom(pre, p, timeout); err != nil {
-				return err
-			}
+		if t, err = c.waitRoom(pre, p, timeout); err != nil {
+			return err
 		}
 	}
+	c.publish(t)
+	return nil
+}
+
+// WriteHeld is Write that leaves waking the reader to the caller: when it
+// reports a wake owed, the caller must call Wake soon after (having, say,
+// answered its own client first, before the reader's wake-up takes the
+// CPU).
+func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake bool, err error) {
+	var hdr [1 + MaxOrigin]byte
+	pre, err := c.prefix(p, origin, &hdr)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok, err := c.tryPut(pre, p)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		if t, err = c.waitRoom(pre, p, timeout); err != nil {
+			return false, err
+		}
+	}
+	c.tail = t
+	atomic.StoreUint64(c.r.tail(), t)
+	return atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0, nil
+}
+
+// Wake wakes the slot's reader, as a WriteHeld that owed it must.
+func (c *Conn) Wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.r != nil && !c.closing.Load() {
+		c.wake()
+	}
+}
+
+// TryWrite is Write that never waits: it puts the record in the ring if
+// the ring has room now and no other Write of this connection is under
+// way, and reports whether it did.
+func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
+	var hdr [1 + MaxOrigin]byte
+	pre, err := c.prefix(p, origin, &hdr)
+	if err != nil {
+		return false, err
+	}
+	if !c.mu.TryLock() {
+		return false, nil
+	}
+	defer c.mu.Unlock()
+	t, ok, err := c.tryPut(pre, p)
+	if err != nil || !ok {
+		return false, err
+	}
+	c.publish(t)
+	return true, nil
+}
+
+// prefix checks a record and returns what goes before it in the ring: a
+// relay's origin, in hdr.
+func (c *Conn) prefix(p []byte, origin string, hdr *[1 + MaxOrigin]byte) ([]byte, error) {
+	if len(p) > c.max {
+		return nil, errs.MessageTooLarge
+	}
+	if !c.cfg.Relay {
+		if origin != "" {
+			return nil, errors.New("an origin needs a relay connection")
+		}
+		return nil, nil
+	}
+	if len(origin) > MaxOrigin {
+		origin = origin[:MaxOrigin]
+	}
+	hdr[0] = byte(len(origin))
+	copy(hdr[1:], origin)
+	return hdr[:1+len(origin)], nil
+}
+
+// tryPut puts a record in the ring if it has room, and returns the new
+// tail. The caller holds mu.
+func (c *Conn) tryPut(pre, p []byte) (uint64, bool, error) {
+	if c.r == nil || c.closing.Load() {
+		return 0, false, errs.Closed
+	}
+	if err := c.gone(); err != nil {
+		return 0, false, err
+	}
+	if t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p); ok {
+		return t, true, nil
+	}
+	c.head = atomic.LoadUint64(c.r.head())
+	if c.tail-c.head > c.r.size {
+		return 0, false, fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
+	}
+	t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p)
+	return t, ok, nil
+}
+
+// publish makes the records up to tail t visible to the reader, and wakes
+// it if it sleeps. The caller holds mu.
+func (c *Conn) publish(t uint64) {
 	c.tail = t
 	atomic.StoreUint64(c.r.tail(), t)
 	if atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0 {
 		c.wake()
 	}
-	return nil
 }
 
 // wake wakes the sleeping reader: through the slot's eventfd, which the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,5 +92,59 @@ func TestRelayOrigin(t *testing.T) {
 	}
 	if data, m := read(t, s2); string(data) != "after" || m.Origin != "ORIGIN" {
 		t.Fatalf("after hand-over: %q from %q", data, m.Origin)
+	}
+}
+
+// WriteHeld leaves the sleeping reader's wake-up to its caller: it says
+// one is owed, and Wake gives it. TryWrite puts a record in at once, and
+// declines while the ring is full.
+func TestWriteHeldAndTryWrite(t *testing.T) {
+	s, relay, _ := serveWithWriters(t)
+	got := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		data, _, m, err := s.Read(ctx, nil, true)
+		got <- fmt.Sprint(string(data), " from ", m.Origin, err)
+	}()
+	// Wait until the reader sleeps and wants a wake-up.
+	deadline := time.Now().Add(5 * time.Second)
+	for atomic.LoadUint32(relay.r.readerWants()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never asked to be woken")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wake, err := relay.WriteHeld([]byte("held"), "afar", -1)
+	if err != nil || !wake {
+		t.Fatalf("WriteHeld to a sleeping reader = %v, %v; want a wake-up owed", wake, err)
+	}
+	relay.Wake()
+	if g := <-got; g != "held from afar<nil>" {
+		t.Fatalf("read %q", g)
+	}
+
+	// Fill the ring with TryWrite: it never waits, and declines when full.
+	rec := make([]byte, 1000)
+	n := 0
+	for ; n < 100000; n++ {
+		ok, err := relay.TryWrite(rec, "afar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	if n == 0 || n == 100000 {
+		t.Fatalf("TryWrite took %d records of 1000 B into a ring of %d B", n, relay.RingSize())
+	}
+	for i := 0; i < n; i++ {
+		if data, _ := read(t, s); len(data) != len(rec) {
+			t.Fatalf("record %d: %d bytes", i, len(data))
+		}
+	}
+	if ok, err := relay.TryWrite(rec, "afar"); !ok || err != nil {
+		t.Fatalf("TryWrite once the ring was read = %v, %v", ok, err)
 	}
 }

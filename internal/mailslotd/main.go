@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/mailslot-go/mailslot/daemon"
@@ -33,6 +34,10 @@ any other key that changed, which takes effect after a restart.
 
 flags:
 `
+
+// memoryLimit is the Go runtime's soft memory limit for mailslotd unless
+// GOMEMLIMIT sets another.
+const memoryLimit = 40 << 20
 
 // Main runs mailslotd with args (without the program name) until SIGTERM
 // or SIGINT and returns the exit status. SIGHUP reads the config file
@@ -73,6 +78,11 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	})
 	str("comment", daemon.DefaultComment, "`TEXT` announced with the computer (at most 42 bytes)")
 	str("announce-reply-delay", "5s", "answer an AnnouncementRequest after a random delay up to `DURATION`")
+	str("max-stream-conns", "512", "at most `N` stream connections at once")
+	str("max-stream-conns-per-host", "32", "at most `N` stream connections from one address")
+	str("stream-header-timeout", "5s", "close a stream connection whose request header takes longer than `DURATION`")
+	str("stream-body-timeout", "10s", "close a stream connection whose request body takes longer than `DURATION`")
+	str("stream-idle", "1m", "close a stream connection idle between requests for `DURATION`")
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
@@ -108,6 +118,11 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	if err != nil {
 		fmt.Fprintln(stderr, "mailslotd:", err)
 		return 2
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the collector works harder as the heap nears it,
+		// and memory a burst took goes back to the system soon after.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	var levelVar slog.LevelVar
 	levelVar.Set(level)
@@ -195,7 +210,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	st := d.Stats()
 	log.Info("stopped", "datagrams", st.Datagrams, "delivered", st.Delivered,
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
-		"stream_records", st.StreamRecords, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
+		"stream_records", st.StreamRecords, "stream_errors", st.StreamErrors, "stream_refused", st.StreamRefused, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
+	for _, s := range d.SlotStats() {
+		cfg.Logger.Info("slot", "path", s.Path, "delivered", s.Delivered, "dropped", s.Dropped)
+	}
 	return 0
 }

@@ -130,8 +130,9 @@ func Origin(name, addr string, max int) string {
 	return string(AppendOrigin(make([]byte, 0, min(max, len(`\\ ()`)+len(addr)+len(name)+8)), name, addr, max))
 }
 
-// AppendOrigin appends Origin(name, addr, max) to dst.
-func AppendOrigin(dst []byte, name, addr string, max int) []byte {
+// AppendOrigin appends Origin(name, addr, max) to dst; addr may be
+// bytes, so that a caller can format it without allocating.
+func AppendOrigin[A string | []byte](dst []byte, name string, addr A, max int) []byte {
 	fixed := len(`\\ ()`) + len(addr)
 	if fixed > max {
 		return append(dst, addr...)

@@ -33,6 +33,7 @@ const MaxStreamRecord = stream.MaxData
 // Writer writes records to one remote name. It is safe for concurrent use.
 type Writer struct {
 	host, path string
+	slot       string // `\MAILSLOT\` and path
 	self       hostinfo.Info
 	ifaces     []netif.Iface
 	res        Resolution
@@ -51,6 +52,9 @@ type Writer struct {
 	head     []byte      // a request's head, reused
 	vec      [2][]byte   // head and data for writev
 	bufs     net.Buffers // w.vec[:] while it is written
+
+	dgMu  sync.Mutex // guards dgBuf
+	dgBuf []byte     // a unicast datagram, reused
 }
 
 var nextID atomic.Uint32
@@ -92,6 +96,7 @@ func Open(host, path string) (*Writer, error) {
 		return nil, fmt.Errorf("%w: %v", errs.InvalidName, err)
 	}
 	w.maxDgram = wire.MaxMailslotData(slot, w.src, w.dst)
+	w.slot = slot
 	if w.udp, err = listenBroadcast(); err != nil {
 		return nil, err
 	}
@@ -169,6 +174,10 @@ func (w *Writer) Write(p []byte, timeout time.Duration) error {
 
 // Datagram encodes the datagram for p as sent from ifc.
 func (w *Writer) Datagram(p []byte, ifc netif.Iface, id uint16) ([]byte, error) {
+	return w.appendDatagram(nil, p, ifc, id)
+}
+
+func (w *Writer) appendDatagram(dst, p []byte, ifc netif.Iface, id uint16) ([]byte, error) {
 	typ := wire.DirectUnique
 	if w.res.Group {
 		typ = wire.DirectGroup
@@ -182,8 +191,8 @@ func (w *Writer) Datagram(p []byte, ifc netif.Iface, id uint16) ([]byte, error) 
 		SourceName:      w.src,
 		DestinationName: w.dst,
 	}
-	mw := wire.MailslotWrite{Name: `\MAILSLOT\` + w.path, Priority: 0, Class: wire.ClassUnreliable, Timeout: 1000, Data: p}
-	return wire.AppendMailslotDatagram(nil, &d, &mw)
+	mw := wire.MailslotWrite{Name: w.slot, Priority: 0, Class: wire.ClassUnreliable, Timeout: 1000, Data: p}
+	return wire.AppendMailslotDatagram(dst, &d, &mw)
 }
 
 func (w *Writer) sendDatagram(p []byte) error {
@@ -215,12 +224,16 @@ func (w *Writer) sendDatagram(p []byte) error {
 	if !ok {
 		ifc = w.ifaces[0]
 	}
-	b, err := w.Datagram(p, ifc, id)
+	// One buffer for a writer's datagrams, and no address to allocate.
+	w.dgMu.Lock()
+	defer w.dgMu.Unlock()
+	b, err := w.appendDatagram(w.dgBuf[:0], p, ifc, id)
 	if err != nil {
 		return err
 	}
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(w.res.Addr, port))
-	if _, err := w.udp.WriteToUDP(b, dst); err != nil {
+	w.dgBuf = b
+	dst := netip.AddrPortFrom(w.res.Addr, port)
+	if _, err := w.udp.WriteToUDPAddrPort(b, dst); err != nil {
 		return fmt.Errorf("%w: send to %s: %v", errs.Unreachable, dst, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -103,6 +104,19 @@ func FuzzDecodeMailslotWrite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := DecodeMailslotWrite(b)
 		checkErr(t, err)
+		// A decoder given a name table decodes the same.
+		interned := map[string]string{}
+		wn, errn := DecodeMailslotWriteNames(b, func(nb []byte) string {
+			s, ok := interned[string(nb)]
+			if !ok {
+				s = string(nb)
+				interned[s] = s
+			}
+			return s
+		})
+		if !reflect.DeepEqual(w, wn) || fmt.Sprint(err) != fmt.Sprint(errn) {
+			t.Fatalf("with a name table: %+v, %v; without: %+v, %v", wn, errn, w, err)
+		}
 		if err != nil {
 			return
 		}

@@ -267,6 +267,20 @@ func appendMailslotWrite(dst []byte, w *MailslotWrite) []byte {
 // than 1, gives ErrUnsupported. Bytes after the SMB message are ignored.
 // Data is a sub-slice of b; Name is the only allocation.
 func DecodeMailslotWrite(b []byte) (MailslotWrite, error) {
+	return decodeMailslotWrite(b, nil)
+}
+
+// NameFunc turns a decoded name's bytes into the string a decoder returns;
+// a table of names seen before (an interner) spares an allocation per
+// message. It must not keep b.
+type NameFunc func(b []byte) string
+
+// DecodeMailslotWriteNames is DecodeMailslotWrite with Name made by names.
+func DecodeMailslotWriteNames(b []byte, names NameFunc) (MailslotWrite, error) {
+	return decodeMailslotWrite(b, names)
+}
+
+func decodeMailslotWrite(b []byte, names NameFunc) (MailslotWrite, error) {
 	var w MailslotWrite
 	le := binary.LittleEndian
 	if len(b) < offWordCount+1 {
@@ -356,7 +370,11 @@ func DecodeMailslotWrite(b []byte) (MailslotWrite, error) {
 		}
 		w.Data = b[dataOffset : dataOffset+dataCount : dataOffset+dataCount]
 	}
-	w.Name = string(area[:nul])
+	if names != nil {
+		w.Name = names(area[:nul])
+	} else {
+		w.Name = string(area[:nul])
+	}
 	return w, nil
 }
 
@@ -412,6 +430,12 @@ func appendMailslotDatagram(dst []byte, d *Datagram, w *MailslotWrite, limit int
 // (M set or PACKET_OFFSET not 0): nobody fragments mailslot datagrams.
 // Error offsets count from the start of b.
 func DecodeMailslotDatagram(b []byte) (Datagram, MailslotWrite, error) {
+	return DecodeMailslotDatagramNames(b, nil)
+}
+
+// DecodeMailslotDatagramNames is DecodeMailslotDatagram with the mailslot
+// name made by names (nil: a new string).
+func DecodeMailslotDatagramNames(b []byte, names NameFunc) (Datagram, MailslotWrite, error) {
 	d, err := DecodeDatagram(b)
 	if err != nil {
 		return d, MailslotWrite{}, err
@@ -422,7 +446,7 @@ func DecodeMailslotDatagram(b []byte) (Datagram, MailslotWrite, error) {
 	if d.Flags.More() || d.PacketOffset != 0 {
 		return d, MailslotWrite{}, fieldErr(ErrUnsupported, "nbdgm", "FLAGS", 1, "a fragment of a fragmented datagram")
 	}
-	w, err := DecodeMailslotWrite(d.UserData)
+	w, err := decodeMailslotWrite(d.UserData, names)
 	if err != nil {
 		return d, w, withOffset(err, len(b)-len(d.UserData))
 	}

@@ -1,0 +1,363 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/wire"
+)
+
+// fakeSink stands for the local slots: a slot can be missing, refuse, or
+// stall (its deliveries wait until released).
+type fakeSink struct {
+	mu        sync.Mutex
+	got       map[string][]string // data delivered, by key
+	outcomes  map[string]int      // outcome counts by path and kind
+	missing   map[string]bool
+	stall     chan struct{} // closed to release stalled deliveries
+	stalled   map[string]bool
+	inStalled chan string
+}
+
+func newFakeSink() *fakeSink {
+	return &fakeSink{
+		got: map[string][]string{}, outcomes: map[string]int{}, missing: map[string]bool{},
+		stall: make(chan struct{}), stalled: map[string]bool{}, inStalled: make(chan string, 16),
+	}
+}
+
+func (f *fakeSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
+	f.mu.Lock()
+	missing, stalled := f.missing[key], f.stalled[key]
+	f.mu.Unlock()
+	if missing {
+		return fmt.Errorf("open %s: %w", key, errs.NotFound)
+	}
+	if stalled {
+		select {
+		case f.inStalled <- key:
+		default:
+		}
+		<-f.stall
+		return fmt.Errorf("write to %s: %w", key, errs.Timeout)
+	}
+	if !strings.HasPrefix(origin, `\\SENDER (10.0.0.1:138)`) {
+		return fmt.Errorf("origin %q", origin)
+	}
+	f.mu.Lock()
+	f.got[key] = append(f.got[key], string(data))
+	f.mu.Unlock()
+	return nil
+}
+
+// tryDeliver never takes a record at once: the tests below are about the
+// queues.
+func (f *fakeSink) tryDeliver(string, []byte, string) bool { return false }
+
+func (f *fakeSink) outcome(path, origin string, err error) {
+	kind := "delivered"
+	switch {
+	case errors.Is(err, errs.NotFound):
+		kind = "no_slot"
+	case err != nil:
+		kind = "dropped"
+	}
+	f.mu.Lock()
+	f.outcomes[path+" "+kind]++
+	f.mu.Unlock()
+}
+
+func (f *fakeSink) setStalled(key string) {
+	f.mu.Lock()
+	f.stalled[key] = true
+	f.mu.Unlock()
+}
+
+func (f *fakeSink) count(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.got[key])
+}
+
+func (f *fakeSink) outcomeCount(s string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.outcomes[s]
+}
+
+var (
+	testSender, _ = wire.NewName("SENDER", 0)
+	testFrom      = netip.MustParseAddrPort("10.0.0.1:138")
+)
+
+func put(qs *slotQueues, path, data string) bool {
+	return qs.enqueue(strings.ToUpper(path), path, []byte(data), testSender, testFrom)
+}
+
+// poll waits for cond, failing the test after a generous deadline.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func statsOf(qs *slotQueues, path string) SlotStats {
+	for _, s := range qs.stats() {
+		if s.Path == path {
+			return s
+		}
+	}
+	return SlotStats{}
+}
+
+// checkNoLeak waits until the goroutines are back to n.
+func checkNoLeak(t *testing.T, n int) {
+	t.Helper()
+	poll(t, "the queues' goroutines to end", func() bool { return runtime.NumGoroutine() <= n })
+}
+
+// A stalled slot holds only its own records: the healthy slot gets every
+// record while the stalled one's queue fills, and the surplus is dropped
+// and counted for the stalled slot alone.
+func TestSlotQueuesStalledSlotDelaysNoOther(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	f.stalled["STALL"] = true
+	qs := newSlotQueues(f)
+	const n = slotQueueLen + 500
+	// The stalled slot's goroutine takes its first record and stalls.
+	put(qs, "stall", "first")
+	<-f.inStalled
+	for i := 0; i < n; i++ {
+		put(qs, "stall", fmt.Sprint("s", i))
+		// The healthy slot's goroutine may run late; its queue has room
+		// for what a healthy slot is sent, which the test waits for.
+		poll(t, "room in the healthy queue", func() bool { return statsOf(qs, "ok").QueueDepth < slotQueueLen/2 })
+		if !put(qs, "ok", fmt.Sprint("ok", i)) {
+			t.Fatalf("record %d for the healthy slot refused", i)
+		}
+	}
+	poll(t, "every healthy record", func() bool { return f.count("OK") == n })
+	st := statsOf(qs, "stall")
+	if want := uint64(n - slotQueueLen); st.Dropped != want || st.QueueDepth != slotQueueLen {
+		t.Errorf("stalled slot: %+v, want %d dropped and a full queue", st, want)
+	}
+	if ok := statsOf(qs, "ok"); ok.Delivered != n || ok.Dropped != 0 {
+		t.Errorf("healthy slot: %+v", ok)
+	}
+	if f.outcomeCount("stall no_slot") != 0 {
+		t.Errorf("a stalled slot's records counted as for no slot")
+	}
+	close(f.stall)
+	poll(t, "the stalled queue to drain", func() bool { return statsOf(qs, "stall").QueueDepth == 0 })
+	qs.close()
+	if st := statsOf(qs, "stall"); st.Dropped != n+1 {
+		t.Errorf("stalled slot once released: %+v, want all %d dropped (each delivery timed out)", st, n+1)
+	}
+	checkNoLeak(t, base)
+}
+
+// Records for a slot nobody serves are counted as such, and the slot is
+// forgotten with its queue and goroutine.
+func TestSlotQueuesMissingSlot(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	f.missing["NOBODY"] = true
+	qs := newSlotQueues(f)
+	defer qs.close()
+	for i := 0; i < 10; i++ {
+		put(qs, "nobody", "x")
+	}
+	poll(t, "the records to be refused", func() bool { return f.outcomeCount("nobody no_slot") == 10 })
+	poll(t, "the queue to end", func() bool { return qs.liveQueues() == 0 })
+	if st := qs.stats(); len(st) != 0 {
+		t.Errorf("a slot nobody serves is tracked: %+v", st)
+	}
+	checkNoLeak(t, base)
+}
+
+// A queue's goroutine ends once the queue has stayed empty a while, and a
+// later record starts another; the counters live on.
+func TestSlotQueuesGoroutineEndsWhenIdle(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	qs := newSlotQueues(f)
+	defer qs.close()
+	qs.linger = 5 * time.Millisecond
+	put(qs, "a", "one")
+	poll(t, "the queue's goroutine to end", func() bool { return qs.liveQueues() == 0 && f.count("A") == 1 })
+	checkNoLeak(t, base)
+	put(qs, "a", "two")
+	poll(t, "the second record", func() bool { return f.count("A") == 2 })
+	if st := statsOf(qs, "a"); st.Delivered != 2 {
+		t.Errorf("after the goroutine ended: %+v", st)
+	}
+}
+
+// A record for an open slot with room and nothing queued before it goes in
+// at once, with no goroutine; once one had to wait, those behind it queue
+// (in order) until the queue is empty again.
+func TestSlotQueuesStraightIn(t *testing.T) {
+	s := &orderSink{}
+	qs := newSlotQueues(s)
+	defer qs.close()
+	s.room.Store(true)
+	put(qs, "a", "0")
+	if qs.liveQueues() != 0 || statsOf(qs, "a").Delivered != 1 {
+		t.Fatalf("a record for a slot with room was queued: %+v, %d queues", qs.stats(), qs.liveQueues())
+	}
+	s.room.Store(false) // full: the next ones queue
+	for i := 1; i < 100; i++ {
+		put(qs, "a", fmt.Sprint(i))
+	}
+	s.room.Store(true)
+	for i := 100; i < 200; i++ {
+		put(qs, "a", fmt.Sprint(i))
+	}
+	poll(t, "every record", func() bool { return statsOf(qs, "a").Delivered == 200 })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range s.got {
+		if d != fmt.Sprint(i) {
+			t.Fatalf("record %d is %q: out of order", i, d)
+		}
+	}
+}
+
+// orderSink takes records at once while room is set, always by deliver.
+type orderSink struct {
+	room atomic.Bool
+	mu   sync.Mutex
+	got  []string
+}
+
+func (s *orderSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
+	s.mu.Lock()
+	s.got = append(s.got, string(data))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *orderSink) tryDeliver(key string, data []byte, origin string) bool {
+	if !s.room.Load() {
+		return false
+	}
+	return s.deliver(key, data, origin, 0) == nil
+}
+
+func (s *orderSink) outcome(string, string, error) {}
+
+// Stalled slots can take at most maxLiveQueues goroutines; records for
+// others are dropped and counted meanwhile, and closing ends them all.
+func TestSlotQueuesBounded(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	qs := newSlotQueues(f)
+	for i := 0; i < maxLiveQueues+10; i++ {
+		key := fmt.Sprint("S", i)
+		f.setStalled(key)
+		put(qs, strings.ToLower(key), "x")
+	}
+	if n := qs.liveQueues(); n != maxLiveQueues {
+		t.Errorf("%d queues live, want %d", n, maxLiveQueues)
+	}
+	dropped := 0
+	for i := 0; i < maxLiveQueues+10; i++ {
+		dropped += f.outcomeCount(fmt.Sprint("s", i, " dropped"))
+	}
+	if dropped != 10 {
+		t.Errorf("%d records dropped for want of a queue, want 10", dropped)
+	}
+	close(f.stall)
+	qs.close()
+	if put(qs, "late", "x") {
+		t.Error("a record queued after close")
+	}
+	checkNoLeak(t, base)
+}
+
+// The memory all queues hold together is bounded.
+func TestSlotQueuesByteBudget(t *testing.T) {
+	f := newFakeSink()
+	qs := newSlotQueues(f)
+	defer func() { close(f.stall); qs.close() }()
+	big := strings.Repeat("x", 60000) // a buffer of its own each
+	queued := 0
+	for i := 0; i < 400; i++ {
+		key := fmt.Sprint("B", i%100)
+		f.setStalled(key)
+		if put(qs, strings.ToLower(key), big) {
+			queued++
+		}
+	}
+	if held := qs.bytes.Load(); held > maxQueuedBytes {
+		t.Errorf("queues hold %d bytes, over %d", held, maxQueuedBytes)
+	}
+	if queued == 400 || queued == 0 {
+		t.Errorf("%d of 400 large records queued", queued)
+	}
+}
+
+// Handing on a datagram's record allocates nothing once the pool is
+// warm, whether it goes straight in or through the queue.
+func TestSlotQueuesNoAllocation(t *testing.T) {
+	for _, queued := range []bool{false, true} {
+		qs := newSlotQueues(&countSink{queued: queued})
+		data := []byte(strings.Repeat("d", 100))
+		key, path := "ALLOC", "alloc"
+		for i := 0; i < 100; i++ {
+			qs.enqueue(key, path, data, testSender, testFrom)
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			if !qs.enqueue(key, path, data, testSender, testFrom) {
+				t.Fatal("record not taken")
+			}
+			for qs.depth(key) > 0 { // a backlog holds buffers: none here
+				runtime.Gosched()
+			}
+		})
+		if allocs >= 0.1 {
+			t.Errorf("queued %v: %.2f allocations per record", queued, allocs)
+		}
+		qs.close()
+	}
+}
+
+// countSink takes every record, at once unless queued is set.
+type countSink struct{ queued bool }
+
+func (c *countSink) deliver(string, []byte, string, time.Duration) error { return nil }
+func (c *countSink) tryDeliver(string, []byte, string) bool              { return !c.queued }
+func (c *countSink) outcome(string, string, error)                       {}
+
+func TestAppendDgramOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		from string
+		want string
+	}{
+		{"HOSTA", "10.1.2.3:138", `\\HOSTA (10.1.2.3:138)`},
+		{"A", "192.168.0.10:40000", `\\A (192.168.0.10:40000)`},
+	} {
+		n, err := wire.NewName(tc.name, 0x20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendDgramOrigin(nil, n, netip.MustParseAddrPort(tc.from))); got != tc.want {
+			t.Errorf("origin of %s at %s = %q, want %q", tc.name, tc.from, got, tc.want)
+		}
+	}
+}
