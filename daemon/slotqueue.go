@@ -266,8 +266,8 @@ func (qs *slotQueues) run(q *slotQueue, ch chan queuedRecord) {
 			err := qs.sink.deliver(q.key, r.data(), r.origin(), qs.wait)
 			if err == nil {
 				q.delivered.Add(1)
-			} else if !errors.Is(err, errs.NotFound) && !errors.Is(err, errs.Permission) {
-				q.dropped.Add(1)
+			} else if !errors.Is(err, errs.NotFound) {
+				q.dropped.Add(1) // full, stalled, or takes nothing from the network
 			}
 			qs.sink.outcome(q.path, r.origin(), err)
 			qs.free(r)
@@ -330,7 +330,7 @@ func (qs *slotQueues) drain(q *slotQueue, ch chan queuedRecord, err error) {
 		select {
 		case r := <-ch:
 			qs.bytes.Add(-int64(cap(*r.buf)))
-			if !errors.Is(err, errs.NotFound) && !errors.Is(err, errs.Permission) {
+			if !errors.Is(err, errs.NotFound) {
 				q.dropped.Add(1)
 			}
 			qs.sink.outcome(q.path, r.origin(), err)
