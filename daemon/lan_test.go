@@ -21,8 +21,10 @@ import (
 	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
-// The test binary doubles as a slot reader inside the hosts.
+// The test binary doubles as a slot reader inside the hosts, and as the
+// network benchmark's worker.
 func TestMain(m *testing.M) {
+	bench.Child()
 	if os.Getenv("MAILSLOT_TEST_HELPER") == "read" {
 		os.Exit(readHelper(os.Getenv("MAILSLOT_TEST_SLOT")))
 	}

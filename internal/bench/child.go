@@ -29,6 +29,7 @@ var (
 		"write":    taskWrite,
 		"pingpong": taskPingPong,
 		"wake":     taskWake,
+		"tcpsink":  taskTCPSink,
 	}
 )
 

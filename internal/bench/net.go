@@ -253,55 +253,99 @@ func netStream(a, b *lab.Host, n int) (NetResult, error) {
 	}
 	res.Ours, res.OursGot = time.Since(start), n
 
-	// Baseline: raw TCP, each record answered with one byte.
-	var ln *net.TCPListener
-	if err := b.Run(func() (err error) { ln, err = net.ListenTCP("tcp4", &net.TCPAddr{Port: 7139}); return err }); err != nil {
+	// Baseline: raw TCP between two processes, as between the writer and
+	// mailslotd: a worker on b reads each record and answers with a byte.
+	var ws []*Worker
+	if err := b.Run(func() (err error) { ws, err = StartWorkers(1); return err }); err != nil {
 		return res, err
 	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		rd := bufio.NewReaderSize(c, 64<<10)
-		buf := make([]byte, size)
-		var hdr [4]byte
-		for {
-			if _, err := io.ReadFull(rd, hdr[:]); err != nil {
-				return
-			}
-			if _, err := io.ReadFull(rd, buf[:binary.BigEndian.Uint32(hdr[:])]); err != nil {
-				return
-			}
-			if _, err := c.Write([]byte{0}); err != nil {
-				return
-			}
-		}
-	}()
-	var c net.Conn
-	if err := a.Run(func() (err error) {
-		c, err = net.Dial("tcp4", net.JoinHostPort(b.Addr.String(), "7139"))
-		return err
-	}); err != nil {
-		return res, err
-	}
-	defer c.Close()
+	defer StopWorkers(ws)
 	frame := binary.BigEndian.AppendUint32(nil, size)
 	frame = append(frame, rec...)
-	var ack [1]byte
-	start = time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := c.Write(frame); err != nil {
-			return res, err
+	var c net.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
 		}
-		if _, err := io.ReadFull(c, ack[:]); err != nil {
-			return res, err
+	}()
+	send := func() error {
+		if err := a.Run(func() (err error) {
+			c, err = net.Dial("tcp4", net.JoinHostPort(b.Addr.String(), strconv.Itoa(tcpSinkPort)))
+			return err
+		}); err != nil {
+			return err
+		}
+		var ack [1]byte
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if _, err := c.Write(frame); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(c, ack[:]); err != nil {
+				return err
+			}
+		}
+		res.Baseline, res.BaseGot = time.Since(start), n
+		return nil
+	}
+	_, _, err = Drive(ws, "tcpsink", [][]string{{strconv.Itoa(tcpSinkPort), strconv.Itoa(n)}}, send, func() {
+		if c != nil {
+			c.Close()
+		}
+	})
+	return res, err
+}
+
+// tcpSinkPort is where the stream baseline's worker listens.
+const tcpSinkPort = 7139
+
+// taskTCPSink: PORT COUNT. Listens on PORT, takes one connection and
+// reads COUNT records from it, each a 4-byte big-endian length and that
+// many bytes, answering each with one byte once it is in whole.
+func taskTCPSink(args []string, ready func() error) (string, error) {
+	port, err := atoi(args, 0)
+	if err != nil {
+		return "", err
+	}
+	count, err := atoi(args, 1)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{Port: port})
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	if err := ready(); err != nil {
+		return "", err
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	rd := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	var hdr [4]byte
+	for i := 0; i < count; i++ {
+		if _, err := io.ReadFull(rd, hdr[:]); err != nil {
+			return "", err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:]))
+		if n > 1<<20 {
+			return "", fmt.Errorf("a record of %d bytes", n)
+		}
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		if _, err := io.ReadFull(rd, buf[:n]); err != nil {
+			return "", err
+		}
+		if _, err := c.Write([]byte{0}); err != nil {
+			return "", err
 		}
 	}
-	res.Baseline, res.BaseGot = time.Since(start), n
-	return res, nil
+	return "", nil
 }
 
 // sampleRSS records the peak VmRSS of pid until the returned func is called.

@@ -34,8 +34,9 @@ the same run (raw Unix datagram sockets doing the same work) and the ratio:
 
 bench net (as root): builds a LAN of two network namespaces, runs mailslotd on both, and
 measures 100-byte datagram records against a raw UDP loop sending the same bytes, and
-64 KiB records over the stream port against a raw TCP loop with a one-byte answer per
-record, with mailslotd's peak resident memory during the datagram flood.
+64 KiB records over the stream port against raw TCP between two processes (a worker on
+the far host reads each record and answers with one byte, as mailslotd answers), with
+mailslotd's peak resident memory during the datagram flood.
 `,
 		flags: func(fs *flag.FlagSet) func(*Env, []string) error {
 			quick := fs.Bool("quick", false, "a short run (fewer records), for a smoke test")
