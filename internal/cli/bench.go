@@ -32,7 +32,7 @@ the same run (raw Unix datagram sockets doing the same work) and the ratio:
   - idle slots: the time, heap, goroutines and descriptors that 10,000 slots cost;
   - the memory a queued record costs beyond its payload (1,000,000 records of 100 B).
 
-bench net (as root): builds a LAN of two network namespaces, runs mailslotd on both, and
+bench net (root only; without root it says so and exits with status 4): builds a LAN of two network namespaces, runs mailslotd on both, and
 measures 100-byte datagram records against a raw UDP loop sending the same bytes, and
 64 KiB records over the stream port against a raw TCP loop with a one-byte answer per
 record, with mailslotd's peak resident memory during the datagram flood.
@@ -92,6 +92,9 @@ func (s *shimT) cleanup() {
 // mailslotd (the binary next to this one, or on PATH) on the receiving
 // host, and measures.
 func benchNet(env *Env, records int) (err error) {
+	if geteuid() != 0 {
+		return &privilegeError{"bench net needs root: it makes network namespaces, a bridge and veth pairs (CAP_SYS_ADMIN, CAP_NET_ADMIN) and runs mailslotd in them; run it as root (sudo mailslot bench net)"}
+	}
 	daemonBin, err := findMailslotd()
 	if err != nil {
 		return err

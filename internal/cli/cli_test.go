@@ -229,6 +229,18 @@ func TestBinary(t *testing.T) {
 	}
 }
 
+// bench net without root says it needs root, and exits with status 4
+// before it tries anything.
+func TestBenchNetNeedsRoot(t *testing.T) {
+	defer func(f func() int) { geteuid = f }(geteuid)
+	geteuid = func() int { return 1000 }
+	r := runCLI("", "bench", "net", "--quick")
+	if r.code != ExitPrivilege || ExitPrivilege != 4 || r.stdout != "" ||
+		!strings.HasPrefix(r.stderr, "mailslot bench: bench net needs root:") || strings.Contains(r.stderr, "skip") {
+		t.Fatalf("bench net as uid 1000: %+v", r)
+	}
+}
+
 // bench net builds its own namespace LAN: root only.
 func TestBenchNetQuick(t *testing.T) {
 	testenv.Root(t)
