@@ -164,7 +164,13 @@ func (w *Writer) Write(p []byte, timeout time.Duration) error {
 	if w.res.Group {
 		return fmt.Errorf("%w: %d bytes; a broadcast record fits one datagram, at most %d bytes here", errs.MessageTooLarge, len(p), w.maxDgram)
 	}
-	return w.sendStream(p, timeout)
+	if w.DatagramsOnly {
+		return fmt.Errorf("%w: %d bytes; records to %s go as datagrams only, at most %d bytes here", errs.MessageTooLarge, len(p), w.host, w.maxDgram)
+	}
+	// No mailslotd answers on the stream port: a Windows or Samba host,
+	// which takes datagrams only.
+	return fmt.Errorf("%w: %d bytes; %s has no mailslotd stream port (%s), so records go to it as datagrams, at most %d bytes here",
+		errs.MessageTooLarge, len(p), w.host, w.streamAddr(), w.maxDgram)
 }
 
 // Datagram encodes the datagram for p as sent from ifc.
