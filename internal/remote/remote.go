@@ -55,6 +55,9 @@ type Writer struct {
 
 var nextID atomic.Uint32
 
+// resolve is Resolve; tests replace it to see that it is not called.
+var resolve = Resolve
+
 func init() {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
@@ -78,14 +81,16 @@ func Open(host, path string) (*Writer, error) {
 	if host == "*" {
 		target = self.Workgroup
 	}
-	if w.res, err = Resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
+	// The datagrams name the far computer or workgroup in NetBIOS form: a
+	// name that has none (over 15 bytes, say) is refused before any look-up.
+	if w.dst, err = wire.NewName(target, 0x00); err != nil {
+		return nil, fmt.Errorf("%w: %q is not a NetBIOS computer or workgroup name: %v", errs.InvalidName, target, err)
+	}
+	if w.res, err = resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
 		return nil, err
 	}
 	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
 		return nil, fmt.Errorf("this computer's name %q: %w", self.Name, err)
-	}
-	if w.dst, err = wire.NewName(target, 0x00); err != nil {
-		return nil, fmt.Errorf("%w: %q is not a NetBIOS name: %v", errs.InvalidName, target, err)
 	}
 	slot := `\MAILSLOT\` + path
 	if err := wire.CheckMailslotName(slot); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
@@ -108,5 +109,23 @@ func TestTooLargeForADatagramHost(t *testing.T) {
 		if w.conn != nil {
 			w.conn.Close()
 		}
+	}
+}
+
+// A computer name NetBIOS cannot carry (17 characters: at most 15) is
+// refused as an invalid name before any look-up (hosts file, NetBIOS
+// query, DNS) is tried.
+func TestLongComputerNameRefusedBeforeLookup(t *testing.T) {
+	defer func(f func(string, string, []netif.Iface, int) (Resolution, error)) { resolve = f }(resolve)
+	resolve = func(host, _ string, _ []netif.Iface, _ int) (Resolution, error) {
+		t.Errorf("%s was looked up", host)
+		return Resolution{}, errs.Unreachable
+	}
+	w, err := Open("ABCDEFGHIJKLMNOPQ", "x")
+	if err == nil {
+		w.Close()
+	}
+	if !errors.Is(err, errs.InvalidName) || !strings.Contains(err.Error(), `"ABCDEFGHIJKLMNOPQ" has 17 bytes, at most 15 allowed`) {
+		t.Fatalf("Open of a 17-character computer name: %v", err)
 	}
 }
