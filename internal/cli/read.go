@@ -55,6 +55,12 @@ example:
 				if *format != "text" && *format != "hex" && *format != "json" {
 					return usagef("unknown --format %q: text, hex or json", *format)
 				}
+				if *maxSize < 0 || *maxSize > mailslot.MaxLocalMessageSize {
+					return usagef("--max-size %d is outside 0..%d: a local record is at most %d bytes (64 KiB)", *maxSize, mailslot.MaxLocalMessageSize, mailslot.MaxLocalMessageSize)
+				}
+				if *count < 0 {
+					return usagef("--count %d is negative (0 reads until interrupted)", *count)
+				}
 				name, err := localName(args[0])
 				if err != nil {
 					return err
