@@ -20,7 +20,8 @@ func init() {
 		name:    "bench",
 		args:    "local|net [--quick]",
 		summary: "measure mailslots against raw sockets, in the same run",
-		help: `bench local: each table prints as soon as it is measured, with a baseline measured in
+		help: `bench local (about 3 minutes; --quick: seconds): standard error names each measurement as
+it starts; each table prints as soon as it is measured, with a baseline measured in
 the same run (raw Unix datagram sockets doing the same work) and the ratio:
   - throughput (records/s, MB/s) of 1 and 4 writers in other processes (this binary run
     again as writer workers) with records of 16 B, 100 B, 4 KiB and 64 KiB; then of 1, 4
@@ -54,6 +55,7 @@ record, with mailslotd's peak resident memory during the datagram flood.
 				if *quick {
 					settings = bench.QuickLocal
 				}
+				settings.Progress = env.Stderr
 				return bench.RunLocal(env.Stdout, settings)
 			}
 		},
