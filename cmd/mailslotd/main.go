@@ -8,4 +8,4 @@ import (
 	"github.com/mailslot-go/mailslot/internal/mailslotd"
 )
 
-func main() { os.Exit(mailslotd.Main(os.Args[1:], os.Getenv, os.Stderr)) }
+func main() { os.Exit(mailslotd.Main(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }

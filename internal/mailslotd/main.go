@@ -31,14 +31,12 @@ flags:
 `
 
 // Main runs mailslotd with args (without the program name) until SIGTERM
-// or SIGINT and returns the exit status.
-func Main(args []string, getenv func(string) string, stderr io.Writer) int {
+// or SIGINT and returns the exit status. --help prints to stdout; errors
+// and the log go to stderr.
+func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mailslotd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(stderr) // a flag error: one line, then the hint below
+	fs.Usage = func() {}
 	config := fs.String("config", "", "read settings from `FILE`")
 	flags := daemon.Settings{}
 	str := func(key, def, help string) {
@@ -70,8 +68,12 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintln(stderr, "see mailslotd --help")
 		return 2
 	}
 	if fs.NArg() > 0 {
