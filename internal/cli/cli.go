@@ -102,6 +102,9 @@ Run mailslot COMMAND --help for a command's flags.
 NAME is a mailslot name: \\.\mailslot\PATH (this computer), \\COMPUTER\mailslot\PATH,
 \\WORKGROUP\mailslot\PATH, \\*\mailslot\PATH (every computer of this workgroup),
 or just PATH for \\.\mailslot\PATH. Slashes work as well as backslashes.
+
+Exit status: 0 done; 1 failed, with one line on standard error; 2 used wrongly;
+4 needs a privilege this process lacks (bench net without root).
 `)
 }
 

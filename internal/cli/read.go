@@ -39,7 +39,7 @@ example:
   mailslot read alerts --count 1 --format json
 `,
 		flags: func(fs *flag.FlagSet) func(*Env, []string) error {
-			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, in bytes (0: up to 64 KiB)")
+			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, `N` bytes (0: up to 64 KiB, the most)")
 			timeout := waitFlag(fs, "timeout", "how long a read waits (`D`: 500ms, 10s, forever) (default forever)")
 			count := fs.Int("count", 0, "stop after `N` records (0: never)")
 			format := fs.String("format", "text", "output `FORMAT`: text, hex or json")
