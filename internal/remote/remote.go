@@ -68,6 +68,17 @@ func init() {
 // the slot path there.
 func Open(host, path string) (*Writer, error) {
 	self := hostinfo.Lookup()
+	target := host
+	if host == "*" {
+		target = self.Workgroup
+	}
+	// The datagrams name the far computer or workgroup in NetBIOS form: a
+	// name that has none (over 15 bytes, say) is refused before anything
+	// else, and before any look-up.
+	dst, err := wire.NewName(target, 0x00)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not a NetBIOS computer or workgroup name: %v", errs.InvalidName, target, err)
+	}
 	ifaces, err := netif.List(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.Unreachable, err)
@@ -76,16 +87,7 @@ func Open(host, path string) (*Writer, error) {
 	// case, as Windows writes them, and as Samba and Wireshark expect
 	// the browser's \MAILSLOT\BROWSE.
 	path = upperASCII(path)
-	w := &Writer{host: host, path: path, self: self, ifaces: ifaces}
-	target := host
-	if host == "*" {
-		target = self.Workgroup
-	}
-	// The datagrams name the far computer or workgroup in NetBIOS form: a
-	// name that has none (over 15 bytes, say) is refused before any look-up.
-	if w.dst, err = wire.NewName(target, 0x00); err != nil {
-		return nil, fmt.Errorf("%w: %q is not a NetBIOS computer or workgroup name: %v", errs.InvalidName, target, err)
-	}
+	w := &Writer{host: host, path: path, self: self, ifaces: ifaces, dst: dst}
 	if w.res, err = resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
 		return nil, err
 	}
