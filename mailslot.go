@@ -44,8 +44,10 @@ const WaitForever time.Duration = -1
 // NoMessage is Info.NextSize when no record is waiting.
 const NoMessage = -1
 
-// MaxLocalMessageSize is the largest record a local slot carries.
-const MaxLocalMessageSize = local.MaxRecord
+// MaxLocalMessageSize is the largest record a local slot carries (64 KiB),
+// and the largest that goes to another computer over mailslotd's stream
+// port.
+const MaxLocalMessageSize = 65536
 
 // Info describes a slot, as GetMailslotInfo does on Windows.
 type Info struct {

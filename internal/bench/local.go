@@ -74,7 +74,8 @@ func DefaultLocalCases() []Case {
 // process, alternating the two so that both see the same machine.
 func Local(cases []Case, p Plan) ([]Result, error) {
 	var out []Result
-	for _, c := range cases {
+	for i, c := range cases {
+		p.note("throughput, %s, %d B (case %d of %d)", plural(c.Writers, "writer goroutine", "writer goroutines"), c.Size, i+1, len(cases))
 		r, err := measure(c, p, func(impl string, n int) (time.Duration, error) {
 			if impl == Raw {
 				return localRaw(c, n)

@@ -255,6 +255,24 @@ type Plan struct {
 	MaxSlow    time.Duration
 	MinRecords int
 	MaxRecords int
+	// Progress, if set, is told what is measured next, before each case:
+	// a long run shows it is alive.
+	Progress func(what string)
+}
+
+// plural is "1 one" or "n many".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// note tells p.Progress, if any, what comes next.
+func (p Plan) note(format string, args ...any) {
+	if p.Progress != nil {
+		p.Progress(fmt.Sprintf(format, args...))
+	}
 }
 
 // FullPlan and QuickPlan are what `mailslot bench local` uses without and
@@ -333,7 +351,8 @@ func ProcCases() []Case {
 // and through the raw socket baseline.
 func LocalProcs(ws []*Worker, cases []Case, p Plan) ([]Result, error) {
 	var out []Result
-	for _, c := range cases {
+	for i, c := range cases {
+		p.note("throughput, %s, %d B (case %d of %d)", plural(c.Writers, "writer process", "writer processes"), c.Size, i+1, len(cases))
 		if c.Writers > len(ws) {
 			return out, fmt.Errorf("%d writers, but only %d workers", c.Writers, len(ws))
 		}

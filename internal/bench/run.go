@@ -16,6 +16,9 @@ type LocalSettings struct {
 	LatencyRounds int // latency rounds, ours and the baseline alternating
 	IdleSlots     int
 	Queued        int // records of 100 B for the queued-record overhead
+	// Progress, if set, gets a line naming each measurement as it starts
+	// (tables go to RunLocal's writer only once measured).
+	Progress io.Writer
 }
 
 // FullLocal and QuickLocal are `mailslot bench local` without and with
@@ -37,6 +40,12 @@ const pingSize = 100
 // record. A part that fails is reported in its place and the others still
 // run; the error returned names every failed part.
 func RunLocal(w io.Writer, s LocalSettings) error {
+	note := func(format string, args ...any) {
+		if s.Progress != nil {
+			fmt.Fprintf(s.Progress, "bench local: measuring "+format+"...\n", args...)
+		}
+	}
+	s.Plan.Progress = func(what string) { note("%s", what) }
 	var failed []error
 	fail := func(part string, err error) {
 		fmt.Fprintf(w, "%s: failed: %v\n\n", part, err)
@@ -65,12 +74,14 @@ func RunLocal(w io.Writer, s LocalSettings) error {
 		fail("throughput, writer goroutines", err)
 	}
 	if ws != nil {
+		note("round-trip latency")
 		if l, err := PingPong(ws[0], pingSize, s.RoundTrips, s.LatencyRounds); err != nil {
 			fail("round trip", err)
 		} else {
 			PrintLatency(w, "round-trip latency: a writer process writes to slot A, this process reads and answers into slot B, which the writer serves", "the same with raw Unix datagram sockets", []Latency{l})
 			fmt.Fprintln(w)
 		}
+		note("wake latency")
 		if l, err := Wake(ws[0], s.Wakes, s.WakeGap, s.LatencyRounds); err != nil {
 			fail("wake", err)
 		} else {
@@ -83,10 +94,12 @@ func RunLocal(w io.Writer, s LocalSettings) error {
 	if err != nil {
 		fmt.Fprintf(w, "raising RLIMIT_NOFILE: %v\n", err)
 	}
+	note("the cost of %d idle slots", s.IdleSlots)
 	ours := IdleSlots(Ours, s.IdleSlots)
 	base := IdleSlots(Raw, s.IdleSlots)
 	PrintIdle(w, limit, ours, base)
 	fmt.Fprintln(w)
+	note("the cost of %d queued records", s.Queued)
 	per, err := QueueOverhead(s.Queued, 100)
 	if err != nil {
 		fail("queued-record overhead", err)

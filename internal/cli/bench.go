@@ -20,7 +20,8 @@ func init() {
 		name:    "bench",
 		args:    "local|net [--quick]",
 		summary: "measure mailslots against raw sockets, in the same run",
-		help: `bench local: each table prints as soon as it is measured, with a baseline measured in
+		help: `bench local (about 3 minutes; --quick: seconds): standard error names each measurement as
+it starts; each table prints as soon as it is measured, with a baseline measured in
 the same run (raw Unix datagram sockets doing the same work) and the ratio:
   - throughput (records/s, MB/s) of 1 and 4 writers in other processes (this binary run
     again as writer workers) with records of 16 B, 100 B, 4 KiB and 64 KiB; then of 1, 4
@@ -32,7 +33,7 @@ the same run (raw Unix datagram sockets doing the same work) and the ratio:
   - idle slots: the time, heap, goroutines and descriptors that 10,000 slots cost;
   - the memory a queued record costs beyond its payload (1,000,000 records of 100 B).
 
-bench net (as root): builds a LAN of two network namespaces, runs mailslotd on both, and
+bench net (root only; without root it says so and exits with status 4): builds a LAN of two network namespaces, runs mailslotd on both, and
 measures 100-byte datagram records against a raw UDP loop sending the same bytes, and
 64 KiB records over the stream port against raw TCP between two processes (a worker on
 the far host reads each record and answers with one byte, as mailslotd answers), with
@@ -55,6 +56,7 @@ mailslotd's peak resident memory during the datagram flood.
 				if *quick {
 					settings = bench.QuickLocal
 				}
+				settings.Progress = env.Stderr
 				return bench.RunLocal(env.Stdout, settings)
 			}
 		},
@@ -93,6 +95,9 @@ func (s *shimT) cleanup() {
 // mailslotd (the binary next to this one, or on PATH) on the receiving
 // host, and measures.
 func benchNet(env *Env, records int) (err error) {
+	if geteuid() != 0 {
+		return &privilegeError{"bench net needs root: it makes network namespaces, a bridge and veth pairs (CAP_SYS_ADMIN, CAP_NET_ADMIN) and runs mailslotd in them; run it as root (sudo mailslot bench net)"}
+	}
 	daemonBin, err := findMailslotd()
 	if err != nil {
 		return err

@@ -42,8 +42,22 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// ExitPrivilege is the exit status of a verb that needs a privilege this
+// process lacks (bench net without root).
+const ExitPrivilege = 4
+
+// privilegeError is a verb run without a privilege it needs: exit status
+// ExitPrivilege.
+type privilegeError struct{ msg string }
+
+func (e *privilegeError) Error() string { return e.msg }
+
+// geteuid is os.Geteuid; tests replace it.
+var geteuid = os.Geteuid
+
 // Main runs the mailslot command with args (without the program name) and
-// returns the exit status: 0 done, 1 failed, 2 used wrongly.
+// returns the exit status: 0 done, 1 failed, 2 used wrongly, ExitPrivilege
+// (4) needs a privilege this process lacks.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
@@ -94,6 +108,9 @@ Run mailslot COMMAND --help for a command's flags, mailslot --version for the bu
 NAME is a mailslot name: \\.\mailslot\PATH (this computer), \\COMPUTER\mailslot\PATH,
 \\WORKGROUP\mailslot\PATH, \\*\mailslot\PATH (every computer of this workgroup),
 or just PATH for \\.\mailslot\PATH. Slashes work as well as backslashes.
+
+Exit status: 0 done; 1 failed, with one line on standard error; 2 used wrongly;
+4 needs a privilege this process lacks (bench net without root).
 `)
 }
 
@@ -128,6 +145,10 @@ func run(v *verb, env *Env, args []string) int {
 			return 2
 		}
 		fmt.Fprintf(env.Stderr, "%s\n", errorLine(v.name, err))
+		var pe *privilegeError
+		if errors.As(err, &pe) {
+			return ExitPrivilege
+		}
 		return 1
 	}
 	return 0

@@ -148,6 +148,12 @@ func TestErrors(t *testing.T) {
 		{[]string{"read"}, 2, "one NAME"},
 		{[]string{"read", `\\HOST\mailslot\x`}, 2, "another computer"},
 		{[]string{"read", "x", "--format", "xml"}, 2, "--format"},
+		{[]string{"read", "x", "--max-size", "100000"}, 2, "--max-size 100000 is outside 0..65536"},
+		{[]string{"read", "x", "--max-size", "-1"}, 2, "--max-size -1 is outside 0..65536"},
+		{[]string{"read", "x", "--count", "-1"}, 2, "--count -1 is negative"},
+		{[]string{"messenger", "--count", "-1"}, 2, "--count -1 is negative"},
+		{[]string{"messenger", "--exec-timeout", "0"}, 2, `"0" is not a positive duration`},
+		{[]string{"messenger", "--dedup-window", "-1s"}, 2, `"-1s" is not a duration of 0 or more`},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"send", `\\.\mailslot\` + strings.Repeat("a", 300), "x"}, 1, "invalid"},
 	} {
@@ -161,8 +167,14 @@ func TestErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, v := range verbs {
 		r := runCLI("", v.name, "--help")
-		if r.code != 0 || !strings.Contains(r.stdout, "usage: mailslot "+v.name) || !strings.Contains(r.stdout, "flags:") {
+		if r.code != 0 || !strings.Contains(r.stdout, "usage: mailslot "+v.name) || !strings.Contains(r.stdout, "flags:") || r.stderr != "" {
 			t.Errorf("%s --help: %+v", v.name, r)
+		}
+		// Each flag's default is said once, and is one a user can type.
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.Count(line, "(default ") > 1 || strings.Contains(line, "(default -") {
+				t.Errorf("%s --help: %q", v.name, line)
+			}
 		}
 	}
 	if r := runCLI("", "help"); r.code != 0 || !strings.Contains(r.stdout, "commands:") {
@@ -191,8 +203,21 @@ func TestBenchQuick(t *testing.T) {
 		t.Skip("a benchmark run")
 	}
 	r := runCLI("", "bench", "local", "--quick")
-	if r.code != 0 || !strings.Contains(r.stdout, "ratio") || !strings.Contains(r.stdout, "bytes/record") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ratio") || !strings.Contains(r.stdout, "bytes/record") || strings.Contains(r.stdout, "measuring") {
 		t.Fatalf("bench: %+v", r)
+	}
+	// Progress on standard error, a line before each measurement.
+	for _, want := range []string{
+		"bench local: measuring throughput, 1 writer process, 16 B (case 1 of 8)...\n",
+		"bench local: measuring throughput, 4 writer goroutines, 100 B (case ",
+		"bench local: measuring round-trip latency...\n",
+		"bench local: measuring wake latency...\n",
+		"bench local: measuring the cost of 1000 idle slots...\n",
+		"bench local: measuring the cost of 20000 queued records...\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("bench local's progress lacks %q:\n%s", want, r.stderr)
+		}
 	}
 }
 
@@ -226,6 +251,18 @@ func TestBinary(t *testing.T) {
 	once.Do(func() { err = reader.Wait() })
 	if err != nil || out.String() != "across processes\n" {
 		t.Fatalf("reader: %v, %q", err, out.String())
+	}
+}
+
+// bench net without root says it needs root, and exits with status 4
+// before it tries anything.
+func TestBenchNetNeedsRoot(t *testing.T) {
+	defer func(f func() int) { geteuid = f }(geteuid)
+	geteuid = func() int { return 1000 }
+	r := runCLI("", "bench", "net", "--quick")
+	if r.code != ExitPrivilege || ExitPrivilege != 4 || r.stdout != "" ||
+		!strings.HasPrefix(r.stderr, "mailslot bench: bench net needs root:") || strings.Contains(r.stderr, "skip") {
+		t.Fatalf("bench net as uid 1000: %+v", r)
 	}
 }
 

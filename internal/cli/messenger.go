@@ -62,8 +62,9 @@ examples:
 			fs.StringVar(&o.config, "config", "", "read rules and settings from `FILE`")
 			fs.StringVar(&o.history, "history", "", "append each message shown to `FILE` (JSON lines)")
 			fs.StringVar(&o.exec, "exec", "", "run `CMD` (sh -c) for each message shown")
-			fs.DurationVar(&o.execTimeout, "exec-timeout", 0, "kill the --exec command after `D` (default 10s)")
-			fs.DurationVar(&o.dedup, "dedup-window", -1, "show copies of a message within `D` once (0: show all) (default 5s)")
+			o.execTimeout, o.dedup = -1, -1 // not given: from --config, else the default
+			fs.Var(unsetDuration{&o.execTimeout, defaultExecTimeout, false}, "exec-timeout", "kill the --exec command after `D`")
+			fs.Var(unsetDuration{&o.dedup, defaultDedupWindow, true}, "dedup-window", "show copies of a message within `D` once (0: show all)")
 			fs.BoolVar(&o.noNotify, "no-notify", false, "no desktop notifications")
 			fs.StringVar(&o.codepage, "codepage", "auto", "`CP` of records: auto (UTF-8 when valid, else CP850), cp850, cp437, windows-1252...")
 			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
@@ -77,13 +78,45 @@ examples:
 				if o.format != "text" && o.format != "json" {
 					return usagef("unknown --format %q: text or json", o.format)
 				}
-				if o.execTimeout < 0 || o.count < 0 {
-					return usagef("--exec-timeout and --count must not be negative")
+				if o.count < 0 {
+					return usagef("--count %d is negative", o.count)
 				}
 				return runMessenger(env, o)
 			}
 		},
 	})
+}
+
+// unsetDuration is a duration flag that stays negative when not given (so
+// that a configuration file may set it), and whose help shows def, the
+// value it then takes, as its default. zero says whether 0 is allowed.
+type unsetDuration struct {
+	d    *time.Duration
+	def  time.Duration
+	zero bool
+}
+
+func (f unsetDuration) String() string {
+	switch {
+	case f.d == nil: // the zero value flag.PrintDefaults compares with
+		return ""
+	case *f.d < 0:
+		return f.def.String()
+	}
+	return f.d.String()
+}
+
+func (f unsetDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || (d == 0 && !f.zero) {
+		want := "a positive duration"
+		if f.zero {
+			want = "a duration of 0 or more"
+		}
+		return fmt.Errorf("%q is not %s (like 500ms or 10s)", s, want)
+	}
+	*f.d = d
+	return nil
 }
 
 // stringList is a repeatable string flag.
@@ -122,7 +155,7 @@ func (o *messengerOptions) merge(c *messengerConfig) {
 	if o.exec == "" {
 		o.exec = c.exec
 	}
-	if o.execTimeout == 0 {
+	if o.execTimeout < 0 && c.execTimeout != 0 {
 		o.execTimeout = c.execTimeout
 	}
 	if o.dedup < 0 {
@@ -195,7 +228,7 @@ func runMessenger(env *Env, o messengerOptions) error {
 		}
 		o.merge(c)
 	}
-	if o.execTimeout == 0 {
+	if o.execTimeout < 0 {
 		o.execTimeout = defaultExecTimeout
 	}
 	if o.dedup < 0 {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailslot-go/mailslot/internal/dbus/dbustest"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/notify/notifytest"
 	"github.com/mailslot-go/mailslot/messenger"
 )
 
@@ -368,8 +368,8 @@ func gone(pid int) bool {
 // TestMessengerNotify: with a session bus that has a notification service,
 // each message shown pops up there; --no-notify turns it off.
 func TestMessengerNotify(t *testing.T) {
-	addr := dbustest.StartBus(t)
-	fake := dbustest.StartNotifications(t, addr)
+	addr := notifytest.StartBus(t)
+	fake := notifytest.StartNotifications(t, addr)
 	vars := map[string]string{"DBUS_SESSION_BUS_ADDRESS": addr}
 	slot := uniq(t)
 	ch := startMessenger(t, slot, vars, "--count", "2")
@@ -402,7 +402,7 @@ func TestMessengerNotify(t *testing.T) {
 // With a session bus but no notification service, messages are shown and
 // the messenger says there is no service.
 func TestMessengerNoNotificationService(t *testing.T) {
-	addr := dbustest.StartBus(t)
+	addr := notifytest.StartBus(t)
 	slot := uniq(t)
 	ch := startMessenger(t, slot, map[string]string{"DBUS_SESSION_BUS_ADDRESS": addr}, "--count", "1")
 	netsendTo(t, slot, "", "--from", "A", "shown anyway")

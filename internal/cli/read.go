@@ -45,7 +45,7 @@ example:
   mailslot read alerts --count 1 --format json
 `,
 		flags: func(fs *flag.FlagSet) func(*Env, []string) error {
-			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, in bytes (0: up to 64 KiB)")
+			maxSize := fs.Int("max-size", 0, "largest record the slot accepts, `N` bytes (0: up to 64 KiB, the most)")
 			timeout := waitFlag(fs, "timeout", "how long a read waits (`D`: 500ms, 10s, forever) (default forever)")
 			count := fs.Int("count", 0, "stop after `N` records (0: never)")
 			format := fs.String("format", "text", "output `FORMAT`: text, raw, hex or json")
@@ -60,6 +60,12 @@ example:
 				}
 				if *format != "text" && *format != "raw" && *format != "hex" && *format != "json" {
 					return usagef("unknown --format %q: text, raw, hex or json", *format)
+				}
+				if *maxSize < 0 || *maxSize > mailslot.MaxLocalMessageSize {
+					return usagef("--max-size %d is outside 0..%d: a local record is at most %d bytes (64 KiB)", *maxSize, mailslot.MaxLocalMessageSize, mailslot.MaxLocalMessageSize)
+				}
+				if *count < 0 {
+					return usagef("--count %d is negative (0 reads until interrupted)", *count)
 				}
 				name, err := localName(args[0])
 				if err != nil {

@@ -20,7 +20,6 @@ var (
 	Closed          = &isErr{msg: "use of closed mailslot", also: fs.ErrClosed}
 	Permission      = &isErr{msg: "permission denied", also: fs.ErrPermission}
 	Unreachable     = errors.New("computer unreachable")
-	NotSupported    = errors.New("operation not supported")
 )
 
 // isErr is a sentinel that also matches a standard library sentinel, so that

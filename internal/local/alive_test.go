@@ -56,7 +56,7 @@ func TestServerDeathIsSeenAtOnce(t *testing.T) {
 // go on writing to the new holder.
 func TestHandedOverSlotOutlivesThePage(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestTrusts(t *testing.T) {
 // eventfd wakes a sleeping reader with a message instead.
 func TestMaxSizeAndWakeByMessage(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, MaxMessageSize: 100, ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: key, MaxMessageSize: 100, ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

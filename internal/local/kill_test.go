@@ -28,7 +28,7 @@ func TestKilledWriters(t *testing.T) {
 	key := testKey(t)
 	// A small queue: when the reader falls behind, writers wait for room
 	// (and some are killed waiting).
-	s, err := Listen(Config{Key: key, ReadTimeout: -1, Quota: 256 << 10})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1, Quota: 256 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

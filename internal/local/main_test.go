@@ -9,7 +9,21 @@ import (
 	"testing"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
+	"github.com/mailslot-go/mailslot/internal/trust"
 )
+
+// owner admits this process's user to the tests' slots, as the public
+// API's Create does for its caller (a zero Policy admits root only).
+var owner = Policy{Owner: uint32(os.Geteuid())}
+
+// asDaemonUser lets this process relay records as mailslotd does: root
+// may; another user may when MAILSLOT_DAEMON_USER names it, which the test
+// then sets for its duration.
+func asDaemonUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Setenv(trust.DaemonUserEnv, strconv.Itoa(os.Geteuid()))
+	}
+}
 
 // The test binary re-runs itself to play writer processes: with
 // MAILSLOT_TEST_HELPER (asuser.RoleEnv) set, the named role runs instead
@@ -40,7 +54,7 @@ func runHelper(role, key string) int {
 	switch role {
 	case "serve":
 		// Serve the slot, say so, and wait to be killed.
-		s, err := Listen(Config{Key: key, ReadTimeout: -1})
+		s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1})
 		if err != nil {
 			return fail(err)
 		}

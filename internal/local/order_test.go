@@ -58,7 +58,7 @@ func readNow(t *testing.T, s *Server) string {
 // one, written before a later writer's, is read first.
 func TestOrderWhenAWriterLeaves(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: 0})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestOrderWhenAWriterLeaves(t *testing.T) {
 // does not wait must still find it.
 func TestReadNowWhenAWriterLeaves(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: 0})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestReadNowWhenAWriterLeaves(t *testing.T) {
 // few of the hostile writer's.
 func TestHostileStampsDoNotStarveOthers(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: 0})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

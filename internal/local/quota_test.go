@@ -41,7 +41,7 @@ func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d
 // records in the queue and in the ring alike, and every record is read
 // back, in order, with its writer.
 func TestQueueTakesTheRingWhenNobodyReads(t *testing.T) {
-	s := listenT(t, Config{MaxMessageSize: 1000, ReadTimeout: 0})
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
 	c := dialT(t, DialConfig{RingSize: MinRing})
 	n := 3 * MinRing / len(rec(0)) // three rings' worth
 	for i := range n {
@@ -78,7 +78,7 @@ func TestQueueTakesTheRingWhenNobodyReads(t *testing.T) {
 // not wait fails at once, one that may wait fails at its timeout; both
 // are counted; reading makes room again, and nothing accepted is lost.
 func TestQuotaFull(t *testing.T) {
-	s := listenT(t, Config{MaxMessageSize: 1000, Quota: 2000, ReadTimeout: 0})
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: 2000, ReadTimeout: 0})
 	c := dialT(t, DialConfig{RingSize: MinRing})
 	accepted := 0
 	for ; ; accepted++ {
@@ -141,7 +141,8 @@ func putRaw(t *testing.T, c *Conn, pre, p []byte) {
 // writer's record over the maximum breaks its ring's format: the writer
 // is cut off.
 func TestOversizeFromTheRing(t *testing.T) {
-	s := listenT(t, Config{MaxMessageSize: 100, ReadTimeout: 0, Network: true})
+	asDaemonUser(t)
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 100, ReadTimeout: 0, Network: true})
 	c := dialT(t, DialConfig{Relay: true, RingSize: MinRing})
 	noOrigin := []byte{0}
 	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'x'}, 101))
@@ -181,7 +182,7 @@ func TestOversizeFromTheRing(t *testing.T) {
 // A Read into a buffer too small leaves the record for the next Read and
 // says how large it is, from the ring and from the queue.
 func TestBufferTooSmall(t *testing.T) {
-	s := listenT(t, Config{MaxMessageSize: 100, ReadTimeout: 0})
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 100, ReadTimeout: 0})
 	c := dialT(t, DialConfig{})
 	mustWrite(t, c, "twelve bytes")
 	for range 2 {
@@ -208,7 +209,7 @@ func TestBufferTooSmall(t *testing.T) {
 // A read timeout ends a Read that finds nothing; the context ends it
 // first when it is shorter.
 func TestReadTimeout(t *testing.T) {
-	s := listenT(t, Config{ReadTimeout: 30 * time.Millisecond})
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 30 * time.Millisecond})
 	dialT(t, DialConfig{}) // a writer: the Read sleeps on the eventfd
 	start := time.Now()
 	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {

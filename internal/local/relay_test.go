@@ -17,7 +17,8 @@ func testKey(t *testing.T) string {
 // plain writer to it, all closed at cleanup.
 func serveWithWriters(t *testing.T) (s *Server, relay, plain *Conn) {
 	t.Helper()
-	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1, Network: true})
+	asDaemonUser(t)
+	s, err := Listen(Config{Policy: owner, Key: testKey(t), ReadTimeout: -1, Network: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // the timeout changed (here: it has just begun, and looks at the rings for
 // a moment before it sleeps).
 func TestSetReadTimeoutReachesARead(t *testing.T) {
-	s, err := Listen(Config{Key: testKey(t), ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: testKey(t), ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // slot through its eventfd, must have been asked to.
 func TestSleepingReadWokenByNewWriter(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestSleepingReadWokenByNewWriter(t *testing.T) {
 // returns ErrClosed; the new holder serves the writer's records.
 func TestSleepingReadEndsAtTransfer(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestSleepingReadEndsAtTransfer(t *testing.T) {
 // still read their records, late by a bounded time, not never.
 func TestWakeThiefCannotDeafenTheSlot(t *testing.T) {
 	key := testKey(t)
-	s, err := Listen(Config{Key: key, ReadTimeout: -1})
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

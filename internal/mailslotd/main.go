@@ -43,13 +43,11 @@ const memoryLimit = 40 << 20
 // or SIGINT and returns the exit status. SIGHUP reads the config file
 // again: log-level, dedup-window and metrics-listen change at once, and
 // the log names every other key that changed as waiting for a restart.
+// --help prints to stdout; errors and the log go to stderr.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mailslotd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(stderr) // a flag error: one line, then the hint below
+	fs.Usage = func() {}
 	config := fs.String("config", "", "read settings from `FILE` (again on SIGHUP)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	flags := daemon.Settings{}
@@ -88,8 +86,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintln(stderr, "see mailslotd --help")
 		return 2
 	}
 	if *showVersion {

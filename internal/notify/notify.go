@@ -1,5 +1,6 @@
 // Package notify shows desktop notifications through the freedesktop
-// notification service (org.freedesktop.Notifications) on the session bus.
+// notification service (org.freedesktop.Notifications) on the session bus,
+// over github.com/godbus/dbus/v5.
 package notify
 
 import (
@@ -9,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mailslot-go/mailslot/internal/dbus"
+	"github.com/godbus/dbus/v5"
 )
 
 // The notification service's name, object and interface.
@@ -30,6 +31,7 @@ type Client struct {
 	addr string
 	app  string
 	conn *dbus.Conn
+	end  context.CancelFunc // ends conn's life context
 	// learnt per connection
 	activatable bool
 	capsKnown   bool // the service's capabilities were asked for
@@ -41,21 +43,32 @@ type Client struct {
 func New(addr, app string) *Client { return &Client{addr: addr, app: app} }
 
 // connect makes the connection if there is none, and learns whether the
-// bus can start the service and whether it takes markup.
+// bus can start the service. ctx bounds the handshake: godbus's own
+// handshake takes no context, so ctx's end closes the connection under it.
 func (c *Client) connect(ctx context.Context) error {
 	if c.conn != nil {
 		return nil
 	}
-	conn, err := dbus.Dial(ctx, c.addr)
-	if err != nil {
-		return err
+	if c.addr == "" {
+		return errors.New("notify: no session bus address (DBUS_SESSION_BUS_ADDRESS is empty)")
 	}
-	c.activatable, err = conn.Activatable(ctx, Service)
+	life, end := context.WithCancel(context.Background()) // the connection's life: godbus closes it when life ends
+	stop := context.AfterFunc(ctx, end)
+	conn, err := dbus.Connect(c.addr, dbus.WithContext(life))
+	if !stop() {
+		err = ctx.Err()
+	}
 	if err != nil {
+		end()
+		return fmt.Errorf("notify: connect to the session bus %s: %w", c.addr, err)
+	}
+	var names []string
+	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names); err != nil {
 		conn.Close()
-		return err
+		end()
+		return fmt.Errorf("notify: ListActivatableNames on the session bus %s: %w", c.addr, err)
 	}
-	c.conn, c.capsKnown, c.markup = conn, false, false
+	c.conn, c.end, c.activatable, c.capsKnown, c.markup = conn, end, slices.Contains(names, Service), false, false
 	return nil
 }
 
@@ -66,10 +79,10 @@ func (c *Client) Available(ctx context.Context) (bool, error) {
 	if err := c.connect(ctx); err != nil {
 		return false, err
 	}
-	owned, err := c.conn.NameHasOwner(ctx, Service)
-	if err != nil {
+	var owned bool
+	if err := c.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, Service).Store(&owned); err != nil {
 		c.drop()
-		return false, err
+		return false, fmt.Errorf("notify: NameHasOwner %s on the session bus %s: %w", Service, c.addr, err)
 	}
 	return owned || c.activatable, nil
 }
@@ -86,46 +99,44 @@ func (c *Client) Notify(ctx context.Context, summary, body string) (uint32, erro
 		return 0, ErrNoService
 	}
 	if !c.capsKnown {
-		caps, err := c.call(ctx, "GetCapabilities", "")
-		if err != nil {
+		var caps []string
+		if err := c.call(ctx, "GetCapabilities", &caps); err != nil {
 			return 0, err
 		}
-		list, _ := caps.Body[0].([]any)
-		c.capsKnown, c.markup = true, slices.Contains(list, any("body-markup"))
+		c.capsKnown, c.markup = true, slices.Contains(caps, "body-markup")
 	}
 	if c.markup {
 		body = escape(body)
 	}
-	hints := map[string]dbus.Variant{"urgency": {Sig: "y", Value: byte(1)}, "category": {Sig: "s", Value: "im.received"}}
-	r, err := c.call(ctx, "Notify", "susssasa{sv}i", c.app, uint32(0), "", summary, body, []string{}, hints, int32(-1))
-	if err != nil {
+	hints := map[string]dbus.Variant{"urgency": dbus.MakeVariant(byte(1)), "category": dbus.MakeVariant("im.received")}
+	var id uint32
+	if err := c.call(ctx, "Notify", &id, c.app, uint32(0), "", summary, body, []string{}, hints, int32(-1)); err != nil {
 		return 0, err
-	}
-	id, ok := r.Body[0].(uint32)
-	if len(r.Body) != 1 || !ok {
-		return 0, fmt.Errorf("%w: Notify returned %q", dbus.ErrFormat, r.Signature)
 	}
 	return id, nil
 }
 
-// call calls a method of the service; a failure drops the connection
-// unless the service answered with an error.
-func (c *Client) call(ctx context.Context, member string, sig dbus.Signature, args ...any) (*dbus.Message, error) {
-	r, err := c.conn.Call(ctx, &dbus.Message{Destination: Service, Path: Path, Interface: Interface, Member: member, Signature: sig, Body: args})
-	var de *dbus.Error
-	if err != nil && !errors.As(err, &de) {
+// call calls a method of the service and stores its one result in out; a
+// failure drops the connection unless the service answered with an error.
+func (c *Client) call(ctx context.Context, member string, out any, args ...any) error {
+	err := c.conn.Object(Service, Path).CallWithContext(ctx, Interface+"."+member, 0, args...).Store(out)
+	if err == nil {
+		return nil
+	}
+	var de dbus.Error
+	if !errors.As(err, &de) {
 		c.drop()
+	} else if de.Name != "" {
+		err = fmt.Errorf("%s: %w", de.Name, err)
 	}
-	if err == nil && len(r.Body) == 0 {
-		return nil, fmt.Errorf("%w: %s returned nothing", dbus.ErrFormat, member)
-	}
-	return r, err
+	return fmt.Errorf("notify: %s on %s: %w", member, Service, err)
 }
 
 func (c *Client) drop() {
 	if c.conn != nil {
 		c.conn.Close()
-		c.conn = nil
+		c.end()
+		c.conn, c.end = nil, nil
 	}
 }
 

@@ -59,6 +59,9 @@ type Writer struct {
 
 var nextID atomic.Uint32
 
+// resolve is Resolve; tests replace it to see that it is not called.
+var resolve = Resolve
+
 func init() {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
@@ -69,6 +72,17 @@ func init() {
 // the slot path there.
 func Open(host, path string) (*Writer, error) {
 	self := hostinfo.Lookup()
+	target := host
+	if host == "*" {
+		target = self.Workgroup
+	}
+	// The datagrams name the far computer or workgroup in NetBIOS form: a
+	// name that has none (over 15 bytes, say) is refused before anything
+	// else, and before any look-up.
+	dst, err := wire.NewName(target, 0x00)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not a NetBIOS computer or workgroup name: %v", errs.InvalidName, target, err)
+	}
 	ifaces, err := netif.List(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.Unreachable, err)
@@ -77,19 +91,12 @@ func Open(host, path string) (*Writer, error) {
 	// case, as Windows writes them, and as Samba and Wireshark expect
 	// the browser's \MAILSLOT\BROWSE.
 	path = upperASCII(path)
-	w := &Writer{host: host, path: path, self: self, ifaces: ifaces}
-	target := host
-	if host == "*" {
-		target = self.Workgroup
-	}
-	if w.res, err = Resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
+	w := &Writer{host: host, path: path, self: self, ifaces: ifaces, dst: dst}
+	if w.res, err = resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
 		return nil, err
 	}
 	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
 		return nil, fmt.Errorf("this computer's name %q: %w", self.Name, err)
-	}
-	if w.dst, err = wire.NewName(target, 0x00); err != nil {
-		return nil, fmt.Errorf("%w: %q is not a NetBIOS name: %v", errs.InvalidName, target, err)
 	}
 	slot := `\MAILSLOT\` + path
 	if err := wire.CheckMailslotName(slot); err != nil {
@@ -169,7 +176,13 @@ func (w *Writer) Write(p []byte, timeout time.Duration) error {
 	if w.res.Group {
 		return fmt.Errorf("%w: %d bytes; a broadcast record fits one datagram, at most %d bytes here", errs.MessageTooLarge, len(p), w.maxDgram)
 	}
-	return w.sendStream(p, timeout)
+	if w.DatagramsOnly {
+		return fmt.Errorf("%w: %d bytes; records to %s go as datagrams only, at most %d bytes here", errs.MessageTooLarge, len(p), w.host, w.maxDgram)
+	}
+	// No mailslotd answers on the stream port: a Windows or Samba host,
+	// which takes datagrams only.
+	return fmt.Errorf("%w: %d bytes; %s has no mailslotd stream port (%s), so records go to it as datagrams, at most %d bytes here",
+		errs.MessageTooLarge, len(p), w.host, w.streamAddr(), w.maxDgram)
 }
 
 // Datagram encodes the datagram for p as sent from ifc.

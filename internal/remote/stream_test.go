@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
@@ -81,5 +84,48 @@ func TestStreamRetrySendsRecordOnce(t *testing.T) {
 		if len(recs) != 1 || !bytes.Equal(recs[0], second) {
 			t.Errorf("size %d: on the new connection the server read %d records: %q", size, len(recs), recs)
 		}
+	}
+}
+
+// A computer with no stream port (Windows, Samba) takes datagrams only: a
+// record over the datagram limit is refused with ErrMessageTooLarge naming
+// the limit, before anything is sent; so is one to a writer told to send
+// datagrams only.
+func TestTooLargeForADatagramHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there now: the host has no stream port
+	for _, datagramsOnly := range []bool{false, true} {
+		w := &Writer{host: "SAMBAHOST", path: "X", self: hostinfo.Info{Name: "A", StreamPort: port},
+			res: Resolution{Addr: netip.MustParseAddr("127.0.0.1")}, maxDgram: 407, DatagramsOnly: datagramsOnly}
+		err := w.Write(make([]byte, 408), time.Second)
+		if !errors.Is(err, errs.MessageTooLarge) || errors.Is(err, errs.Unreachable) ||
+			!strings.Contains(err.Error(), "408 bytes") || !strings.Contains(err.Error(), "at most 407 bytes") || !strings.Contains(err.Error(), "SAMBAHOST") {
+			t.Errorf("datagrams only %v: a 408-byte record: %v", datagramsOnly, err)
+		}
+		if w.conn != nil {
+			w.conn.Close()
+		}
+	}
+}
+
+// A computer name NetBIOS cannot carry (17 characters: at most 15) is
+// refused as an invalid name before any look-up (hosts file, NetBIOS
+// query, DNS) is tried.
+func TestLongComputerNameRefusedBeforeLookup(t *testing.T) {
+	defer func(f func(string, string, []netif.Iface, int) (Resolution, error)) { resolve = f }(resolve)
+	resolve = func(host, _ string, _ []netif.Iface, _ int) (Resolution, error) {
+		t.Errorf("%s was looked up", host)
+		return Resolution{}, errs.Unreachable
+	}
+	w, err := Open("ABCDEFGHIJKLMNOPQ", "x")
+	if err == nil {
+		w.Close()
+	}
+	if !errors.Is(err, errs.InvalidName) || !strings.Contains(err.Error(), `"ABCDEFGHIJKLMNOPQ" has 17 bytes, at most 15 allowed`) {
+		t.Fatalf("Open of a 17-character computer name: %v", err)
 	}
 }

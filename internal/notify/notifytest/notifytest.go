@@ -1,10 +1,10 @@
-// Package dbustest runs a private D-Bus session bus for tests and plays
-// services on it: nothing touches the user's own session bus.
-package dbustest
+// Package notifytest runs a private D-Bus session bus (a real dbus-daemon)
+// for tests and plays a notification service on it: nothing touches the
+// user's own session bus.
+package notifytest
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailslot-go/mailslot/internal/dbus"
+	"github.com/godbus/dbus/v5"
 	"github.com/mailslot-go/mailslot/internal/testenv"
 )
 
@@ -22,7 +22,6 @@ type T interface {
 	testenv.TB
 	Cleanup(func())
 	TempDir() string
-	Logf(format string, args ...any)
 }
 
 // busConfig is a session bus that listens on one socket, authenticates
@@ -88,8 +87,8 @@ func StartBus(t T) string {
 type Notification struct {
 	AppName, Icon, Summary, Body string
 	ReplacesID                   uint32
-	Actions                      []any
-	Hints                        []dbus.DictEntry
+	Actions                      []string
+	Hints                        map[string]dbus.Variant
 	Timeout                      int32
 	Sender                       string
 }
@@ -97,12 +96,11 @@ type Notification struct {
 // Notifications plays org.freedesktop.Notifications on a bus and records
 // the Notify calls it gets.
 type Notifications struct {
-	conn *dbus.Conn
-	done chan struct{}
+	caps []string
 
 	mu    sync.Mutex
+	id    uint32
 	calls []Notification
-	errs  []string
 }
 
 // Notifications' well-known name and object.
@@ -112,76 +110,48 @@ const (
 )
 
 // StartNotifications claims org.freedesktop.Notifications on the bus at
-// addr and answers Notify (ids 1, 2...) and GetCapabilities (caps) until
-// the test's cleanup, which closes its connection and waits for it.
+// addr and answers Notify (ids 1, 2...), GetCapabilities (caps) and
+// GetServerInformation until the test's cleanup, which closes its
+// connection.
 func StartNotifications(t T, addr string, caps ...string) *Notifications {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := dbus.Dial(ctx, addr)
+	c, err := dbus.Connect(addr)
 	if err != nil {
-		t.Fatalf("fake notification service: %v", err)
+		t.Fatalf("fake notification service: connect to %s: %v", addr, err)
 	}
-	if code, err := c.RequestName(ctx, Name); err != nil || code != dbus.NamePrimaryOwner {
-		c.Close()
+	t.Cleanup(func() { c.Close() })
+	n := &Notifications{caps: caps}
+	if err := c.Export(service{n}, Path, Name); err != nil {
+		t.Fatalf("fake notification service: export: %v", err)
+	}
+	if code, err := c.RequestName(Name, dbus.NameFlagDoNotQueue); err != nil || code != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("fake notification service: RequestName %s: code %d, %v", Name, code, err)
 	}
-	n := &Notifications{conn: c, done: make(chan struct{})}
-	go n.serve(caps)
-	t.Cleanup(func() {
-		c.Close()
-		<-n.done
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		for _, e := range n.errs {
-			t.Logf("fake notification service: %s", e)
-		}
-	})
 	return n
 }
 
-// serve answers calls until the connection closes.
-func (n *Notifications) serve(caps []string) {
-	defer close(n.done)
-	var id uint32
-	for {
-		m, err := n.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		if m.Type != dbus.TypeMethodCall {
-			continue
-		}
-		switch {
-		case m.Member == "Notify" && m.Signature == "susssasa{sv}i":
-			b := m.Body
-			hints, _ := b[6].([]dbus.DictEntry)
-			actions, _ := b[5].([]any)
-			call := Notification{AppName: b[0].(string), ReplacesID: b[1].(uint32), Icon: b[2].(string),
-				Summary: b[3].(string), Body: b[4].(string), Actions: actions, Hints: hints, Timeout: b[7].(int32), Sender: m.Sender}
-			n.mu.Lock()
-			n.calls = append(n.calls, call)
-			n.mu.Unlock()
-			id++
-			err = n.conn.Reply(m, "u", id)
-		case m.Member == "GetCapabilities":
-			err = n.conn.Reply(m, "as", caps)
-		case m.Member == "GetServerInformation":
-			err = n.conn.Reply(m, "ssss", "fake", "mailslot tests", "1", "1.2")
-		default:
-			n.record(fmt.Sprintf("unexpected call %s.%s(%s)", m.Interface, m.Member, m.Signature))
-			err = n.conn.ReplyError(m, "org.freedesktop.DBus.Error.UnknownMethod", "no method "+m.Member)
-		}
-		if err != nil {
-			n.record(err.Error())
-		}
-	}
+// service holds the methods exported on the bus.
+type service struct{ n *Notifications }
+
+// Notify records the call and answers the next id.
+func (s service) Notify(sender dbus.Sender, app string, replaces uint32, icon, summary, body string,
+	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
+	s.n.mu.Lock()
+	defer s.n.mu.Unlock()
+	s.n.calls = append(s.n.calls, Notification{AppName: app, ReplacesID: replaces, Icon: icon, Summary: summary,
+		Body: body, Actions: actions, Hints: hints, Timeout: timeout, Sender: string(sender)})
+	s.n.id++
+	return s.n.id, nil
 }
 
-func (n *Notifications) record(e string) {
-	n.mu.Lock()
-	n.errs = append(n.errs, e)
-	n.mu.Unlock()
+// GetCapabilities answers the capabilities given to StartNotifications.
+func (s service) GetCapabilities() ([]string, *dbus.Error) {
+	return append([]string{}, s.n.caps...), nil
+}
+
+// GetServerInformation names the fake.
+func (s service) GetServerInformation() (name, vendor, version, spec string, err *dbus.Error) {
+	return "fake", "mailslot tests", "1", "1.2", nil
 }
 
 // Calls returns the Notify calls so far.
@@ -189,17 +159,4 @@ func (n *Notifications) Calls() []Notification {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]Notification(nil), n.calls...)
-}
-
-// WaitCalls waits up to d for at least count Notify calls and returns
-// those there are.
-func (n *Notifications) WaitCalls(count int, d time.Duration) []Notification {
-	deadline := time.Now().Add(d)
-	for {
-		calls := n.Calls()
-		if len(calls) >= count || time.Now().After(deadline) {
-			return calls
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
