@@ -132,11 +132,12 @@ func TestBashCompletion(t *testing.T) {
 		want  []string
 	}{
 		{"mailslot", []string{"mailslot", "re"}, []string{"read"}},
-		{"mailslot", []string{"mailslot", ""}, []string{"bench", "browse", "messenger", "netsend", "read", "send"}},
+		{"mailslot", []string{"mailslot", ""}, []string{"bench", "browse", "messenger", "netsend", "read", "send", "status"}},
 		{"mailslot", []string{"mailslot", "read", "--ma"}, []string{"--max-size"}},
 		{"mailslot", []string{"mailslot", "netsend", "X", "--s"}, []string{"--slot", "--strict"}},
 		{"mailslot", []string{"mailslot", "bench", ""}, []string{"local", "net"}},
 		{"mailslotd", []string{"mailslotd", "--dg"}, []string{"--dgram-port"}},
+		{"mailslotd", []string{"mailslotd", "--metrics-l"}, []string{"--metrics-listen"}},
 	} {
 		script := `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _` + tc.file + `; printf '%s\n' "${COMPREPLY[@]}"`
 		got := complete(t, bash, append([]string{"-c", script, "bash", filepath.Join(dir, "completions/bash", tc.file)}, tc.words...)...)
