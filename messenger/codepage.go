@@ -144,7 +144,7 @@ func ParseCodePage(s string) (CodePage, error) {
 		}
 	}
 	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 || CodePage(n).check() != nil {
+	if err != nil || CodePage(n).check() != nil {
 		return 0, fmt.Errorf("%w: %q (want CP437, CP850, CP852, CP855, CP858, CP860, CP862, CP863, CP865, CP866, windows-1250 to windows-1258, or utf-8)", ErrCodePage, s)
 	}
 	return CodePage(n), nil

@@ -20,3 +20,23 @@ func TestDeduperQueueBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestDeduperQueueSteady checks the memory of a Deduper that is never
+// empty: in a steady stream each message expires as a new one comes, and
+// the elements already dropped from the front of the queue must not
+// accumulate in front of the live ones.
+func TestDeduperQueueSteady(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	d := NewDeduperSize(time.Second, 8)
+	for i := range 10000 {
+		d.Seen(Message{From: "A", Text: fmt.Sprint(i)}, t0.Add(time.Duration(i)*200*time.Millisecond))
+		// The dropped front is shifted out once it is over 64 elements
+		// and at least as long as the rest.
+		if n := len(d.queue); n > 64+2*(2*d.max+1) {
+			t.Fatalf("queue holds %d (head %d) after %d messages", n, d.head, i+1)
+		}
+	}
+	if d.Len() != 5 {
+		t.Errorf("Len = %d, want the 5 messages of the last second", d.Len())
+	}
+}
