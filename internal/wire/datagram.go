@@ -265,11 +265,15 @@ func DecodeDatagram(b []byte) (Datagram, error) {
 		}
 		dgmLen := int(binary.BigEndian.Uint16(b[10:]))
 		d.PacketOffset = binary.BigEndian.Uint16(b[12:])
-		if have := len(b) - DatagramHeaderSize; dgmLen != have {
-			e := ErrMalformed
-			if dgmLen > have {
-				e = ErrShort
-			}
+		have := len(b) - DatagramHeaderSize
+		var e error
+		switch {
+		case dgmLen > have:
+			e = ErrShort
+		case dgmLen < have:
+			e = ErrMalformed
+		}
+		if e != nil {
 			return d, fieldErr(e, "nbdgm", "DGM_LENGTH", 10,
 				"says "+strconv.Itoa(dgmLen)+" bytes follow the header, the packet has "+strconv.Itoa(have))
 		}
