@@ -61,12 +61,13 @@ const (
 
 // String returns "CP850", "Windows-1252", "UTF-8" or "code page N".
 func (cp CodePage) String() string {
-	switch {
-	case cp == UTF8:
+	if cp == UTF8 {
 		return "UTF-8"
-	case cp >= Windows1250 && cp <= Windows1258:
+	}
+	if cp >= Windows1250 && cp <= Windows1258 {
 		return "Windows-" + strconv.Itoa(int(cp))
-	case cp.charmap() != nil:
+	}
+	if cp.charmap() != nil {
 		return "CP" + strconv.Itoa(int(cp))
 	}
 	return "code page " + strconv.Itoa(int(cp))

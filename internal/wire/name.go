@@ -79,12 +79,13 @@ func NewName(name string, suffix byte) (Name, error) {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		switch {
-		case c < 0x20 || c == 0x7f:
+		if c < 0x20 || c == 0x7f {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1, "control character in "+strconv.Quote(name))
-		case c >= 0x80:
+		}
+		if c >= 0x80 {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1, "non-ASCII character in "+strconv.Quote(name))
-		case strings.IndexByte(nameCharsIllegalHere, c) >= 0:
+		}
+		if strings.IndexByte(nameCharsIllegalHere, c) >= 0 {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1,
 				"illegal character "+strconv.QuoteRune(rune(c))+" in "+strconv.Quote(name))
 		}

@@ -36,6 +36,10 @@ func TestNewName(t *testing.T) {
 		{"tab\there", 0, "", ErrInvalidName},
 		{"caf\u00e9", 0, "", ErrInvalidName},
 		{"del\x7f", 0, "", ErrInvalidName},
+		{"unit\x1f", 0, "", ErrInvalidName},
+		{"high\x80", 0, "", ErrInvalidName},
+		{"tilde~", 0x00, "TILDE~<00>", nil},
+		{"\\", 0, "", ErrInvalidName},
 	}
 	for _, c := range cases {
 		n, err := NewName(c.in, c.suffix)
@@ -48,6 +52,7 @@ func TestNewName(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Layer != "nbname" || !strings.Contains(err.Error(), "NAME") {
 				t.Errorf("NewName(%q): error %q does not name the field", c.in, err)
 			}
+			checkEncodeErr(t, "NewName("+c.in+")", err, c.wantErr)
 			continue
 		}
 		if got := n.String(); got != c.want {
@@ -129,6 +134,9 @@ func TestNameStringParse(t *testing.T) {
 	if n, err := ParseName("labgroup#1D"); err != nil || n != MustName("LABGROUP", 0x1d) {
 		t.Errorf("ParseName(labgroup#1D) = %v, %v", n, err)
 	}
+	if n, err := ParseName("labgroup#1D.corp.example"); err != nil || n != mustScope(MustName("LABGROUP", 0x1d), "corp.example") {
+		t.Errorf("ParseName(labgroup#1D.corp.example) = %v, %v", n, err)
+	}
 	if n, err := ParseName("*<00>"); err != nil || n != WildcardName() {
 		t.Errorf("ParseName(*<00>) = %v, %v", n, err)
 	}
@@ -145,10 +153,13 @@ func TestNameStringParse(t *testing.T) {
 		"NAME<20>.bad..scope":                  ErrInvalidName,
 		"<01><02>__MSBROWSE__<02><01><01><20>": ErrNameTooLong,
 		"<0g>X<20>":                            ErrInvalidName,
+		"A<2<20>":                              ErrInvalidName,
+		"AB<<20>":                              ErrInvalidName,
+		"<20":                                  ErrInvalidName,
+		"AB<20<20>":                            ErrInvalidName,
 	} {
-		if _, err := ParseName(s); !errors.Is(err, want) {
-			t.Errorf("ParseName(%q): %v, want %v", s, err, want)
-		}
+		_, err := ParseName(s)
+		checkEncodeErr(t, "ParseName("+s+")", err, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -118,6 +119,41 @@ func TestNBFlags(t *testing.T) {
 	}
 }
 
+// TestNodeStatusLimits checks NUM_NAMES and STATISTICS at their limit and
+// one over: 255 names, and statistics that keep RDATA within 16 bits
+// whatever the number of names.
+func TestNodeStatusLimits(t *testing.T) {
+	maxStats := 0xFFFF - 1 - 6 - 255*18
+	for _, c := range []struct {
+		name  string
+		names int
+		stats int
+		want  error
+	}{
+		{"255 names", 255, 0, nil},
+		{"256 names", 256, 0, ErrTooLarge},
+		{"longest statistics", 255, maxStats, nil},
+		{"statistics one over", 0, maxStats + 1, ErrTooLarge},
+	} {
+		st := NodeStatus{Names: make([]NodeStatusName, c.names), Statistics: make([]byte, c.stats)}
+		for i := range st.Names {
+			st.Names[i].Name = MustName(fmt.Sprint("N", i), 0x20)
+		}
+		b, err := AppendNodeStatus(nil, &st)
+		if c.want != nil {
+			checkEncodeErr(t, c.name, err, c.want)
+			continue
+		}
+		if err != nil || len(b) > 0xFFFF {
+			t.Errorf("%s: %d bytes, %v", c.name, len(b), err)
+			continue
+		}
+		if got, err := DecodeNodeStatus(b); err != nil || len(got.Names) != c.names {
+			t.Errorf("%s: decoded %d names, %v", c.name, len(got.Names), err)
+		}
+	}
+}
+
 func TestNameServiceErrors(t *testing.T) {
 	q := NewNameQuery(1, testDst, true)
 	qb, _ := AppendNameService(nil, &q)
@@ -164,14 +200,22 @@ func TestNameServiceErrors(t *testing.T) {
 	if _, err := DecodeNodeStatus([]byte{2, 0, 0}); !errors.Is(err, ErrShort) {
 		t.Error(err)
 	}
-	if _, err := AppendNodeStatus(nil, &NodeStatus{Names: make([]NodeStatusName, 256)}); !errors.Is(err, ErrTooLarge) {
-		t.Error(err)
-	}
 	for _, p := range []NameServicePacket{{Opcode: 16}, {RCode: 16}, {Flags: 0x80}} {
-		if _, err := AppendNameService(nil, &p); !errors.Is(err, ErrMalformed) {
+		_, err := AppendNameService(nil, &p)
+		checkEncodeErr(t, fmt.Sprintf("%+v", p), err, ErrMalformed)
+	}
+	for _, p := range []NameServicePacket{{Opcode: 15}, {RCode: 15}, {Flags: 0x7F}} {
+		b, err := AppendNameService(nil, &p)
+		if err != nil {
 			t.Errorf("%+v: %v", p, err)
+		} else if got, err := DecodeNameService(b); err != nil || got.Opcode != p.Opcode || got.RCode != p.RCode || got.Flags != p.Flags {
+			t.Errorf("%+v decoded as %+v, %v", p, got, err)
 		}
 	}
+	// More records than a 16-bit count holds make a packet over the UDP
+	// limit.
+	_, err = AppendNameService(nil, &NameServicePacket{Additional: make([]ResourceRecord, 0x10000)})
+	checkEncodeErr(t, "65536 records", err, ErrTooLarge)
 	big := NameServicePacket{Answers: []ResourceRecord{{Name: testDst, Data: make([]byte, 0x10000)}}}
 	if _, err := AppendNameService(nil, &big); !errors.Is(err, ErrTooLarge) {
 		t.Error(err)
