@@ -230,38 +230,49 @@ func TestScope(t *testing.T) {
 func TestDecodeNameErrors(t *testing.T) {
 	good, _ := AppendName(nil, MustName("FRED", 0x20))
 	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
-	cases := []struct {
-		name string
-		b    []byte
-		want error
-	}{
-		{"empty", nil, ErrShort},
-		{"zero-length name", []byte{0}, ErrMalformed},
-		{"label 31", mut(func(b []byte) []byte { b[0] = 31; return b }), ErrMalformed},
-		{"label 33", mut(func(b []byte) []byte { b[0] = 33; return append(b, 0) }), ErrMalformed},
-		{"letter Q", mut(func(b []byte) []byte { b[5] = 'Q'; return b }), ErrMalformed},
-		{"lower case", mut(func(b []byte) []byte { b[5] = 'e'; return b }), ErrMalformed},
-		{"truncated label", good[:20], ErrShort},
-		{"no terminator", good[:33], ErrShort},
-		{"pointer in datagram", []byte{0xC0, 0x00}, ErrMalformed},
-		{"reserved label type", []byte{0x40}, ErrMalformed},
-		{"reserved label type 0x80", []byte{0x80}, ErrMalformed},
-		{"scope bad char", mut(func(b []byte) []byte { return append(b[:33], 1, '#', 0) }), ErrInvalidName},
-		{"scope truncated", mut(func(b []byte) []byte { return append(b[:33], 5, 'a') }), ErrShort},
-		{"too long", mut(func(b []byte) []byte {
-			b = b[:33]
-			for i := 0; i < 4; i++ {
-				b = append(b, 63)
-				b = append(b, strings.Repeat("a", 63)...)
-			}
-			return append(b, 0)
-		}), ErrNameTooLong},
-	}
-	for _, c := range cases {
-		_, _, err := DecodeName(c.b)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+	// scope returns good with scope labels of these lengths.
+	scope := func(lens ...int) []byte {
+		b := append([]byte(nil), good[:33]...)
+		for _, l := range lens {
+			b = append(b, byte(l))
+			b = append(b, strings.Repeat("a", l)...)
 		}
+		return append(b, 0)
+	}
+	for _, c := range []decodeErrCase{
+		{"empty", nil, ErrShort, "NAME", 0, "needs 1 bytes, 0 left"},
+		{"zero-length name", []byte{0}, ErrMalformed, "NAME", 0, "empty name"},
+		{"label 31", mut(func(b []byte) []byte { b[0] = 31; return b }), ErrMalformed, "NAME", 0, "31 bytes"},
+		{"label 33", mut(func(b []byte) []byte { b[0] = 33; return append(b, 0) }), ErrMalformed, "NAME", 0, "33 bytes"},
+		{"first letter Q", mut(func(b []byte) []byte { b[5] = 'Q'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"second letter Q", mut(func(b []byte) []byte { b[6] = 'Q'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"lower case", mut(func(b []byte) []byte { b[5] = 'e'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"truncated label", good[:20], ErrShort, "NAME", 0, "needs 33 bytes, 20 left"},
+		{"no terminator", good[:33], ErrShort, "NAME", 33, "needs 1 bytes, 0 left"},
+		{"pointer in datagram", []byte{0xC0, 0x00}, ErrMalformed, "NAME", 0, "compression"},
+		{"reserved label type", []byte{0x40}, ErrMalformed, "NAME", 0, "0x40"},
+		{"reserved label type 0x80", []byte{0x80}, ErrMalformed, "NAME", 0, "0x80"},
+		{"scope bad char", mut(func(b []byte) []byte { return append(b[:33], 2, 'a', '#', 0) }), ErrInvalidName, "NAME", 35, "illegal"},
+		{"scope truncated", mut(func(b []byte) []byte { return append(b[:33], 5, 'a') }), ErrShort, "NAME", 33, "needs 6 bytes, 2 left"},
+		{"256 bytes encoded", scope(63, 63, 63, 29), ErrNameTooLong, "NAME", 0, "255"},
+		{"too long", scope(63, 63, 63, 63), ErrNameTooLong, "NAME", 0, "255"},
+	} {
+		_, _, err := DecodeName(c.b)
+		checkDecodeErr(t, c, err)
+	}
+	// 255 bytes encoded is the longest name.
+	b := scope(63, 63, 63, 28)
+	if n, next, err := DecodeName(b); err != nil || next != 255 || len(n.Scope()) != MaxScopeLen {
+		t.Errorf("255 bytes: %v next %d, %v", n, next, err)
+	}
+	// 'P' is the last letter of the encoding, in either half of a byte.
+	ff, err := ParseName("<ff><ff>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = AppendName(nil, ff)
+	if n, _, err := DecodeName(b); err != nil || n.Bytes()[0] != 0xff || n.Suffix() != 0xff {
+		t.Errorf("0xff: %v, %v", n, err)
 	}
 }
 
@@ -322,5 +333,20 @@ func TestCompressedNames(t *testing.T) {
 	}
 	if _, _, err := decodeName([]byte{0xC0}, 0, true, "nbns", "RR_NAME"); !errors.Is(err, ErrShort) {
 		t.Errorf("half pointer: %v", err)
+	}
+
+	// A chain of maxPointerHops pointers is followed; one more is refused.
+	chain := append([]byte(nil), msg[:p1]...)
+	prev := NSHeaderSize
+	for range maxPointerHops + 1 {
+		at := len(chain)
+		chain = append(chain, 0xC0, byte(prev))
+		prev = at
+	}
+	if n, _, err := decodeName(chain, prev-2, true, "nbns", "RR_NAME"); err != nil || n != q {
+		t.Errorf("%d pointers: %v, %v", maxPointerHops, n, err)
+	}
+	if _, _, err := decodeName(chain, prev, true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d pointers: %v", maxPointerHops+1, err)
 	}
 }
