@@ -154,6 +154,58 @@ func TestNodeStatusLimits(t *testing.T) {
 	}
 }
 
+// TestDecodeNodeStatusEdges checks NUM_NAMES and UNIT_ID at the end of
+// the RDATA: present exactly, or one byte short.
+func TestDecodeNodeStatusEdges(t *testing.T) {
+	entry := append([]byte("SAMBAHOST      \x20"), 0x04, 0x00)
+	for _, c := range []decodeErrCase{
+		{"empty", nil, ErrShort, "NUM_NAMES", 0, "needs 1 bytes, 0 left"},
+		{"no UNIT_ID", []byte{0}, ErrShort, "NODE_NAME", 1, "needs 6 bytes, 0 left"},
+		{"UNIT_ID one short", []byte{0, 1, 2, 3, 4, 5}, ErrShort, "NODE_NAME", 1, "needs 6 bytes, 5 left"},
+		{"name one short", append([]byte{1}, entry[:17]...), ErrShort, "NODE_NAME", 1, "needs 24 bytes, 17 left"},
+	} {
+		_, err := DecodeNodeStatus(c.b)
+		checkDecodeErr(t, c, err)
+	}
+	st, err := DecodeNodeStatus([]byte{0, 1, 2, 3, 4, 5, 6})
+	if err != nil || len(st.Names) != 0 || st.UnitID != [6]byte{1, 2, 3, 4, 5, 6} || len(st.Statistics) != 0 {
+		t.Errorf("UNIT_ID alone: %+v, %v", st, err)
+	}
+	b := append(append([]byte{1}, entry...), 1, 2, 3, 4, 5, 6)
+	st, err = DecodeNodeStatus(b)
+	if err != nil || len(st.Names) != 1 || st.Names[0].Name != MustName("SAMBAHOST", 0x20) || st.Names[0].Flags != 0x0400 || len(st.Statistics) != 0 {
+		t.Errorf("one name: %+v, %v", st, err)
+	}
+}
+
+// TestNameServiceSize checks AppendNameService at the UDP limit and one
+// byte over, and RDATA at 16 bits and one over.
+func TestNameServiceSize(t *testing.T) {
+	rr := func(n int) NameServicePacket {
+		return NameServicePacket{Response: true, Answers: []ResourceRecord{{Name: testDst, Type: TypeNB, Class: ClassIN, Data: make([]byte, n)}}}
+	}
+	room := MaxUDPPayload - NSHeaderSize - testDst.EncodedLen() - 10
+	p := rr(room)
+	if b, err := AppendNameService(nil, &p); err != nil || len(b) != MaxUDPPayload {
+		t.Errorf("at the limit: %d bytes, %v", len(b), err)
+	} else if got, err := DecodeNameService(b); err != nil || len(got.Answers[0].Data) != room {
+		t.Errorf("at the limit, decoded: %v", err)
+	}
+	p = rr(room + 1)
+	_, err := AppendNameService(nil, &p)
+	checkEncodeErr(t, "one over", err, ErrTooLarge)
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Field != "packet" {
+		t.Errorf("one over: %v", err)
+	}
+	p = rr(0x10000)
+	_, err = AppendNameService(nil, &p)
+	checkEncodeErr(t, "RDATA of 65536 bytes", err, ErrTooLarge)
+	if errors.As(err, &fe) && fe.Field != "RDLENGTH" {
+		t.Errorf("RDATA of 65536 bytes: %v", err)
+	}
+}
+
 func TestNameServiceErrors(t *testing.T) {
 	q := NewNameQuery(1, testDst, true)
 	qb, _ := AppendNameService(nil, &q)
