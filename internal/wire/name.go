@@ -145,7 +145,7 @@ func ParseName(s string) (Name, error) {
 		}
 	} else {
 		j := strings.LastIndexByte(s, '>')
-		if j < 0 || j < 3 || s[j-3] != '<' {
+		if j < 3 || s[j-3] != '<' { // j < 0 when there is no '>'
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1,
 				strconv.Quote(s)+" has no suffix (write NAME<hh> or NAME#hh)")
 		}

@@ -161,6 +161,16 @@ func TestNameStringParse(t *testing.T) {
 		_, err := ParseName(s)
 		checkEncodeErr(t, "ParseName("+s+")", err, want)
 	}
+	// What is wrong, in words, where the suffix or the name is missing.
+	for s, detail := range map[string]string{
+		"#20": "empty name", "<20>": "empty name", "A#.x": `suffix ""`, "A#": `suffix ""`,
+		">": "has no suffix", "<20": "has no suffix", "A<20>B": "junk after the suffix",
+	} {
+		var fe *FieldError
+		if _, err := ParseName(s); !errors.As(err, &fe) || !strings.Contains(fe.Detail, detail) {
+			t.Errorf("ParseName(%q): %v, want %q", s, err, detail)
+		}
+	}
 }
 
 func TestNameMethods(t *testing.T) {
@@ -209,11 +219,12 @@ func TestScope(t *testing.T) {
 		"a#b":                                           ErrInvalidName,
 	} {
 		s, err := n.WithScope(scope)
-		if !errors.Is(err, want) {
-			t.Errorf("WithScope(%q): %v, want %v", scope, err, want)
+		if want != nil {
+			checkEncodeErr(t, "WithScope("+scope+")", err, want)
 			continue
 		}
 		if err != nil {
+			t.Errorf("WithScope(%q): %v", scope, err)
 			continue
 		}
 		enc, err := AppendName(nil, s)
