@@ -39,6 +39,7 @@ func TestNewName(t *testing.T) {
 		{"unit\x1f", 0, "", ErrInvalidName},
 		{"high\x80", 0, "", ErrInvalidName},
 		{"tilde~", 0x00, "TILDE~<00>", nil},
+		{"az`{@[", 0x00, "AZ`{@[<00>", nil},
 		{"\\", 0, "", ErrInvalidName},
 	}
 	for _, c := range cases {
@@ -217,6 +218,14 @@ func TestScope(t *testing.T) {
 		"a..b":                                          ErrInvalidName,
 		"a b":                                           ErrInvalidName,
 		"a#b":                                           ErrInvalidName,
+		// Each end of the letters and digits, and a byte beyond it.
+		"az.AZ.09-_": nil,
+		"`":          ErrInvalidName,
+		"{":          ErrInvalidName,
+		"@":          ErrInvalidName,
+		"[":          ErrInvalidName,
+		"/":          ErrInvalidName,
+		":":          ErrInvalidName,
 	} {
 		s, err := n.WithScope(scope)
 		if want != nil {
