@@ -370,10 +370,8 @@ func (n Name) EncodedLen() int {
 // nibble added to 'A', then one label per part of the scope, then a zero
 // byte. It returns ErrInvalidName or ErrNameTooLong for a bad scope.
 func AppendName(dst []byte, n Name) ([]byte, error) {
-	if n.scope != "" {
-		if err := checkScope(n.scope); err != nil {
-			return dst, err
-		}
+	if err := checkScope(n.scope); err != nil {
+		return dst, err
 	}
 	return appendName(dst, n), nil
 }

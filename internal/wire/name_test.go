@@ -122,6 +122,10 @@ func TestNameStringParse(t *testing.T) {
 		"SAMBAHOST<00>", "LABGROUP<1d>", "<01><02>__MSBROWSE__<02><01>", "*" + strings.Repeat("<00>", 15), "HOST<20>.corp.example",
 		"<2a><00>", "<2a>ABC<20>", "<20><20>", "<2e>DOT<00>", "A<61>B<00>", "A<00>B<00>", "<00><00><00><00><00><00><00><00><00><00><00><00><00><00><00><00>",
 		"A<ff>", "MY.PC<03>",
+		// Escapes at the edges: DEL, 'z', '\', a leading '*' in a full name
+		// whose suffix (but no name byte) needs escaping; a long scope.
+		"A<7f><00>", "A<7a><00>", "A<5c><00>", "<2a>ABCDEFGHIJKLMN<00>",
+		"HOST<20>." + strings.Repeat("scope.", 10) + "x",
 	} {
 		n, err := ParseName(s)
 		if err != nil {
@@ -137,6 +141,12 @@ func TestNameStringParse(t *testing.T) {
 	}
 	if n, err := ParseName("labgroup#1D.corp.example"); err != nil || n != mustScope(MustName("LABGROUP", 0x1d), "corp.example") {
 		t.Errorf("ParseName(labgroup#1D.corp.example) = %v, %v", n, err)
+	}
+	if got := (Name{}).Name(); got != "" {
+		t.Errorf("the zero Name's Name() = %q", got)
+	}
+	if b, err := AppendName([]byte{1}, Name{scope: "a..b"}); !errors.Is(err, ErrInvalidName) || len(b) != 1 {
+		t.Errorf("AppendName with a bad scope: % x, %v", b, err)
 	}
 	if n, err := ParseName("*<00>"); err != nil || n != WildcardName() {
 		t.Errorf("ParseName(*<00>) = %v, %v", n, err)
