@@ -382,18 +382,11 @@ func appendName(dst []byte, n Name) []byte {
 	for _, c := range n.b {
 		dst = append(dst, 'A'+c>>4, 'A'+c&15)
 	}
-	s := n.scope
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			i = len(s)
-		}
-		dst = append(dst, byte(i))
-		dst = append(dst, s[:i]...)
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
+	for s := n.scope; s != ""; {
+		label, rest, _ := strings.Cut(s, ".")
+		dst = append(dst, byte(len(label)))
+		dst = append(dst, label...)
+		s = rest
 	}
 	return append(dst, 0)
 }
