@@ -278,6 +278,7 @@ func TestDecodeNameErrors(t *testing.T) {
 		{"second letter Q", mut(func(b []byte) []byte { b[6] = 'Q'; return b }), ErrMalformed, "NAME", 5, "outside"},
 		{"lower case", mut(func(b []byte) []byte { b[5] = 'e'; return b }), ErrMalformed, "NAME", 5, "outside"},
 		{"truncated label", good[:20], ErrShort, "NAME", 0, "needs 33 bytes, 20 left"},
+		{"label one byte short", good[:32], ErrShort, "NAME", 0, "needs 33 bytes, 32 left"},
 		{"no terminator", good[:33], ErrShort, "NAME", 33, "needs 1 bytes, 0 left"},
 		{"pointer in datagram", []byte{0xC0, 0x00}, ErrMalformed, "NAME", 0, "compression"},
 		{"reserved label type", []byte{0x40}, ErrMalformed, "NAME", 0, "0x40"},
@@ -348,7 +349,7 @@ func TestCompressedNames(t *testing.T) {
 		t.Errorf("forward pointer: %v", err)
 	}
 	self := append(append([]byte(nil), msg...), 0xC0, byte(len(msg)))
-	if _, _, err := decodeName(self, len(msg), true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) {
+	if _, _, err := decodeName(self, len(msg), true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "does not point backwards") {
 		t.Errorf("self pointer: %v", err)
 	}
 	// loop: [name label][scope label "a"][pointer back to the scope label]
