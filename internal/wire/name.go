@@ -489,8 +489,6 @@ func decodeName(msg []byte, off int, compress bool, layer, field string) (Name, 
 	if end < 0 {
 		end = p
 	}
-	if scopeLen > 0 {
-		n.scope = string(scope[:scopeLen])
-	}
+	n.scope = string(scope[:scopeLen])
 	return n, end, nil
 }
