@@ -61,12 +61,13 @@ const (
 
 // String returns "CP850", "Windows-1252", "UTF-8" or "code page N".
 func (cp CodePage) String() string {
-	switch {
-	case cp == UTF8:
+	if cp == UTF8 {
 		return "UTF-8"
-	case cp >= Windows1250 && cp <= Windows1258:
+	}
+	if cp >= Windows1250 && cp <= Windows1258 {
 		return "Windows-" + strconv.Itoa(int(cp))
-	case cp.charmap() != nil:
+	}
+	if cp.charmap() != nil {
 		return "CP" + strconv.Itoa(int(cp))
 	}
 	return "code page " + strconv.Itoa(int(cp))
@@ -144,7 +145,7 @@ func ParseCodePage(s string) (CodePage, error) {
 		}
 	}
 	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 || CodePage(n).check() != nil {
+	if err != nil || CodePage(n).check() != nil {
 		return 0, fmt.Errorf("%w: %q (want CP437, CP850, CP852, CP855, CP858, CP860, CP862, CP863, CP865, CP866, windows-1250 to windows-1258, or utf-8)", ErrCodePage, s)
 	}
 	return CodePage(n), nil

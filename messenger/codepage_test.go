@@ -17,7 +17,7 @@ func TestParseCodePage(t *testing.T) {
 			t.Errorf("ParseCodePage(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "cp", "cp1", "latin1", "-850", "windows-850x", "1259", "cp65001x"} {
+	for _, in := range []string{"", "cp", "cp1", "latin1", "-850", "windows-850x", "1259", "cp65001x", "0", "cp0", "1249"} {
 		if got, err := messenger.ParseCodePage(in); !errors.Is(err, messenger.ErrCodePage) {
 			t.Errorf("ParseCodePage(%q) = %v, %v; want ErrCodePage", in, got, err)
 		}
@@ -46,5 +46,19 @@ func TestDecodeWindowsFrench(t *testing.T) {
 	}
 	if got, err := messenger.Decode(rec); err != nil || got != m {
 		t.Errorf("round trip: %+q, %v", got, err)
+	}
+}
+
+// TestCodePageString names each kind of code page, at the edges of the
+// ANSI range.
+func TestCodePageString(t *testing.T) {
+	for cp, want := range map[messenger.CodePage]string{
+		messenger.UTF8: "UTF-8", messenger.CP850: "CP850", messenger.CP437: "CP437", messenger.CP866: "CP866",
+		messenger.Windows1250: "Windows-1250", messenger.Windows1258: "Windows-1258", 1249: "code page 1249",
+		1259: "code page 1259", 0: "code page 0", 65000: "code page 65000", 1200: "code page 1200",
+	} {
+		if got := cp.String(); got != want {
+			t.Errorf("CodePage(%d).String() = %q, want %q", int(cp), got, want)
+		}
 	}
 }

@@ -127,13 +127,12 @@ func (d *Deduper) expire(now time.Time) {
 
 // evictOldest forgets the oldest message still remembered.
 func (d *Deduper) evictOldest() {
-	for d.head < len(d.queue) {
-		live := d.live(d.queue[d.head])
+	// Every remembered message has its element in queue[head:], so there
+	// is a live one to stop at.
+	for !d.live(d.queue[d.head]) {
 		d.pop()
-		if live {
-			return
-		}
 	}
+	d.pop()
 }
 
 // live reports whether the queue element k stands for a remembered message

@@ -32,9 +32,55 @@ func TestDeduperWindow(t *testing.T) {
 		{"at the window's end", m, 2 * time.Second, false},
 		{"copies do not extend the window", m, 3 * time.Second, true},
 		{"a window after the repeat", m, 4 * time.Second, false},
+		{"clock back by just under the window", m, 2*time.Second + time.Nanosecond, true},
+		{"clock back by the whole window", m, 2 * time.Second, false},
 	} {
 		if got := d.Seen(c.m, t0.Add(c.at)); got != c.want {
 			t.Errorf("%s: Seen = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeduperWindowEnd checks the window's end where the messages were
+// seen out of order, so that a later-queued message is not forgotten
+// together with the earlier ones.
+func TestDeduperWindowEnd(t *testing.T) {
+	a := messenger.Message{From: "A", Text: "a"}
+	b := messenger.Message{From: "B", Text: "b"}
+	for _, c := range []struct {
+		name  string
+		at    time.Duration // when b arrives again
+		want  bool
+		count int // messages remembered after it
+	}{
+		{"just inside the window", 2*time.Second - time.Nanosecond, true, 2},
+		{"at the window's end", 2 * time.Second, false, 2},
+	} {
+		d := messenger.NewDeduper(2 * time.Second)
+		d.Seen(a, t0.Add(10*time.Second)) // the clock then goes back
+		d.Seen(b, t0)
+		if got := d.Seen(b, t0.Add(c.at)); got != c.want || d.Len() != c.count {
+			t.Errorf("%s: Seen = %v, Len = %d; want %v, %d", c.name, got, d.Len(), c.want, c.count)
+		}
+	}
+}
+
+// TestDeduperExpiry checks that a message is forgotten exactly a window
+// after it was seen, and not before.
+func TestDeduperExpiry(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		at    time.Duration // when the second message arrives
+		count int
+	}{
+		{"just inside the window", 2*time.Second - time.Nanosecond, 2},
+		{"at the window's end", 2 * time.Second, 1},
+	} {
+		d := messenger.NewDeduper(2 * time.Second)
+		d.Seen(messenger.Message{From: "A", Text: "a"}, t0)
+		d.Seen(messenger.Message{From: "B", Text: "b"}, t0.Add(c.at))
+		if d.Len() != c.count {
+			t.Errorf("%s: Len = %d, want %d", c.name, d.Len(), c.count)
 		}
 	}
 }

@@ -313,16 +313,13 @@ func (p *prepared) cut() int {
 // tooLong returns the error for the first n characters of the text, nil
 // when they fit.
 func (p *prepared) tooLong(n int) error {
-	e := &TooLongError{Cut: p.cut()}
-	switch {
-	case p.size(n) > p.maxRecord:
-		e.Limit, e.Size, e.Max = "record", p.size(n), p.maxRecord
-	case p.textSize(n) > p.maxText:
-		e.Limit, e.Size, e.Max = "text", p.textSize(n), p.maxText
-	default:
-		return nil
+	if size := p.size(n); size > p.maxRecord {
+		return &TooLongError{Limit: "record", Size: size, Max: p.maxRecord, Cut: p.cut()}
 	}
-	return e
+	if size := p.textSize(n); size > p.maxText {
+		return &TooLongError{Limit: "text", Size: size, Max: p.maxText, Cut: p.cut()}
+	}
+	return nil
 }
 
 // record returns the record with the first n characters of the text.
@@ -371,10 +368,10 @@ func (e *encoder) name(dst []byte, field, s string) ([]byte, error) {
 // textRune appends one character of the text: "\n" as CR LF, tab as is,
 // other control characters as unrepresentable.
 func (e *encoder) textRune(dst []byte, r rune) ([]byte, error) {
-	switch {
-	case r == '\n':
+	switch r {
+	case '\n':
 		return append(dst, '\r', '\n'), nil
-	case r == '\t':
+	case '\t':
 		return append(dst, '\t'), nil
 	}
 	var b []byte

@@ -128,10 +128,12 @@ func globRegexp(glob string) (string, error) {
 			i++
 			b.WriteString(regexp.QuoteMeta(string(rs[i])))
 		case '[':
-			j := i + 1
-			if j < len(rs) && (rs[j] == '!' || rs[j] == '^') {
-				j++
+			start := i + 1
+			negated := start < len(rs) && (rs[start] == '!' || rs[start] == '^')
+			if negated {
+				start++
 			}
+			j := start
 			if j < len(rs) && rs[j] == ']' { // a leading ']' is literal
 				j++
 			}
@@ -141,7 +143,7 @@ func globRegexp(glob string) (string, error) {
 			if j == len(rs) {
 				return "", errors.New("unclosed [")
 			}
-			b.WriteString(globClass(rs[i+1 : j]))
+			b.WriteString(globClass(negated, rs[start:j]))
 			i = j
 		default:
 			b.WriteString(regexp.QuoteMeta(string(c)))
@@ -151,19 +153,16 @@ func globRegexp(glob string) (string, error) {
 	return b.String(), nil
 }
 
-// globClass translates the inside of a glob's [...] into a regexp class.
-func globClass(set []rune) string {
+// globClass translates the inside of a glob's [...] (without the leading
+// '!' or '^' of a negated set) into a regexp class. Every character is
+// quoted but '-', which QuoteMeta leaves as it is: a range stays a range.
+func globClass(negated bool, set []rune) string {
 	var b strings.Builder
 	b.WriteByte('[')
-	if len(set) > 0 && (set[0] == '!' || set[0] == '^') {
+	if negated {
 		b.WriteByte('^')
-		set = set[1:]
 	}
 	for _, c := range set {
-		if c == '-' {
-			b.WriteRune(c)
-			continue
-		}
 		b.WriteString(regexp.QuoteMeta(string(c)))
 	}
 	b.WriteByte(']')

@@ -75,8 +75,48 @@ func TestFilterMatch(t *testing.T) {
 	}
 }
 
+// TestGlobClass checks the edges of a glob's character set: a leading
+// ']' is literal, after the '!' or '^' of a negated set too; ranges; and
+// quoting of what means something in a regexp class.
+func TestGlobClass(t *testing.T) {
+	for _, c := range []struct {
+		glob string
+		in   []string // names it matches
+		out  []string // names it does not
+	}{
+		{"[]]", []string{"]"}, []string{"x", "[]]", "\\"}},
+		{"[]a]", []string{"]", "a", "A"}, []string{"x", "[", "]a"}},
+		{"[!]]", []string{"x", "!"}, []string{"]", "!]"}},
+		{"[^]]", []string{"x", "^"}, []string{"]"}},
+		{"[!]a]", []string{"x"}, []string{"]", "a"}},
+		{"[!a]", []string{"b", "!", "]"}, []string{"a", "A"}},
+		{"[a!]", []string{"a", "!"}, []string{"b"}},
+		{"[a^]", []string{"a", "^"}, []string{"b"}},
+		{"[b-d]x", []string{"bx", "CX", "dx"}, []string{"ax", "ex", "-x"}},
+		{"[-b]", []string{"-", "b"}, []string{"a"}},
+		{"[\\d]", []string{"d", "\\"}, []string{"5"}},
+		{"[[:]", []string{"[", ":"}, []string{"a"}},
+	} {
+		f, err := messenger.ParseFilter([]string{"from:" + c.glob}, nil)
+		if err != nil {
+			t.Errorf("%q: %v", c.glob, err)
+			continue
+		}
+		for _, name := range c.in {
+			if !f.Allowed(messenger.Message{From: name}) {
+				t.Errorf("%q does not match %q", c.glob, name)
+			}
+		}
+		for _, name := range c.out {
+			if f.Allowed(messenger.Message{From: name}) {
+				t.Errorf("%q matches %q", c.glob, name)
+			}
+		}
+	}
+}
+
 func TestParseFilterErrors(t *testing.T) {
-	for _, r := range []string{"", "from:", "text:", "txt:hello", "text:(", "from:[abc", `from:x\`, "from:[!]"} {
+	for _, r := range []string{"", "from:", "text:", "txt:hello", "text:(", "from:[abc", `from:x\`, "from:[!]", "from:[", "from:[!", "from:[^", "from:[]", "from:[!]x", "from:ab["} {
 		if _, err := messenger.ParseFilter([]string{r}, nil); !errors.Is(err, messenger.ErrFilter) {
 			t.Errorf("allow %q: %v", r, err)
 		}

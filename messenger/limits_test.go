@@ -101,6 +101,12 @@ func TestLimits(t *testing.T) {
 			limit: "record", size: 14, max: 10, cut: 2},
 		{name: "no final NUL", m: messenger.Message{From: "A", To: "B", Text: "abcd"},
 			opts: messenger.EncodeOptions{MaxRecord: 8, NoFinalNUL: true}},
+		{name: "names fill the record", m: messenger.Message{From: "A", To: "B", Text: "xy"},
+			opts:  messenger.EncodeOptions{MaxRecord: len("A\x00B\x00\x00")},
+			limit: "record", size: 7, max: 5, cut: 2},
+		{name: "names one over the record", m: messenger.Message{From: "AB", To: "B", Text: "xy"},
+			opts:  messenger.EncodeOptions{MaxRecord: len("A\x00B\x00\x00")},
+			limit: "record", size: 8, max: 5, cut: -1},
 		{name: "names alone", m: messenger.Message{From: strings.Repeat("N", 404), To: "BOB", Text: "x"},
 			limit: "record", size: 411, max: 407, cut: -1},
 	} {

@@ -102,6 +102,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"NUL in From", messenger.Message{From: "A\x00B", To: "B", Text: "x"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
 		{"NUL in To", messenger.Message{From: "A", To: "B\x00", Text: "x"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
 		{"NUL in Text", messenger.Message{From: "A", To: "B", Text: "x\x00y"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
+		{"NUL first in Text", messenger.Message{From: "A", To: "B", Text: "\x00y"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
 		{"empty From", messenger.Message{To: "B", Text: "x"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
 		{"empty To", messenger.Message{From: "A", Text: "x"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
 		{"newline in From", messenger.Message{From: "A\nB", To: "B", Text: "x"}, messenger.EncodeOptions{}, messenger.ErrInvalid},
@@ -154,6 +155,8 @@ func TestDecodeWindowsRecords(t *testing.T) {
 		{name: "empty fields", record: "\x00\x00\x00", want: messenger.Message{}},
 		{name: "trailing white space", record: "A  \x00 B\x00  indented\r\n  \r\n\t \x00",
 			want: messenger.Message{From: "A", To: "B", Text: "  indented"}},
+		{name: "line break first", record: "A\x00B\x00\r\nx\x00", want: messenger.Message{From: "A", To: "B", Text: "\nx"}},
+		{name: "lone CR first", record: "A\x00B\x00\rx\x00", want: messenger.Message{From: "A", To: "B", Text: "\nx"}},
 		{name: "lone CR", record: "A\x00B\x00one\rtwo\x00", want: messenger.Message{From: "A", To: "B", Text: "one\ntwo"}},
 		{name: "UTF-8 from Linux", record: "zoë\x00PC\x00€ 5 — ok\n\x00",
 			want: messenger.Message{From: "zoë", To: "PC", Text: "€ 5 — ok"}},
@@ -161,6 +164,22 @@ func TestDecodeWindowsRecords(t *testing.T) {
 			want: messenger.Message{From: "A", To: "B", Text: "€ café"}},
 		{name: "UTF-8 forced on CP850", cp: messenger.UTF8, record: "A\x00B\x00Gr\x81\xe1e\x00",
 			want: messenger.Message{From: "A", To: "B", Text: "Gr\uFFFD\uFFFDe"}},
+	})
+}
+
+// TestDecodeDetectsUTF8 checks the default code page: UTF-8 only when
+// all three fields are valid UTF-8, CP850 as soon as one is not, whichever
+// it is.
+func TestDecodeDetectsUTF8(t *testing.T) {
+	testDecode(t, []decodeCase{
+		{name: "all UTF-8", record: "Zo\xc3\xab\x00Bj\xc3\xb6rn\x00caf\xc3\xa9\x00",
+			want: messenger.Message{From: "Zoë", To: "Björn", Text: "café"}},
+		{name: "sender in CP850", record: "Zo\x89\x00Bj\xc3\xb6rn\x00caf\xc3\xa9\x00",
+			want: messenger.Message{From: "Zoë", To: "Bj├Ârn", Text: "caf├®"}},
+		{name: "recipient in CP850", record: "Zo\xc3\xab\x00Bj\x94rn\x00caf\xc3\xa9\x00",
+			want: messenger.Message{From: "Zo├½", To: "Björn", Text: "caf├®"}},
+		{name: "text in CP850", record: "Zo\xc3\xab\x00Bj\xc3\xb6rn\x00caf\x82\x00",
+			want: messenger.Message{From: "Zo├½", To: "Bj├Ârn", Text: "café"}},
 	})
 }
 
@@ -213,6 +232,17 @@ func TestDecodeUnsafe(t *testing.T) {
 			want: messenger.Message{From: "A\uFFFD\uFFFDB", To: "C\uFFFDD", Text: "x"}},
 		{name: "bidi override", record: "A\x00B\x00pay \u202eexe.txt\u202c now\x00",
 			want: messenger.Message{From: "A", To: "B", Text: "pay \uFFFDexe.txt\uFFFD now"}},
+		// The edges of the bidirectional embeddings and overrides
+		// (U+202A-U+202E) and isolates (U+2066-U+2069).
+		{name: "before LRE", record: "A\x00B\x00x\u2029y\x00", want: messenger.Message{From: "A", To: "B", Text: "x\u2029y"}},
+		{name: "LRE", record: "A\x00B\x00x\u202ay\x00", want: messenger.Message{From: "A", To: "B", Text: "x\uFFFDy"}},
+		{name: "RLO", record: "A\x00B\x00x\u202ey\x00", want: messenger.Message{From: "A", To: "B", Text: "x\uFFFDy"}},
+		{name: "after RLO", record: "A\x00B\x00x\u202fy\x00", want: messenger.Message{From: "A", To: "B", Text: "x\u202fy"}},
+		{name: "before LRI", record: "A\x00B\x00x\u2065y\x00", want: messenger.Message{From: "A", To: "B", Text: "x\u2065y"}},
+		{name: "LRI", record: "A\x00B\x00x\u2066y\x00", want: messenger.Message{From: "A", To: "B", Text: "x\uFFFDy"}},
+		{name: "PDI", record: "A\x00B\x00x\u2069y\x00", want: messenger.Message{From: "A", To: "B", Text: "x\uFFFDy"}},
+		{name: "after PDI", record: "A\x00B\x00x\u206ay\x00", want: messenger.Message{From: "A", To: "B", Text: "x\u206ay"}},
+		{name: "bidi in names", record: "\u2066A\x00B\u202e\x00x\x00", want: messenger.Message{From: "\uFFFDA", To: "B\uFFFD", Text: "x"}},
 		{name: "invalid UTF-8 forced", cp: messenger.UTF8, record: "A\x00B\x00\xc0\x80\xff\x00",
 			want: messenger.Message{From: "A", To: "B", Text: "\uFFFD\uFFFD\uFFFD"}},
 	})

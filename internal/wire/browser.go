@@ -271,7 +271,7 @@ func DecodeAnnouncementRequest(data []byte) (AnnouncementRequest, error) {
 	}
 	r.Reserved = data[1]
 	name := cstring(data[2:])
-	if len(name) == 0 && len(data) > 3 {
+	if len(name) == 0 && len(data) > 2 {
 		name = cstring(data[3:])
 	}
 	r.ResponseName = string(name)
@@ -341,13 +341,13 @@ var serverTypeNames = [32]string{
 // comes out as "0x…".
 func ServerTypeNames(t uint32) []string {
 	var out []string
-	for i := 0; i < 32; i++ {
-		if t&(1<<i) == 0 {
+	for i, name := range serverTypeNames {
+		bit := uint32(1) << i
+		if t&bit == 0 {
 			continue
 		}
-		name := serverTypeNames[i]
 		if name == "" {
-			name = "0x" + strconv.FormatUint(1<<i, 16)
+			name = "0x" + strconv.FormatUint(uint64(bit), 16)
 		}
 		out = append(out, name)
 	}

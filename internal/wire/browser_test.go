@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,6 +73,26 @@ func TestBrowserQuirks(t *testing.T) {
 	if got, err := DecodeAnnouncement(append(b, "junk"...)); err != nil || got.Comment != "abc" {
 		t.Errorf("%+v %v", got, err)
 	}
+	// The fixed part alone is an announcement with no comment.
+	if got, err := DecodeAnnouncement(b[:announcementFixedLen]); err != nil || got.Comment != "" || got.Opcode != OpHostAnnouncement {
+		t.Errorf("fixed part alone: %+v %v", got, err)
+	}
+	if _, err := DecodeAnnouncement(b[:announcementFixedLen-1]); !errors.Is(err, ErrShort) {
+		t.Errorf("one byte short: %v", err)
+	}
+	// An AnnouncementRequest of 2 or 3 bytes has an empty name.
+	for _, b := range []string{"\x02\x01", "\x02\x01\x00"} {
+		if r, err := DecodeAnnouncementRequest([]byte(b)); err != nil || r.ResponseName != "" || r.Reserved != 1 {
+			t.Errorf("%q: %+v %v", b, r, err)
+		}
+	}
+	if r, err := DecodeAnnouncementRequest([]byte("\x02\x01\x00X")); err != nil || r.ResponseName != "X" {
+		t.Errorf("nmbd's one-letter name: %+v %v", r, err)
+	}
+	// A RequestElection of exactly its fixed part has an empty name.
+	if e, err := DecodeRequestElection(append([]byte{8, 1}, make([]byte, 12)...)); err != nil || e.ServerName != "" || e.Version != 1 {
+		t.Errorf("election fixed part alone: %+v %v", e, err)
+	}
 	// A 16-byte server name with no NUL is taken whole.
 	copy(b[6:22], "ABCDEFGHIJKLMNOP")
 	if got, err := DecodeAnnouncement(b); err != nil || got.ServerName != "ABCDEFGHIJKLMNOP" {
@@ -91,13 +112,18 @@ func TestBrowserErrors(t *testing.T) {
 		{"short host announcement", append([]byte{1}, make([]byte, 30)...), ErrShort},
 		{"short request", []byte{2}, ErrShort},
 		{"short election", []byte{8, 1, 2, 3}, ErrShort},
+		{"opcode alone, unknown", []byte{0x0B}, ErrUnsupported},
+		{"opcode alone, announcement", []byte{1}, ErrShort},
+		{"election one short", append([]byte{8}, make([]byte, 12)...), ErrShort},
 	} {
 		if _, err := DecodeBrowser(c.b); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
-	if _, err := DecodeAnnouncement([]byte{2, 0}); !errors.Is(err, ErrUnsupported) {
-		t.Error(err)
+	for _, b := range [][]byte{{2, 0}, {2}, {0x0B}} {
+		if _, err := DecodeAnnouncement(b); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("% x: %v", b, err)
+		}
 	}
 	if _, err := DecodeAnnouncementRequest([]byte{1, 0}); !errors.Is(err, ErrUnsupported) {
 		t.Error(err)
@@ -114,16 +140,13 @@ func TestBrowserErrors(t *testing.T) {
 		{Announcement{Opcode: OpHostAnnouncement, Comment: strings.Repeat("c", 43)}, ErrTooLarge},
 		{Announcement{Opcode: OpHostAnnouncement, Comment: "nul\x00inside"}, ErrInvalidName},
 	} {
-		if _, err := AppendAnnouncement(nil, &c.a); !errors.Is(err, c.want) {
-			t.Errorf("%+v: %v, want %v", c.a, err, c.want)
-		}
+		_, err := AppendAnnouncement(nil, &c.a)
+		checkEncodeErr(t, fmt.Sprintf("%+v", c.a), err, c.want)
 	}
-	if _, err := AppendAnnouncementRequest(nil, &AnnouncementRequest{ResponseName: "SIXTEEN-CHARS-XY"}); !errors.Is(err, ErrNameTooLong) {
-		t.Error(err)
-	}
-	if _, err := AppendRequestElection(nil, &RequestElection{ServerName: "a\tb"}); !errors.Is(err, ErrInvalidName) {
-		t.Error(err)
-	}
+	_, err := AppendAnnouncementRequest(nil, &AnnouncementRequest{ResponseName: "SIXTEEN-CHARS-XY"})
+	checkEncodeErr(t, "AnnouncementRequest", err, ErrNameTooLong)
+	_, err = AppendRequestElection(nil, &RequestElection{ServerName: "a\tb"})
+	checkEncodeErr(t, "RequestElection", err, ErrInvalidName)
 	if OpLocalMasterAnnouncement.String() != "LocalMasterAnnouncement" || BrowserOpcode(0x42).String() != "BrowserOpcode(0x42)" {
 		t.Error("String")
 	}
@@ -140,6 +163,11 @@ func TestServerTypeNames(t *testing.T) {
 		{0x40001003, "workstation server nt local-list-only"},
 		{SVTypeDomainEnum | SVTypeNT, "nt domain-enum"},
 		{1 << 27, "0x8000000"},
+		{1 << 31, "domain-enum"},
+		{0xFFFFFFFF, "workstation server sql-server domain-controller backup-domain-controller time-source afp novell " +
+			"domain-member print-queue dialin unix nt wfw mfpn server-nt potential-browser backup-browser master-browser " +
+			"domain-master osf vms windows dfs cluster-nt terminal-server cluster-vs-nt 0x8000000 dce alternate-xport " +
+			"local-list-only domain-enum"},
 	} {
 		if got := strings.Join(ServerTypeNames(tc.t), " "); got != tc.want {
 			t.Errorf("ServerTypeNames(%#x) = %q, want %q", tc.t, got, tc.want)

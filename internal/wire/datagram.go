@@ -48,6 +48,12 @@ func (t DatagramType) carriesData() bool {
 	return t == DirectUnique || t == DirectGroup || t == BroadcastDatagram
 }
 
+// isQuery reports whether t is a query request or response, which carries
+// only the destination name.
+func (t DatagramType) isQuery() bool {
+	return t >= DatagramQueryRequest && t <= DatagramNegativeQueryResponse
+}
+
 // NodeType is a NetBIOS node type: the SNT bits of datagram FLAGS and the
 // ONT bits of name service NB_FLAGS and NAME_FLAGS.
 type NodeType uint8
@@ -185,7 +191,7 @@ func appendDatagram(dst []byte, d *Datagram, limit int) ([]byte, error) {
 			return dst, err
 		}
 	case d.Type == DatagramError:
-	case d.Type >= DatagramQueryRequest && d.Type <= DatagramNegativeQueryResponse:
+	case d.Type.isQuery():
 		if err := checkScope(d.DestinationName.scope); err != nil {
 			return dst, err
 		}
@@ -265,11 +271,14 @@ func DecodeDatagram(b []byte) (Datagram, error) {
 		}
 		dgmLen := int(binary.BigEndian.Uint16(b[10:]))
 		d.PacketOffset = binary.BigEndian.Uint16(b[12:])
-		if have := len(b) - DatagramHeaderSize; dgmLen != have {
-			e := ErrMalformed
-			if dgmLen > have {
-				e = ErrShort
-			}
+		have := len(b) - DatagramHeaderSize
+		var e error
+		if dgmLen > have {
+			e = ErrShort
+		} else if dgmLen < have {
+			e = ErrMalformed
+		}
+		if e != nil {
 			return d, fieldErr(e, "nbdgm", "DGM_LENGTH", 10,
 				"says "+strconv.Itoa(dgmLen)+" bytes follow the header, the packet has "+strconv.Itoa(have))
 		}
@@ -289,7 +298,7 @@ func DecodeDatagram(b []byte) (Datagram, error) {
 		if len(b) != 11 {
 			return d, fieldErr(ErrMalformed, "nbdgm", "ERROR_CODE", 11, strconv.Itoa(len(b)-11)+" bytes after the packet")
 		}
-	case d.Type >= DatagramQueryRequest && d.Type <= DatagramNegativeQueryResponse:
+	case d.Type.isQuery():
 		var p int
 		if d.DestinationName, p, err = decodeName(b, 10, false, "nbdgm", "DESTINATION_NAME"); err != nil {
 			return d, err

@@ -159,7 +159,7 @@ func CheckMailslotName(name string) error {
 }
 
 func checkMailslotName[S string | []byte](name S, off int) error {
-	if len(name) < len(MailslotPrefix) || !hasPrefixFold(name, MailslotPrefix) {
+	if !hasPrefixFold(name, MailslotPrefix) {
 		return fieldErr(ErrInvalidName, "mailslot", "MailslotName", off, strconv.Quote(string(name))+` does not start with \MAILSLOT\`)
 	}
 	if len(name) == len(MailslotPrefix) {

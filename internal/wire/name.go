@@ -79,12 +79,13 @@ func NewName(name string, suffix byte) (Name, error) {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		switch {
-		case c < 0x20 || c == 0x7f:
+		if c < 0x20 || c == 0x7f {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1, "control character in "+strconv.Quote(name))
-		case c >= 0x80:
+		}
+		if c >= 0x80 {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1, "non-ASCII character in "+strconv.Quote(name))
-		case strings.IndexByte(nameCharsIllegalHere, c) >= 0:
+		}
+		if strings.IndexByte(nameCharsIllegalHere, c) >= 0 {
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1,
 				"illegal character "+strconv.QuoteRune(rune(c))+" in "+strconv.Quote(name))
 		}
@@ -144,7 +145,7 @@ func ParseName(s string) (Name, error) {
 		}
 	} else {
 		j := strings.LastIndexByte(s, '>')
-		if j < 0 || j < 3 || s[j-3] != '<' {
+		if j < 3 || s[j-3] != '<' { // j < 0 when there is no '>'
 			return n, fieldErr(ErrInvalidName, "nbname", "NAME", -1,
 				strconv.Quote(s)+" has no suffix (write NAME<hh> or NAME#hh)")
 		}
@@ -369,10 +370,8 @@ func (n Name) EncodedLen() int {
 // nibble added to 'A', then one label per part of the scope, then a zero
 // byte. It returns ErrInvalidName or ErrNameTooLong for a bad scope.
 func AppendName(dst []byte, n Name) ([]byte, error) {
-	if n.scope != "" {
-		if err := checkScope(n.scope); err != nil {
-			return dst, err
-		}
+	if err := checkScope(n.scope); err != nil {
+		return dst, err
 	}
 	return appendName(dst, n), nil
 }
@@ -383,18 +382,11 @@ func appendName(dst []byte, n Name) []byte {
 	for _, c := range n.b {
 		dst = append(dst, 'A'+c>>4, 'A'+c&15)
 	}
-	s := n.scope
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			i = len(s)
-		}
-		dst = append(dst, byte(i))
-		dst = append(dst, s[:i]...)
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
+	for s := n.scope; s != ""; {
+		label, rest, _ := strings.Cut(s, ".")
+		dst = append(dst, byte(len(label)))
+		dst = append(dst, label...)
+		s = rest
 	}
 	return append(dst, 0)
 }
@@ -497,8 +489,6 @@ func decodeName(msg []byte, off int, compress bool, layer, field string) (Name, 
 	if end < 0 {
 		end = p
 	}
-	if scopeLen > 0 {
-		n.scope = string(scope[:scopeLen])
-	}
+	n.scope = string(scope[:scopeLen])
 	return n, end, nil
 }

@@ -36,6 +36,11 @@ func TestNewName(t *testing.T) {
 		{"tab\there", 0, "", ErrInvalidName},
 		{"caf\u00e9", 0, "", ErrInvalidName},
 		{"del\x7f", 0, "", ErrInvalidName},
+		{"unit\x1f", 0, "", ErrInvalidName},
+		{"high\x80", 0, "", ErrInvalidName},
+		{"tilde~", 0x00, "TILDE~<00>", nil},
+		{"az`{@[", 0x00, "AZ`{@[<00>", nil},
+		{"\\", 0, "", ErrInvalidName},
 	}
 	for _, c := range cases {
 		n, err := NewName(c.in, c.suffix)
@@ -48,6 +53,7 @@ func TestNewName(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Layer != "nbname" || !strings.Contains(err.Error(), "NAME") {
 				t.Errorf("NewName(%q): error %q does not name the field", c.in, err)
 			}
+			checkEncodeErr(t, "NewName("+c.in+")", err, c.wantErr)
 			continue
 		}
 		if got := n.String(); got != c.want {
@@ -116,6 +122,10 @@ func TestNameStringParse(t *testing.T) {
 		"SAMBAHOST<00>", "LABGROUP<1d>", "<01><02>__MSBROWSE__<02><01>", "*" + strings.Repeat("<00>", 15), "HOST<20>.corp.example",
 		"<2a><00>", "<2a>ABC<20>", "<20><20>", "<2e>DOT<00>", "A<61>B<00>", "A<00>B<00>", "<00><00><00><00><00><00><00><00><00><00><00><00><00><00><00><00>",
 		"A<ff>", "MY.PC<03>",
+		// Escapes at the edges: DEL, 'z', '\', a leading '*' in a full name
+		// whose suffix (but no name byte) needs escaping; a long scope.
+		"A<7f><00>", "A<7a><00>", "A<5c><00>", "<2a>ABCDEFGHIJKLMN<00>",
+		"HOST<20>." + strings.Repeat("scope.", 10) + "x",
 	} {
 		n, err := ParseName(s)
 		if err != nil {
@@ -128,6 +138,15 @@ func TestNameStringParse(t *testing.T) {
 	}
 	if n, err := ParseName("labgroup#1D"); err != nil || n != MustName("LABGROUP", 0x1d) {
 		t.Errorf("ParseName(labgroup#1D) = %v, %v", n, err)
+	}
+	if n, err := ParseName("labgroup#1D.corp.example"); err != nil || n != mustScope(MustName("LABGROUP", 0x1d), "corp.example") {
+		t.Errorf("ParseName(labgroup#1D.corp.example) = %v, %v", n, err)
+	}
+	if got := (Name{}).Name(); got != "" {
+		t.Errorf("the zero Name's Name() = %q", got)
+	}
+	if b, err := AppendName([]byte{1}, Name{scope: "a..b"}); !errors.Is(err, ErrInvalidName) || len(b) != 1 {
+		t.Errorf("AppendName with a bad scope: % x, %v", b, err)
 	}
 	if n, err := ParseName("*<00>"); err != nil || n != WildcardName() {
 		t.Errorf("ParseName(*<00>) = %v, %v", n, err)
@@ -145,9 +164,22 @@ func TestNameStringParse(t *testing.T) {
 		"NAME<20>.bad..scope":                  ErrInvalidName,
 		"<01><02>__MSBROWSE__<02><01><01><20>": ErrNameTooLong,
 		"<0g>X<20>":                            ErrInvalidName,
+		"A<2<20>":                              ErrInvalidName,
+		"AB<<20>":                              ErrInvalidName,
+		"<20":                                  ErrInvalidName,
+		"AB<20<20>":                            ErrInvalidName,
 	} {
-		if _, err := ParseName(s); !errors.Is(err, want) {
-			t.Errorf("ParseName(%q): %v, want %v", s, err, want)
+		_, err := ParseName(s)
+		checkEncodeErr(t, "ParseName("+s+")", err, want)
+	}
+	// What is wrong, in words, where the suffix or the name is missing.
+	for s, detail := range map[string]string{
+		"#20": "empty name", "<20>": "empty name", "A#.x": `suffix ""`, "A#": `suffix ""`,
+		">": "has no suffix", "<20": "has no suffix", "A<20>B": "junk after the suffix",
+	} {
+		var fe *FieldError
+		if _, err := ParseName(s); !errors.As(err, &fe) || !strings.Contains(fe.Detail, detail) {
+			t.Errorf("ParseName(%q): %v, want %q", s, err, detail)
 		}
 	}
 }
@@ -196,13 +228,22 @@ func TestScope(t *testing.T) {
 		"a..b":                                          ErrInvalidName,
 		"a b":                                           ErrInvalidName,
 		"a#b":                                           ErrInvalidName,
+		// Each end of the letters and digits, and a byte beyond it.
+		"az.AZ.09-_": nil,
+		"`":          ErrInvalidName,
+		"{":          ErrInvalidName,
+		"@":          ErrInvalidName,
+		"[":          ErrInvalidName,
+		"/":          ErrInvalidName,
+		":":          ErrInvalidName,
 	} {
 		s, err := n.WithScope(scope)
-		if !errors.Is(err, want) {
-			t.Errorf("WithScope(%q): %v, want %v", scope, err, want)
+		if want != nil {
+			checkEncodeErr(t, "WithScope("+scope+")", err, want)
 			continue
 		}
 		if err != nil {
+			t.Errorf("WithScope(%q): %v", scope, err)
 			continue
 		}
 		enc, err := AppendName(nil, s)
@@ -219,38 +260,50 @@ func TestScope(t *testing.T) {
 func TestDecodeNameErrors(t *testing.T) {
 	good, _ := AppendName(nil, MustName("FRED", 0x20))
 	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
-	cases := []struct {
-		name string
-		b    []byte
-		want error
-	}{
-		{"empty", nil, ErrShort},
-		{"zero-length name", []byte{0}, ErrMalformed},
-		{"label 31", mut(func(b []byte) []byte { b[0] = 31; return b }), ErrMalformed},
-		{"label 33", mut(func(b []byte) []byte { b[0] = 33; return append(b, 0) }), ErrMalformed},
-		{"letter Q", mut(func(b []byte) []byte { b[5] = 'Q'; return b }), ErrMalformed},
-		{"lower case", mut(func(b []byte) []byte { b[5] = 'e'; return b }), ErrMalformed},
-		{"truncated label", good[:20], ErrShort},
-		{"no terminator", good[:33], ErrShort},
-		{"pointer in datagram", []byte{0xC0, 0x00}, ErrMalformed},
-		{"reserved label type", []byte{0x40}, ErrMalformed},
-		{"reserved label type 0x80", []byte{0x80}, ErrMalformed},
-		{"scope bad char", mut(func(b []byte) []byte { return append(b[:33], 1, '#', 0) }), ErrInvalidName},
-		{"scope truncated", mut(func(b []byte) []byte { return append(b[:33], 5, 'a') }), ErrShort},
-		{"too long", mut(func(b []byte) []byte {
-			b = b[:33]
-			for i := 0; i < 4; i++ {
-				b = append(b, 63)
-				b = append(b, strings.Repeat("a", 63)...)
-			}
-			return append(b, 0)
-		}), ErrNameTooLong},
-	}
-	for _, c := range cases {
-		_, _, err := DecodeName(c.b)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+	// scope returns good with scope labels of these lengths.
+	scope := func(lens ...int) []byte {
+		b := append([]byte(nil), good[:33]...)
+		for _, l := range lens {
+			b = append(b, byte(l))
+			b = append(b, strings.Repeat("a", l)...)
 		}
+		return append(b, 0)
+	}
+	for _, c := range []decodeErrCase{
+		{"empty", nil, ErrShort, "NAME", 0, "needs 1 bytes, 0 left"},
+		{"zero-length name", []byte{0}, ErrMalformed, "NAME", 0, "empty name"},
+		{"label 31", mut(func(b []byte) []byte { b[0] = 31; return b }), ErrMalformed, "NAME", 0, "31 bytes"},
+		{"label 33", mut(func(b []byte) []byte { b[0] = 33; return append(b, 0) }), ErrMalformed, "NAME", 0, "33 bytes"},
+		{"first letter Q", mut(func(b []byte) []byte { b[5] = 'Q'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"second letter Q", mut(func(b []byte) []byte { b[6] = 'Q'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"lower case", mut(func(b []byte) []byte { b[5] = 'e'; return b }), ErrMalformed, "NAME", 5, "outside"},
+		{"truncated label", good[:20], ErrShort, "NAME", 0, "needs 33 bytes, 20 left"},
+		{"label one byte short", good[:32], ErrShort, "NAME", 0, "needs 33 bytes, 32 left"},
+		{"no terminator", good[:33], ErrShort, "NAME", 33, "needs 1 bytes, 0 left"},
+		{"pointer in datagram", []byte{0xC0, 0x00}, ErrMalformed, "NAME", 0, "compression"},
+		{"reserved label type", []byte{0x40}, ErrMalformed, "NAME", 0, "0x40"},
+		{"reserved label type 0x80", []byte{0x80}, ErrMalformed, "NAME", 0, "0x80"},
+		{"scope bad char", mut(func(b []byte) []byte { return append(b[:33], 2, 'a', '#', 0) }), ErrInvalidName, "NAME", 35, "illegal"},
+		{"scope truncated", mut(func(b []byte) []byte { return append(b[:33], 5, 'a') }), ErrShort, "NAME", 33, "needs 6 bytes, 2 left"},
+		{"256 bytes encoded", scope(63, 63, 63, 29), ErrNameTooLong, "NAME", 0, "255"},
+		{"too long", scope(63, 63, 63, 63), ErrNameTooLong, "NAME", 0, "255"},
+	} {
+		_, _, err := DecodeName(c.b)
+		checkDecodeErr(t, c, err)
+	}
+	// 255 bytes encoded is the longest name.
+	b := scope(63, 63, 63, 28)
+	if n, next, err := DecodeName(b); err != nil || next != 255 || len(n.Scope()) != MaxScopeLen {
+		t.Errorf("255 bytes: %v next %d, %v", n, next, err)
+	}
+	// 'P' is the last letter of the encoding, in either half of a byte.
+	ff, err := ParseName("<ff><ff>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = AppendName(nil, ff)
+	if n, _, err := DecodeName(b); err != nil || n.Bytes()[0] != 0xff || n.Suffix() != 0xff {
+		t.Errorf("0xff: %v, %v", n, err)
 	}
 }
 
@@ -296,7 +349,7 @@ func TestCompressedNames(t *testing.T) {
 		t.Errorf("forward pointer: %v", err)
 	}
 	self := append(append([]byte(nil), msg...), 0xC0, byte(len(msg)))
-	if _, _, err := decodeName(self, len(msg), true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) {
+	if _, _, err := decodeName(self, len(msg), true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "does not point backwards") {
 		t.Errorf("self pointer: %v", err)
 	}
 	// loop: [name label][scope label "a"][pointer back to the scope label]
@@ -311,5 +364,20 @@ func TestCompressedNames(t *testing.T) {
 	}
 	if _, _, err := decodeName([]byte{0xC0}, 0, true, "nbns", "RR_NAME"); !errors.Is(err, ErrShort) {
 		t.Errorf("half pointer: %v", err)
+	}
+
+	// A chain of maxPointerHops pointers is followed; one more is refused.
+	chain := append([]byte(nil), msg[:p1]...)
+	prev := NSHeaderSize
+	for range maxPointerHops + 1 {
+		at := len(chain)
+		chain = append(chain, 0xC0, byte(prev))
+		prev = at
+	}
+	if n, _, err := decodeName(chain, prev-2, true, "nbns", "RR_NAME"); err != nil || n != q {
+		t.Errorf("%d pointers: %v, %v", maxPointerHops, n, err)
+	}
+	if _, _, err := decodeName(chain, prev, true, "nbns", "RR_NAME"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d pointers: %v", maxPointerHops+1, err)
 	}
 }

@@ -147,14 +147,6 @@ func AppendNameService(dst []byte, p *NameServicePacket) ([]byte, error) {
 	if p.Opcode > 0xF || p.RCode > 0xF || p.Flags > 0x7F {
 		return dst, fieldErr(ErrMalformed, "nbns", "OPCODE/NM_FLAGS/RCODE", -1, "value out of range")
 	}
-	for _, sec := range [][]ResourceRecord{p.Answers, p.Authority, p.Additional} {
-		if len(sec) > 0xFFFF {
-			return dst, fieldErr(ErrTooLarge, "nbns", "ANCOUNT", -1, "too many records")
-		}
-	}
-	if len(p.Questions) > 0xFFFF {
-		return dst, fieldErr(ErrTooLarge, "nbns", "QDCOUNT", -1, "too many questions")
-	}
 	var qname Name
 	haveQ := len(p.Questions) > 0
 	size := NSHeaderSize
@@ -184,6 +176,8 @@ func AppendNameService(dst []byte, p *NameServicePacket) ([]byte, error) {
 			size += 10 + len(rr.Data)
 		}
 	}
+	// Every question and record takes more than one byte, so this also
+	// keeps each 16-bit count in range.
 	if size > MaxUDPPayload {
 		return dst, tooLargeErr("nbns", "packet", size, MaxUDPPayload)
 	}

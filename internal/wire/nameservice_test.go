@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -118,6 +119,93 @@ func TestNBFlags(t *testing.T) {
 	}
 }
 
+// TestNodeStatusLimits checks NUM_NAMES and STATISTICS at their limit and
+// one over: 255 names, and statistics that keep RDATA within 16 bits
+// whatever the number of names.
+func TestNodeStatusLimits(t *testing.T) {
+	maxStats := 0xFFFF - 1 - 6 - 255*18
+	for _, c := range []struct {
+		name  string
+		names int
+		stats int
+		want  error
+	}{
+		{"255 names", 255, 0, nil},
+		{"256 names", 256, 0, ErrTooLarge},
+		{"longest statistics", 255, maxStats, nil},
+		{"statistics one over", 0, maxStats + 1, ErrTooLarge},
+	} {
+		st := NodeStatus{Names: make([]NodeStatusName, c.names), Statistics: make([]byte, c.stats)}
+		for i := range st.Names {
+			st.Names[i].Name = MustName(fmt.Sprint("N", i), 0x20)
+		}
+		b, err := AppendNodeStatus(nil, &st)
+		if c.want != nil {
+			checkEncodeErr(t, c.name, err, c.want)
+			continue
+		}
+		if err != nil || len(b) > 0xFFFF {
+			t.Errorf("%s: %d bytes, %v", c.name, len(b), err)
+			continue
+		}
+		if got, err := DecodeNodeStatus(b); err != nil || len(got.Names) != c.names {
+			t.Errorf("%s: decoded %d names, %v", c.name, len(got.Names), err)
+		}
+	}
+}
+
+// TestDecodeNodeStatusEdges checks NUM_NAMES and UNIT_ID at the end of
+// the RDATA: present exactly, or one byte short.
+func TestDecodeNodeStatusEdges(t *testing.T) {
+	entry := append([]byte("SAMBAHOST      \x20"), 0x04, 0x00)
+	for _, c := range []decodeErrCase{
+		{"empty", nil, ErrShort, "NUM_NAMES", 0, "needs 1 bytes, 0 left"},
+		{"no UNIT_ID", []byte{0}, ErrShort, "NODE_NAME", 1, "needs 6 bytes, 0 left"},
+		{"UNIT_ID one short", []byte{0, 1, 2, 3, 4, 5}, ErrShort, "NODE_NAME", 1, "needs 6 bytes, 5 left"},
+		{"name one short", append([]byte{1}, entry[:17]...), ErrShort, "NODE_NAME", 1, "needs 24 bytes, 17 left"},
+	} {
+		_, err := DecodeNodeStatus(c.b)
+		checkDecodeErr(t, c, err)
+	}
+	st, err := DecodeNodeStatus([]byte{0, 1, 2, 3, 4, 5, 6})
+	if err != nil || len(st.Names) != 0 || st.UnitID != [6]byte{1, 2, 3, 4, 5, 6} || len(st.Statistics) != 0 {
+		t.Errorf("UNIT_ID alone: %+v, %v", st, err)
+	}
+	b := append(append([]byte{1}, entry...), 1, 2, 3, 4, 5, 6)
+	st, err = DecodeNodeStatus(b)
+	if err != nil || len(st.Names) != 1 || st.Names[0].Name != MustName("SAMBAHOST", 0x20) || st.Names[0].Flags != 0x0400 || len(st.Statistics) != 0 {
+		t.Errorf("one name: %+v, %v", st, err)
+	}
+}
+
+// TestNameServiceSize checks AppendNameService at the UDP limit and one
+// byte over, and RDATA at 16 bits and one over.
+func TestNameServiceSize(t *testing.T) {
+	rr := func(n int) NameServicePacket {
+		return NameServicePacket{Response: true, Answers: []ResourceRecord{{Name: testDst, Type: TypeNB, Class: ClassIN, Data: make([]byte, n)}}}
+	}
+	room := MaxUDPPayload - NSHeaderSize - testDst.EncodedLen() - 10
+	p := rr(room)
+	if b, err := AppendNameService(nil, &p); err != nil || len(b) != MaxUDPPayload {
+		t.Errorf("at the limit: %d bytes, %v", len(b), err)
+	} else if got, err := DecodeNameService(b); err != nil || len(got.Answers[0].Data) != room {
+		t.Errorf("at the limit, decoded: %v", err)
+	}
+	p = rr(room + 1)
+	_, err := AppendNameService(nil, &p)
+	checkEncodeErr(t, "one over", err, ErrTooLarge)
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Field != "packet" {
+		t.Errorf("one over: %v", err)
+	}
+	p = rr(0x10000)
+	_, err = AppendNameService(nil, &p)
+	checkEncodeErr(t, "RDATA of 65536 bytes", err, ErrTooLarge)
+	if errors.As(err, &fe) && fe.Field != "RDLENGTH" {
+		t.Errorf("RDATA of 65536 bytes: %v", err)
+	}
+}
+
 func TestNameServiceErrors(t *testing.T) {
 	q := NewNameQuery(1, testDst, true)
 	qb, _ := AppendNameService(nil, &q)
@@ -164,14 +252,22 @@ func TestNameServiceErrors(t *testing.T) {
 	if _, err := DecodeNodeStatus([]byte{2, 0, 0}); !errors.Is(err, ErrShort) {
 		t.Error(err)
 	}
-	if _, err := AppendNodeStatus(nil, &NodeStatus{Names: make([]NodeStatusName, 256)}); !errors.Is(err, ErrTooLarge) {
-		t.Error(err)
-	}
 	for _, p := range []NameServicePacket{{Opcode: 16}, {RCode: 16}, {Flags: 0x80}} {
-		if _, err := AppendNameService(nil, &p); !errors.Is(err, ErrMalformed) {
+		_, err := AppendNameService(nil, &p)
+		checkEncodeErr(t, fmt.Sprintf("%+v", p), err, ErrMalformed)
+	}
+	for _, p := range []NameServicePacket{{Opcode: 15}, {RCode: 15}, {Flags: 0x7F}} {
+		b, err := AppendNameService(nil, &p)
+		if err != nil {
 			t.Errorf("%+v: %v", p, err)
+		} else if got, err := DecodeNameService(b); err != nil || got.Opcode != p.Opcode || got.RCode != p.RCode || got.Flags != p.Flags {
+			t.Errorf("%+v decoded as %+v, %v", p, got, err)
 		}
 	}
+	// More records than a 16-bit count holds make a packet over the UDP
+	// limit.
+	_, err = AppendNameService(nil, &NameServicePacket{Additional: make([]ResourceRecord, 0x10000)})
+	checkEncodeErr(t, "65536 records", err, ErrTooLarge)
 	big := NameServicePacket{Answers: []ResourceRecord{{Name: testDst, Data: make([]byte, 0x10000)}}}
 	if _, err := AppendNameService(nil, &big); !errors.Is(err, ErrTooLarge) {
 		t.Error(err)

@@ -106,8 +106,9 @@ func TestDatagramErrors(t *testing.T) {
 		d := good
 		c.mod(&d)
 		b, err := AppendDatagram([]byte{1}, &d)
-		if !errors.Is(err, c.want) || len(b) != 1 {
-			t.Errorf("%s: %v (%d bytes), want %v", c.name, err, len(b), c.want)
+		checkEncodeErr(t, c.name, err, c.want)
+		if len(b) != 1 {
+			t.Errorf("%s: dst changed to %d bytes", c.name, len(b))
 		}
 	}
 	// The large variant accepts what the 576 limit refuses, up to a UDP payload.
@@ -289,18 +290,80 @@ func TestMailslotNames(t *testing.T) {
 		`\MAILSLOT\` + strings.Repeat("x", 245): nil,
 		`\MAILSLOT\` + strings.Repeat("x", 246): ErrNameTooLong,
 	} {
-		if err := CheckMailslotName(name); !errors.Is(err, want) {
-			t.Errorf("CheckMailslotName(%q): %v, want %v", name, err, want)
+		if err := CheckMailslotName(name); want == nil && err != nil {
+			t.Errorf("CheckMailslotName(%q): %v", name, err)
+		} else if want != nil {
+			checkEncodeErr(t, "CheckMailslotName("+name+")", err, want)
 		}
 		w := MailslotWrite{Name: name, Class: ClassUnreliable}
 		b, err := AppendMailslotWrite(nil, &w)
-		if !errors.Is(err, want) {
-			t.Errorf("AppendMailslotWrite(%q): %v, want %v", name, err, want)
+		if want == nil && err != nil {
+			t.Errorf("AppendMailslotWrite(%q): %v", name, err)
+		} else if want != nil {
+			checkEncodeErr(t, "AppendMailslotWrite("+name+")", err, want)
 		}
 		if err == nil {
 			if _, err := DecodeMailslotWrite(b); err != nil {
 				t.Errorf("DecodeMailslotWrite(%q): %v", name, err)
 			}
+		}
+	}
+	// What a short name lacks, in words.
+	for name, detail := range map[string]string{`\MAILSLOT\`: "nothing after", `\mailslot\`: "nothing after", `\MAILSLOT`: "does not start with"} {
+		var fe *FieldError
+		if err := CheckMailslotName(name); !errors.As(err, &fe) || !strings.Contains(fe.Detail, detail) {
+			t.Errorf("CheckMailslotName(%q): %v, want %q", name, err, detail)
+		}
+	}
+}
+
+// TestDecodeMailslotWriteEdges moves each offset and count of a mailslot
+// write to the edge of what it may point at, and one byte past it.
+func TestDecodeMailslotWriteEdges(t *testing.T) {
+	const name = `\MAILSLOT\A`
+	nameEnd := offBytes + len(name) + 1
+	le := binary.LittleEndian
+	set := func(off, v int) func([]byte) { return func(b []byte) { le.PutUint16(b[off:], uint16(v)) } }
+	for _, c := range []struct {
+		name     string
+		pad      int // bytes between the name (or parameters) and the data
+		params   []byte
+		trailing int // bytes after ByteCount
+		mod      func([]byte)
+		want     error  // nil: decodes to wantData
+		wantData string // the record
+		field    string // of the error
+	}{
+		{name: "data right after the name", want: nil, wantData: "xy"},
+		{name: "data at the name's NUL", mod: set(offDataOffset, nameEnd-1), want: ErrMalformed, field: "DataOffset"},
+		{name: "data in the padding", pad: 1, mod: set(offDataOffset, nameEnd), wantData: "\x00x"},
+		{name: "data ends at ByteCount", pad: 1, wantData: "xy"},
+		{name: "data one past ByteCount, in the buffer", trailing: 1, mod: set(offDataOffset, nameEnd+1), want: ErrMalformed, field: "DataCount"},
+		{name: "data one past the buffer", mod: set(offDataOffset, nameEnd+1), want: ErrShort, field: "DataCount"},
+		{name: "ByteCount one short of the data", trailing: 1, mod: set(offByteCount, len(name)+2), want: ErrMalformed, field: "DataCount"},
+		{name: "ByteCount to the end", trailing: 1, mod: set(offByteCount, len(name)+4), wantData: "xy"},
+		{name: "ByteCount one past the end", trailing: 1, mod: set(offByteCount, len(name)+5), want: ErrShort, field: "ByteCount"},
+		{name: "parameters right after the name", params: []byte{7}, wantData: "xy"},
+		{name: "parameters at the name's NUL", params: []byte{7}, mod: set(offParameterOffset, nameEnd-1), want: ErrMalformed, field: "ParameterOffset"},
+		{name: "parameters end at ByteCount", params: []byte{7}, mod: set(offParameterOffset, nameEnd+2), wantData: "xy"},
+		{name: "parameters one past ByteCount", params: []byte{7}, trailing: 1, mod: set(offParameterOffset, nameEnd+3), want: ErrMalformed, field: "ParameterOffset"},
+		{name: "name without NUL", mod: set(offByteCount, len(name)), want: ErrMalformed, field: "MailslotName"},
+		{name: "empty name", mod: func(b []byte) { b[offBytes] = 0 }, want: ErrInvalidName, field: "MailslotName"},
+	} {
+		b := buildSMB(name, c.pad, c.params, []byte("xy"), c.trailing)
+		if c.mod != nil {
+			c.mod(b)
+		}
+		w, err := DecodeMailslotWrite(b)
+		if c.want == nil {
+			if err != nil || string(w.Data) != c.wantData || w.Name != name {
+				t.Errorf("%s: %s %q, %v; want %q", c.name, w.Name, w.Data, err, c.wantData)
+			}
+			continue
+		}
+		var fe *FieldError
+		if !errors.Is(err, c.want) || !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: %v, want %v in %s", c.name, err, c.want, c.field)
 		}
 	}
 }
@@ -330,13 +393,21 @@ func TestMailslotEncodeErrors(t *testing.T) {
 		if c.w != nil {
 			c.w(&ww)
 		}
-		if b, err := AppendMailslotDatagram([]byte{7}, &dd, &ww); !errors.Is(err, c.want) || len(b) != 1 {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		b, err := AppendMailslotDatagram([]byte{7}, &dd, &ww)
+		checkEncodeErr(t, c.name, err, c.want)
+		if len(b) != 1 {
+			t.Errorf("%s: dst changed to %d bytes", c.name, len(b))
 		}
 	}
-	if _, err := AppendMailslotWrite(nil, &MailslotWrite{Name: `\MAILSLOT\X`, Class: 2, Data: make([]byte, 0xFFFF)}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("16-bit ByteCount: %v", err)
+	// ByteCount (name, NUL, data) is 16-bit: 0xFFFF fits, one more does not.
+	name := `\MAILSLOT\X`
+	if b, err := AppendMailslotWrite(nil, &MailslotWrite{Name: name, Class: 2, Data: make([]byte, 0xFFFF-len(name)-1)}); err != nil {
+		t.Errorf("ByteCount 0xFFFF: %v", err)
+	} else if w, err := DecodeMailslotWrite(b); err != nil || len(w.Data) != 0xFFFF-len(name)-1 {
+		t.Errorf("ByteCount 0xFFFF decoded: %d bytes, %v", len(w.Data), err)
 	}
+	_, err := AppendMailslotWrite(nil, &MailslotWrite{Name: name, Class: 2, Data: make([]byte, 0xFFFF-len(name))})
+	checkEncodeErr(t, "ByteCount 0x10000", err, ErrTooLarge)
 }
 
 // TestDatagramLimits checks the 424 rule and MaxMailslotData: the exact
