@@ -45,10 +45,26 @@ type Stats struct {
 // it looks at the rings again (see sleepLocked).
 const sleepRecheck = 100 * time.Millisecond
 
-// spinFor is how long an empty Read keeps looking at the rings before it
-// sleeps: a wake-up through the kernel costs ~10 µs, so a record that
-// comes within this time is taken without one.
-const spinFor = 20 * time.Microsecond
+// An empty Read keeps looking at the rings for a while before it sleeps:
+// a wake-up through the kernel costs 10 µs and more, and its tail far
+// more, so a record that comes within that while is taken without one.
+// The while adapts between spinMin and spinMax: a sleep that a record
+// ended sooner than spinMax doubles it (spinning on would have caught
+// the record), a longer one halves it (spinning is wasted on a slot whose
+// records come that far apart).
+const (
+	spinMin = 20 * time.Microsecond
+	spinMax = 100 * time.Microsecond
+)
+
+// nextSpin returns the spin after a sleep of d that a writer ended.
+func nextSpin(spin, d time.Duration) time.Duration {
+	spin = max(spin, spinMin)
+	if d < spinMax {
+		return min(2*spin, spinMax)
+	}
+	return max(spin/2, spinMin)
+}
 
 // Server is the serving end of one slot.
 type Server struct {
@@ -78,6 +94,7 @@ type Server struct {
 	efd      *os.File
 	efdRaw   syscall.RawConn
 	sleeping bool
+	spin     time.Duration // how long an empty Read spins; see nextSpin
 
 	wg sync.WaitGroup
 }
@@ -297,13 +314,18 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 		s.mu.Unlock()
 	})
 	var b [8]byte
-	_ = raw.Read(func(fd uintptr) bool {
+	slept := nanotime()
+	err := raw.Read(func(fd uintptr) bool {
 		_, err := unix.Read(int(fd), b[:])
 		return err != unix.EAGAIN
 	})
+	slept = nanotime() - slept
 	stop()
 	s.mu.Lock()
 	s.sleeping = false
+	if err == nil && ctx.Err() == nil {
+		s.spin = nextSpin(s.spin, time.Duration(slept))
+	}
 	if !s.closed {
 		s.armLocked(0)
 	}
@@ -343,7 +365,7 @@ func (s *Server) eventfdLocked() {
 // spinLocked looks at the rings for a little while without sleeping; it
 // reports whether something came (a record, or the slot's end).
 func (s *Server) spinLocked() bool {
-	until := nanotime() + int64(spinFor)
+	until := nanotime() + int64(max(s.spin, spinMin))
 	for nanotime() < until {
 		s.mu.Unlock()
 		runtime.Gosched()

@@ -144,3 +144,25 @@ func TestWakeThiefCannotDeafenTheSlot(t *testing.T) {
 		t.Fatalf("with a writer stealing the wake-ups (%d taken), the honest record was not read: %v", n, err)
 	}
 }
+
+// The spin of an empty Read doubles after a sleep a record ended sooner
+// than spinMax, up to spinMax, and halves after a longer one, down to
+// spinMin.
+func TestNextSpin(t *testing.T) {
+	for _, tc := range []struct {
+		spin, slept, want time.Duration
+	}{
+		{0, 10 * time.Microsecond, 2 * spinMin},
+		{spinMin, spinMax - 1, 2 * spinMin},
+		{spinMin, spinMax, spinMin},
+		{spinMax, time.Millisecond, spinMax / 2},
+		{spinMax, 0, spinMax},
+		{spinMax / 2, time.Microsecond, spinMax},
+		{spinMin, time.Second, spinMin},
+		{3 * spinMin, spinMax, 3 * spinMin / 2},
+	} {
+		if got := nextSpin(tc.spin, tc.slept); got != tc.want {
+			t.Errorf("nextSpin(%v, %v) = %v, want %v", tc.spin, tc.slept, got, tc.want)
+		}
+	}
+}
