@@ -73,6 +73,11 @@ func Command(t TB, uid, gid uint32, role string, args ...string) *exec.Cmd {
 	exe := copyBinary(t)
 	cmd := exec.Command(exe, append([]string{"-test.run=^$"}, args...)...)
 	cmd.Env = append(os.Environ(), RoleEnv+"="+role)
+	if os.Getenv("GOCOVERDIR") != "" {
+		// A coverage run: the copy writes its counts on exit, and the
+		// test's directory for them is closed to the other user.
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+coverDir(t))
+	}
 	// The test's working directory (the package's source) may be closed
 	// to the other user; the copy's directory is not.
 	cmd.Dir = filepath.Dir(exe)
@@ -81,6 +86,20 @@ func Command(t TB, uid, gid uint32, role string, args ...string) *exec.Cmd {
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	return cmd
+}
+
+// coverDir returns a directory every user may write coverage counts to,
+// removed at t's cleanup.
+func coverDir(t TB) string {
+	dir, err := os.MkdirTemp("", "asuser-cover-")
+	if err != nil {
+		t.Fatalf("coverage directory: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatalf("coverage directory: %v", err)
+	}
+	return dir
 }
 
 // Start starts cmd, and at t's cleanup kills it (if it still runs) and

@@ -21,8 +21,13 @@ var (
 	built   = map[string]string{}
 )
 
+// CoverDirEnv names the directory of a coverage run (scripts/test cover):
+// set, BuildCmd builds the programs for coverage and has them count into
+// it.
+const CoverDirEnv = "MAILSLOT_COVERDIR"
+
 // BuildCmd builds cmd/<name> of this module once per test binary and
-// returns the program's path. With GOCOVERDIR set it builds for coverage.
+// returns the program's path. See CoverDirEnv.
 func BuildCmd(t lab.T, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -36,10 +41,12 @@ func BuildCmd(t lab.T, name string) string {
 	}
 	bin := filepath.Join(dir, name)
 	args := []string{"build", "-o", bin}
-	if os.Getenv("GOCOVERDIR") != "" {
+	if dir := os.Getenv(CoverDirEnv); dir != "" {
 		// A coverage run (scripts/test cover): the programs the LAN tests
-		// start count what they run into GOCOVERDIR too.
+		// start count what they run into the run's directory too (go test
+		// points GOCOVERDIR at a directory of its own, removed after).
 		args = append(args, "-cover", "-coverpkg=github.com/mailslot-go/mailslot/...")
+		os.Setenv("GOCOVERDIR", dir)
 	}
 	out, err := exec.Command("go", append(args, "github.com/mailslot-go/mailslot/cmd/"+name)...).CombinedOutput()
 	if err != nil {
