@@ -128,6 +128,51 @@ func waitRecv(t *testing.T, p *lab.Proc, s string) {
 	}
 }
 
+// broadcastUntilSeen writes numbered copies of a datagram record ("text
+// #1", "text #2", ...) from h to name until every reader in want has one
+// (the LAN may drop a datagram), and returns how many it sent.
+func broadcastUntilSeen(t *testing.T, h *lab.Host, name, text string, want ...*lab.Proc) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for k := 1; ; k++ {
+		if err := write(h, name, []byte(fmt.Sprintf("%s #%d", text, k))); err != nil {
+			t.Fatal(err)
+		}
+		seen := func() bool {
+			for _, p := range want {
+				if countRecv(p, "| "+text+" #") == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		for wait := time.Now().Add(500 * time.Millisecond); !seen() && time.Now().Before(wait); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if seen() {
+			return k
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q sent %d times, not every reader got it", text, k)
+		}
+	}
+}
+
+// copiesOf returns, for each copy broadcastUntilSeen sent (1..sent), how
+// many times reader p received it.
+func copiesOf(p *lab.Proc, text string, sent int) []int {
+	n := make([]int, sent+1)
+	for _, l := range received(p) {
+		var k int
+		if _, rest, ok := strings.Cut(l, "| "+text+" #"); ok {
+			if _, err := fmt.Sscanf(rest, "%d", &k); err == nil && k >= 1 && k <= sent {
+				n[k]++
+			}
+		}
+	}
+	return n[1:]
+}
+
 func countRecv(p *lab.Proc, s string) int {
 	n := 0
 	for _, l := range received(p) {
@@ -199,19 +244,22 @@ func TestLAN(t *testing.T) {
 	})
 
 	t.Run("workgroup", func(t *testing.T) {
-		if err := write(c.Host, `\\WGA\mailslot\lan\x`, []byte("to WGA")); err != nil {
-			t.Fatal(err)
-		}
-		if err := write(c.Host, `\\*\mailslot\lan\x`, []byte("to star from C")); err != nil {
-			t.Fatal(err)
-		}
+		// Broadcasts are datagrams: sent again until every member has one,
+		// then each copy must have reached each member at most once, and
+		// no other computer at all.
+		toWGA := broadcastUntilSeen(t, c.Host, `\\WGA\mailslot\lan\x`, "to WGA", rx(a), rx(b))
+		toStar := broadcastUntilSeen(t, c.Host, `\\*\mailslot\lan\x`, "to star from C", rx(c), rx(d))
 		barrier("workgroup")
-		for h, want := range map[*testHost][2]int{a: {1, 0}, b: {1, 0}, c: {0, 1}, d: {0, 1}} {
-			if n := countRecv(rx(h), "to WGA"); n != want[0] {
-				t.Errorf("%s received the WGA record %d times, want %d", h.Name, n, want[0])
-			}
-			if n := countRecv(rx(h), "to star from C"); n != want[1] {
-				t.Errorf("%s received C's `*` record %d times, want %d", h.Name, n, want[1])
+		for h, member := range map[*testHost][2]bool{a: {true, false}, b: {true, false}, c: {false, true}, d: {false, true}} {
+			for i, bc := range []struct {
+				text string
+				sent int
+			}{{"to WGA", toWGA}, {"to star from C", toStar}} {
+				for k, n := range copiesOf(rx(h), bc.text, bc.sent) {
+					if n > 1 || (n > 0 && !member[i]) {
+						t.Errorf("%s received copy %d of %q %d times (a member: %v)", h.Name, k+1, bc.text, n, member[i])
+					}
+				}
 			}
 		}
 	})
