@@ -399,13 +399,8 @@ func (sc *slotCache) close() {
 	}
 }
 
-// deliver hands a record to the local slot with this path, as a relay
-// naming origin; wait bounds the wait for room (0: none).
-func (d *Daemon) deliver(path string, data []byte, origin string, wait time.Duration) error {
-	return d.deliverKey(local.Key(path), data, origin, wait)
-}
-
-// deliverKey is deliver for the slot with this key (local.Key).
+// deliverKey hands a record to the local slot with this key (local.Key),
+// as a relay naming origin; wait bounds the wait for room (0: none).
 func (d *Daemon) deliverKey(key string, data []byte, origin string, wait time.Duration) error {
 	c, err := d.deliverHeld(key, data, origin, wait)
 	if c != nil {

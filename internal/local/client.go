@@ -305,17 +305,11 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, ok, err := c.tryPut(pre, p)
-	if err != nil {
-		return err
+	wake, err := c.writeLocked(pre, p, timeout)
+	if wake {
+		c.wake()
 	}
-	if !ok {
-		if t, err = c.waitRoom(pre, p, timeout); err != nil {
-			return err
-		}
-	}
-	c.publish(t)
-	return nil
+	return err
 }
 
 // WriteHeld is Write that leaves waking the reader to the caller: when it
@@ -330,6 +324,13 @@ func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake b
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.writeLocked(pre, p, timeout)
+}
+
+// writeLocked puts a record in the ring, waiting for room as Write does,
+// and publishes it; it reports whether the reader sleeps and must be
+// woken. The caller holds mu.
+func (c *Conn) writeLocked(pre, p []byte, timeout time.Duration) (wake bool, err error) {
 	t, ok, err := c.tryPut(pre, p)
 	if err != nil {
 		return false, err
@@ -339,9 +340,7 @@ func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake b
 			return false, err
 		}
 	}
-	c.tail = t
-	atomic.StoreUint64(c.r.tail(), t)
-	return atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0, nil
+	return c.publish(t), nil
 }
 
 // Wake wakes the slot's reader, as a WriteHeld that owed it must.
@@ -370,7 +369,9 @@ func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	c.publish(t)
+	if c.publish(t) {
+		c.wake()
+	}
 	return true, nil
 }
 
@@ -414,14 +415,13 @@ func (c *Conn) tryPut(pre, p []byte) (uint64, bool, error) {
 	return t, ok, nil
 }
 
-// publish makes the records up to tail t visible to the reader, and wakes
-// it if it sleeps. The caller holds mu.
-func (c *Conn) publish(t uint64) {
+// publish makes the records up to tail t visible to the reader, and
+// reports whether the reader sleeps and must be woken (once: the flag is
+// taken). The caller holds mu.
+func (c *Conn) publish(t uint64) bool {
 	c.tail = t
 	atomic.StoreUint64(c.r.tail(), t)
-	if atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0 {
-		c.wake()
-	}
+	return atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0
 }
 
 // wake wakes the sleeping reader: through the slot's eventfd, which the

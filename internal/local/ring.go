@@ -154,16 +154,6 @@ func (r *ring) put(tail, head uint64, stamp int64, a, b []byte) (uint64, bool) {
 	return tail + skip + need, true
 }
 
-// free returns how many bytes a record of n bytes needs at tail,
-// counting the padding to the end of the area it may need.
-func (r *ring) need(tail uint64, n int) uint64 {
-	need := uint64(align8(recHdr + n))
-	if rem := r.size - tail&r.mask; rem < need {
-		return rem + need
-	}
-	return need
-}
-
 // ringStatus is what the server found at its head.
 type ringStatus int
 
