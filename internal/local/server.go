@@ -839,7 +839,12 @@ func (s *Server) serveWriter(w *writer, adopted bool) {
 				break
 			}
 			s.drainLocked()
-			s.answerFullLocked(w)
+			if s.q.Bytes() >= s.cfg.Quota {
+				// Below the quota, the drain made room and said so; a
+				// writer waiting again has filled its ring since, and
+				// its next reminder asks anew.
+				s.answerFullLocked(w)
+			}
 		case msgFullNow:
 			s.drainLocked()
 			s.answerFullLocked(w)
@@ -854,6 +859,7 @@ func (s *Server) answerFullLocked(w *writer) {
 	if w.r == nil || atomic.LoadUint32(w.r.writerWaits()) == 0 {
 		return // answered with msgSpace already
 	}
+
 	s.quotaWait = true
 	s.stats.QuotaWaits++
 	send(w.raw, msgQuotaFull)
