@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,10 +36,15 @@ var underWine = windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version"
 func lacks(t *testing.T, what string) bool {
 	t.Helper()
 	if underWine {
-		t.Logf("WINE LACKS %s", what)
+		if _, said := lacksSaid.LoadOrStore(t.Name()+"\x00"+what, true); !said {
+			t.Logf("WINE LACKS %s", what)
+		}
 	}
 	return underWine
 }
+
+// lacksSaid holds the test and lack pairs already logged.
+var lacksSaid sync.Map
 
 // platformHelper runs the roles of helper processes that only this
 // platform has: none on Windows.
