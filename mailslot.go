@@ -24,6 +24,15 @@
 // who may write is checked, a slot's queued memory is bounded by a quota,
 // and a server can hand its slot, queued records included, to another
 // process.
+//
+// On Windows the package is a thin layer over the system's own mailslots
+// (CreateMailslotW's system call, ReadFile, GetMailslotInfo,
+// SetMailslotInfo, CreateFileW, WriteFile), with the same API; each
+// function's documentation says where Windows differs (From, Stats, the
+// timeout of blocked reads, the client's view of the maximum message
+// size). Remote names go through this package's NetBIOS datagram sender
+// there too, since recent Windows versions refuse remote mailslot writes;
+// mailslotd does not run on Windows.
 package mailslot
 
 import (
@@ -44,7 +53,8 @@ const NoMessage = -1
 
 // MaxLocalMessageSize is the largest record a local slot carries (64 KiB),
 // and the largest that goes to another computer over mailslotd's stream
-// port.
+// port. On Windows, a slot created with no maximum message size takes
+// larger records too, as the system allows.
 const MaxLocalMessageSize = 65536
 
 // Info describes a slot, as GetMailslotInfo does on Windows.
@@ -60,7 +70,8 @@ type Message struct {
 	Data []byte
 	// From says who wrote the record: "local pid N uid M" for a local
 	// writer, or, for a record mailslotd received from the network, the
-	// sender as `\\NAME (ip:port)`.
+	// sender as `\\NAME (ip:port)`. On Windows it is empty: the system
+	// does not tell a mailslot's server who wrote a record.
 	From string
 	Time time.Time // when the slot received it
 }
@@ -269,6 +280,12 @@ type writer interface {
 // does not trust (by default it trusts its own user and root; see
 // WithServerUsers), so that a name taken first by another user never gets
 // the client's records.
+//
+// On Windows, Open of a local name is CreateFileW (GENERIC_WRITE, sharing
+// read and write, so that any number of clients coexist), and a DACL that
+// does not let this user write gives ErrPermission. Windows does not tell
+// a client who serves a name, so WithServerUsers and WithAnyServer have no
+// effect there.
 func Open(name string, opts ...Option) (*Client, error) {
 	n, err := ParseName(name)
 	if err != nil {
@@ -303,6 +320,11 @@ func (c *Client) MaxMessageSize() int { return c.w.maxMessageSize() }
 // sent over a connection), or once a datagram is sent for broadcast names.
 // A record over the slot's maximum returns ErrMessageTooLarge and nothing
 // is sent.
+//
+// On Windows, a local Write is WriteFile, which never waits; a client
+// cannot learn the slot's maximum there (MaxMessageSize is what one
+// WriteFile carries), and WriteFile refuses a larger record with
+// ErrMessageTooLarge.
 func (c *Client) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, opErr("write", c.given, errs.Closed)
@@ -320,7 +342,7 @@ func (c *Client) Write(p []byte) (int, error) {
 }
 
 // SetWriteTimeout changes how long later writes wait for room in a full
-// local slot.
+// local slot. Windows mailslot writes never wait: there it has no effect.
 func (c *Client) SetWriteTimeout(d time.Duration) { c.timeout.Store(int64(normTimeout(d))) }
 
 // Close closes the client.
