@@ -43,7 +43,8 @@ func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readT
 // WithQueueQuota bounds the bytes the slot keeps queued (server); each
 // record costs its length plus 24 bytes. When the quota is full, local
 // writers wait (see WithWriteTimeout) and records arriving from the network
-// are dropped and counted. The default is 64 MiB.
+// are dropped and counted. The default is 64 MiB. Windows keeps a slot's
+// queue itself, unbounded by this package: there it has no effect.
 func WithQueueQuota(bytes int) Option { return func(o *options) { o.quota = bytes } }
 
 // WithAllowUsers lets these users write to the slot (server), besides the
@@ -95,6 +96,7 @@ func WithAllowSIDs(sids ...string) Option {
 // WithWriteTimeout bounds how long Write waits while a local slot's queue
 // is full (client): WaitForever (the default), 0, or a duration. A write
 // that times out returns ErrTimeout and the record was not queued.
+// Windows mailslot writes never wait: there it has no effect.
 func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
 
 // WithNetwork lets the slot take records from the network (server): those
@@ -103,12 +105,15 @@ func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writ
 // slot takes records from local writers only, and mailslotd counts what
 // it could not deliver. Only the computer's mailslotd (a process of root,
 // or of the user MAILSLOT_DAEMON_USER names) may relay records.
+// On Windows, where mailslotd does not run, it has no effect: the system
+// delivers records from the network itself.
 func WithNetwork() Option { return func(o *options) { o.network = true } }
 
 // WithServerUsers lets the client write to slots served by these users
 // (client), besides its own user and root, whom it always trusts. A slot
 // served by any other user is refused at Open with ErrPermission: another
-// user may have taken the name first.
+// user may have taken the name first. Windows does not tell a client who
+// serves a name: there it has no effect.
 func WithServerUsers(uids ...int) Option {
 	return func(o *options) {
 		for _, u := range uids {
@@ -118,5 +123,5 @@ func WithServerUsers(uids ...int) Option {
 }
 
 // WithAnyServer lets the client write to a slot whoever serves it
-// (client), as on Windows.
+// (client), as on Windows, where every client does.
 func WithAnyServer() Option { return func(o *options) { o.anyServer = true } }
