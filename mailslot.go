@@ -244,7 +244,9 @@ func (s *Slot) Transfer() (*os.File, error) {
 // On Windows, f is a mailslot server handle (from Transfer, or from any
 // program's CreateMailslot); the slot's name is f.Name() when that is a
 // `\\.\mailslot\` name, and otherwise the one Windows keeps for the
-// handle.
+// handle. A handle made by another program's CreateMailslotW is
+// synchronous: while a read waits on it, Info and SetReadTimeout wait for
+// that read to end.
 func FileSlot(f *os.File) (*Slot, error) {
 	sys, given, max, err := adoptSlot(f)
 	if err != nil {
