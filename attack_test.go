@@ -1,3 +1,5 @@
+//go:build !windows
+
 package mailslot_test
 
 // Attacks on the local transport by a second local user. The attacker's

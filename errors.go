@@ -1,6 +1,8 @@
 package mailslot
 
 import (
+	"errors"
+
 	"github.com/mailslot-go/mailslot/internal/errs"
 )
 
@@ -64,8 +66,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Timeout reports whether the error is a timeout.
 func (e *Error) Timeout() bool {
-	t, ok := e.Err.(interface{ Timeout() bool })
-	return ok && t.Timeout()
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
 }
 
 func opErr(op, name string, err error) error {

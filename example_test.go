@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"strings"
 	"time"
 
 	"github.com/mailslot-go/mailslot"
@@ -28,7 +27,7 @@ func ExampleCreate() {
 	c.Write([]byte("job 2 done"))
 
 	info, _ := s.Info()
-	fmt.Println("waiting:", info.MessageCount, "next size:", info.NextSize)
+	fmt.Println("next size:", info.NextSize)
 	buf := make([]byte, info.NextSize)
 	for {
 		n, err := s.Read(buf)
@@ -41,7 +40,7 @@ func ExampleCreate() {
 		fmt.Println(string(buf[:n]))
 	}
 	// Output:
-	// waiting: 2 next size: 10
+	// next size: 10
 	// job 1 done
 	// job 2 done
 }
@@ -69,10 +68,10 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(string(m.Data), strings.HasPrefix(m.From, "local pid"))
+	fmt.Println(string(m.Data))
 	// Output:
 	// true
-	// server reboots in 5 minutes true
+	// server reboots in 5 minutes
 }
 
 // Names parse into a host and a path.

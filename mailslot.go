@@ -24,18 +24,25 @@
 // who may write is checked, a slot's queued memory is bounded by a quota,
 // and a server can hand its slot, queued records included, to another
 // process.
+//
+// On Windows the package is a thin layer over the system's own mailslots
+// (CreateMailslotW's system call, ReadFile, GetMailslotInfo,
+// SetMailslotInfo, CreateFileW, WriteFile), with the same API; each
+// function's documentation says where Windows differs (From, Stats, the
+// timeout of blocked reads, the client's view of the maximum message
+// size). Remote names go through this package's NetBIOS datagram sender
+// there too, since recent Windows versions refuse remote mailslot writes;
+// mailslotd does not run on Windows.
 package mailslot
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
-	"github.com/mailslot-go/mailslot/internal/local"
 )
 
 // WaitForever as a read or write timeout means wait as long as it takes.
@@ -46,7 +53,8 @@ const NoMessage = -1
 
 // MaxLocalMessageSize is the largest record a local slot carries (64 KiB),
 // and the largest that goes to another computer over mailslotd's stream
-// port.
+// port. On Windows, a slot created with no maximum message size takes
+// larger records too, as the system allows.
 const MaxLocalMessageSize = 65536
 
 // Info describes a slot, as GetMailslotInfo does on Windows.
@@ -62,7 +70,8 @@ type Message struct {
 	Data []byte
 	// From says who wrote the record: "local pid N uid M" for a local
 	// writer, or, for a record mailslotd received from the network, the
-	// sender as `\\NAME (ip:port)`.
+	// sender as `\\NAME (ip:port)`. On Windows it is empty: the system
+	// does not tell a mailslot's server who wrote a record.
 	From string
 	Time time.Time // when the slot received it
 }
@@ -82,12 +91,18 @@ type Stats struct {
 type Slot struct {
 	name   Name
 	given  string
-	maxMsg int // as configured: 0 = transport limit
-	srv    *local.Server
+	maxMsg int      // as configured: 0 = transport limit
+	sys    *sysSlot // the platform's slot: mailslot_unix.go, mailslot_windows.go
 }
 
 // Create creates the mailslot with the given local name and starts serving
 // it. The name must be `\\.\mailslot\...` (or `//./mailslot/...`).
+//
+// On Windows, Create is CreateMailslotW with the maximum message size, the
+// read timeout and a security descriptor whose DACL lets the creating user,
+// SYSTEM and Administrators do anything with the slot, and the users and
+// groups of WithAllowUsers, WithAllowGroups and WithAllowSIDs (or everyone,
+// with WithAnyUser) write to it.
 func Create(name string, opts ...Option) (*Slot, error) {
 	n, err := ParseName(name)
 	if err != nil {
@@ -97,26 +112,14 @@ func Create(name string, opts ...Option) (*Slot, error) {
 		return nil, opErr("create", name, fmt.Errorf(`%w: a server creates \\.\mailslot\ names only`, errs.InvalidName))
 	}
 	o := buildOptions(opts)
-	if o.maxMessageSize < 0 || o.maxMessageSize > local.MaxRecord {
-		return nil, opErr("create", name, fmt.Errorf("%w: maximum message size %d is outside 0..%d", errs.MessageTooLarge, o.maxMessageSize, local.MaxRecord))
+	if o.maxMessageSize < 0 || o.maxMessageSize > maxSlotRecord {
+		return nil, opErr("create", name, fmt.Errorf("%w: maximum message size %d is outside 0..%d", errs.MessageTooLarge, o.maxMessageSize, maxSlotRecord))
 	}
-	srv, err := local.Listen(local.Config{
-		Key:            n.key(),
-		MaxMessageSize: o.maxMessageSize,
-		Quota:          o.quota,
-		ReadTimeout:    normTimeout(o.readTimeout),
-		Policy: local.Policy{
-			Owner:   currentUID(),
-			AnyUser: o.anyUser,
-			UIDs:    o.uids,
-			GIDs:    o.gids,
-		},
-		Network: o.network,
-	})
+	sys, err := createSlot(n, name, o)
 	if err != nil {
 		return nil, opErr("create", name, err)
 	}
-	return &Slot{name: n, given: name, maxMsg: o.maxMessageSize, srv: srv}, nil
+	return &Slot{name: n, given: name, maxMsg: o.maxMessageSize, sys: sys}, nil
 }
 
 func normTimeout(d time.Duration) time.Duration {
@@ -142,42 +145,42 @@ func (s *Slot) Name() Name { return s.name }
 // the slot's read timeout says. When p is smaller than the record, Read
 // returns ErrBufferTooSmall and the record stays queued; Info().NextSize
 // tells the size needed.
+//
+// On Windows, Read is ReadFile on the slot's handle; Windows applies the
+// read timeout.
 func (s *Slot) Read(p []byte) (int, error) {
 	if p == nil {
 		p = []byte{}
 	}
-	_, n, _, err := s.srv.Read(context.Background(), p, false)
+	n, err := s.sys.read(p)
 	if err != nil {
-		if err == errs.BufferTooSmall {
-			err = fmt.Errorf("%w: the record is %d bytes, the buffer %d", errs.BufferTooSmall, n, len(p))
-		}
 		return 0, opErr("read", s.given, err)
 	}
 	return n, nil
 }
 
 // ReadMessage reads the next record with its sender and arrival time. It
-// waits as the slot's read timeout says, and no longer than ctx allows.
+// waits as the slot's read timeout says, and no longer than ctx allows:
+// when ctx ends first, it returns ctx's error and no record is taken.
+//
+// On Windows the read is an overlapped ReadFile that CancelIoEx cancels
+// when ctx ends; Windows does not tell who wrote a record, so From is
+// empty, and Time is when the read completed.
 func (s *Slot) ReadMessage(ctx context.Context) (Message, error) {
-	data, _, m, err := s.srv.Read(ctx, nil, true)
+	m, err := s.sys.readMessage(ctx)
 	if err != nil {
 		return Message{}, opErr("read", s.given, err)
 	}
-	return Message{Data: data, From: from(m), Time: time.Unix(0, m.Time)}, nil
-}
-
-func from(m local.Meta) string {
-	if m.Origin != "" {
-		return m.Origin
-	}
-	return "local pid " + strconv.Itoa(int(m.PID)) + " uid " + strconv.FormatUint(uint64(m.UID), 10)
+	return m, nil
 }
 
 // Info returns the slot's maximum message size, the size of the next record,
 // the number of records waiting and the read timeout. Every record whose
 // Write returned before Info was called is counted.
+//
+// On Windows, Info is GetMailslotInfo.
 func (s *Slot) Info() (Info, error) {
-	next, count, timeout, err := s.srv.Info()
+	next, count, timeout, err := s.sys.info()
 	if err != nil {
 		return Info{}, opErr("info", s.given, err)
 	}
@@ -186,32 +189,49 @@ func (s *Slot) Info() (Info, error) {
 
 // SetReadTimeout changes the read timeout, for later reads and for reads
 // blocked now (their wait is measured from when they began).
+//
+// On Windows, SetReadTimeout is SetMailslotInfo, which Windows applies to
+// reads that begin later: a read blocked now keeps the timeout it began
+// with.
 func (s *Slot) SetReadTimeout(d time.Duration) error {
-	return opErr("set read timeout", s.given, s.srv.SetReadTimeout(normTimeout(d)))
+	return opErr("set read timeout", s.given, s.sys.setReadTimeout(normTimeout(d)))
 }
 
 // Stats returns the slot's counters.
+//
+// On Windows, where the system keeps the queue and tells nothing of what
+// arrives until it is read, Records and Bytes count the records this
+// process has read from the slot (through this Slot and, before a
+// Transfer, the Slot it came from in this process), and the other
+// counters stay 0.
 func (s *Slot) Stats() Stats {
-	st := s.srv.Stats()
-	return Stats(st)
+	return s.sys.stats()
 }
 
 // Close stops serving the slot. Unread records are discarded and blocked
 // reads return ErrClosed. Once no process holds the slot (see Transfer),
 // the name is free.
 func (s *Slot) Close() error {
-	return opErr("close", s.given, s.srv.Close())
+	return opErr("close", s.given, s.sys.close())
 }
 
 // Transfer hands the slot over to another process, as a Windows server
 // hands an inheritable mailslot handle to a program it starts. It returns a
-// file to pass to that process: in exec.Cmd.ExtraFiles, or over a Unix
-// socket (net.UnixConn.WriteMsgUnix with syscall.UnixRights). The other
-// process calls FileSlot with it. Records queued now, and those written
-// meanwhile, are kept in order; the name stays taken while the file or the
-// new Slot lives. s itself is closed: later calls return ErrClosed.
+// file to pass to that process, which calls FileSlot with it. Records
+// queued now, and those written meanwhile, are kept in order; the name
+// stays taken while the file or the new Slot lives. s itself is closed:
+// later calls return ErrClosed.
+//
+// On Linux and other Unix systems the file is a Unix socket: pass it in
+// exec.Cmd.ExtraFiles, or over a Unix socket (net.UnixConn.WriteMsgUnix
+// with syscall.UnixRights).
+//
+// On Windows the file is the mailslot handle itself, made inheritable:
+// pass it to a child in exec.Cmd.SysProcAttr.AdditionalInheritedHandles
+// and tell the child its value (f.Fd()), which the child wraps with
+// os.NewFile; or copy it into a running process with DuplicateHandle.
 func (s *Slot) Transfer() (*os.File, error) {
-	f, err := s.srv.Transfer(s.given)
+	f, err := s.sys.transfer(s.given)
 	if err != nil {
 		return nil, opErr("transfer", s.given, err)
 	}
@@ -220,21 +240,24 @@ func (s *Slot) Transfer() (*os.File, error) {
 
 // FileSlot takes over the slot carried by f, a file made by Transfer in
 // this or another process. It closes f.
+//
+// On Windows, f is a mailslot server handle (from Transfer, or from any
+// program's CreateMailslot); the slot's name is f.Name() when that is a
+// `\\.\mailslot\` name, and otherwise the one Windows keeps for the
+// handle. A handle made by another program's CreateMailslotW is
+// synchronous: while a read waits on it, Info and SetReadTimeout wait for
+// that read to end.
 func FileSlot(f *os.File) (*Slot, error) {
-	srv, given, err := local.Adopt(f)
+	sys, given, max, err := adoptSlot(f)
 	if err != nil {
 		return nil, opErr("adopt", f.Name(), err)
 	}
 	n, err := ParseName(given)
 	if err != nil {
-		srv.Close()
+		sys.close()
 		return nil, opErr("adopt", given, unwrapParse(err))
 	}
-	max := srv.MaxMessageSize()
-	if max == local.MaxRecord {
-		max = 0
-	}
-	return &Slot{name: n, given: given, maxMsg: max, srv: srv}, nil
+	return &Slot{name: n, given: given, maxMsg: max, sys: sys}, nil
 }
 
 // Client is the writing end of a mailslot. It is safe for concurrent use.
@@ -253,18 +276,18 @@ type writer interface {
 	close() error
 }
 
-type localWriter struct{ c *local.Conn }
-
-func (l localWriter) write(p []byte, timeout time.Duration) error { return l.c.Write(p, "", timeout) }
-func (l localWriter) maxMessageSize() int                         { return l.c.MaxMessageSize() }
-func (l localWriter) close() error                                { return l.c.Close() }
-
 // Open opens a mailslot for writing. A local name (`\\.\mailslot\...`) with
 // no server returns ErrNotFound; a server that does not let this user write
 // returns ErrPermission, and so does a server run by a user this client
 // does not trust (by default it trusts its own user and root; see
 // WithServerUsers), so that a name taken first by another user never gets
 // the client's records.
+//
+// On Windows, Open of a local name is CreateFileW (GENERIC_WRITE, sharing
+// read and write, so that any number of clients coexist), and a DACL that
+// does not let this user write gives ErrPermission. Windows does not tell
+// a client who serves a name, so WithServerUsers and WithAnyServer have no
+// effect there.
 func Open(name string, opts ...Option) (*Client, error) {
 	n, err := ParseName(name)
 	if err != nil {
@@ -273,11 +296,10 @@ func Open(name string, opts ...Option) (*Client, error) {
 	o := buildOptions(opts)
 	var w writer
 	if n.IsLocal() {
-		c, err := local.Dial(n.key(), local.DialConfig{TrustUIDs: o.serverUIDs, TrustAny: o.anyServer})
+		w, err = openLocal(n, o)
 		if err != nil {
 			return nil, opErr("open", name, err)
 		}
-		w = localWriter{c}
 	} else {
 		w, err = openRemote(n)
 		if err != nil {
@@ -300,6 +322,11 @@ func (c *Client) MaxMessageSize() int { return c.w.maxMessageSize() }
 // sent over a connection), or once a datagram is sent for broadcast names.
 // A record over the slot's maximum returns ErrMessageTooLarge and nothing
 // is sent.
+//
+// On Windows, a local Write is WriteFile, which never waits; a client
+// cannot learn the slot's maximum there (MaxMessageSize is what one
+// WriteFile carries), and WriteFile refuses a larger record with
+// ErrMessageTooLarge.
 func (c *Client) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, opErr("write", c.given, errs.Closed)
@@ -317,7 +344,7 @@ func (c *Client) Write(p []byte) (int, error) {
 }
 
 // SetWriteTimeout changes how long later writes wait for room in a full
-// local slot.
+// local slot. Windows mailslot writes never wait: there it has no effect.
 func (c *Client) SetWriteTimeout(d time.Duration) { c.timeout.Store(int64(normTimeout(d))) }
 
 // Close closes the client.

@@ -13,12 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot"
-	"github.com/mailslot-go/mailslot/internal/asuser"
 )
 
 // The test binary re-executes itself to play other processes: the helper
@@ -62,9 +60,9 @@ func runHelper(role, arg string) int {
 			}
 		}
 		return 0
-	case "adopt": // take over the slot on fd 3, print every record until n
+	case "adopt": // take over the slot handed to this process, print every record until n
 		n, _ := strconv.Atoi(os.Getenv("MAILSLOT_TEST_COUNT"))
-		s, err := mailslot.FileSlot(os.NewFile(3, "handoff"))
+		s, err := mailslot.FileSlot(handedFile())
 		if err != nil {
 			return fail(err)
 		}
@@ -82,7 +80,7 @@ func runHelper(role, arg string) int {
 		}
 		return 0
 	}
-	if code, ok := attackHelper(role, arg); ok {
+	if code, ok := platformHelper(role, arg); ok {
 		return code
 	}
 	return fail(fmt.Errorf("unknown helper %q", role))
@@ -95,6 +93,21 @@ func helper(t *testing.T, role, arg string, env ...string) *exec.Cmd {
 	cmd.Env = append(append(os.Environ(), "MAILSLOT_TEST_HELPER="+role), env...)
 	return cmd
 }
+
+// What Wine (8, Debian 12's wine64), which runs this package's Windows
+// tests in CI, lacks of Windows' mailslots. lacks names the one a check
+// needs and reports whether this run lacks it: on Linux and on real
+// Windows, never.
+const (
+	lackMessageCount        = "GetMailslotInfo's message count: Wine 8 reports 1 however many records wait"
+	lackTooSmall            = "ERROR_INSUFFICIENT_BUFFER: Wine 8's ReadFile cuts a record to the buffer, drops the rest, and succeeds"
+	lackMaxMessageSize      = "the maximum message size: Wine 8's WriteFile queues a record over it"
+	lackEmptyRecords        = "zero-length records: Wine 8's WriteFile queues one, and ReadFile then fails with ERROR_BROKEN_PIPE"
+	lackGoneServer          = "failing a write once the server has gone: Wine 8's WriteFile succeeds and the record is lost"
+	lackNameFreeWithClients = "freeing the name when the last server handle closes: Wine 8 keeps it while any client handle is open"
+	lackBigRecords          = "records over 64 KiB: Wine 8's ReadFile returns only their first 65536 bytes"
+	lackCancel              = "cancelling a blocked read: Wine 8's ReadFile on a mailslot blocks even on an overlapped handle, and neither CancelIoEx nor CancelSynchronousIo ends it"
+)
 
 // uniq returns a slot name no other test uses.
 func uniq(t *testing.T) string {
@@ -257,8 +270,13 @@ func TestOneServerAcrossProcessesAndKill9(t *testing.T) {
 	if _, err := c.Write([]byte("to the other process")); err != nil {
 		t.Fatalf("write to the other process's slot: %v", err)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Process.Kill() // SIGKILL on Unix, TerminateProcess on Windows
 	cmd.Wait()
+	if lacks(t, lackNameFreeWithClients) {
+		// Wine frees the name once no client handle is open either.
+		checkGoneWrite(t, c)
+		c.Close()
+	}
 	// The name is free at once: no stale file, nothing to clean.
 	s, err := mailslot.Create(name)
 	if err != nil {
@@ -266,9 +284,7 @@ func TestOneServerAcrossProcessesAndKill9(t *testing.T) {
 	}
 	defer s.Close()
 	// The old client's slot is gone: its write must fail, never succeed silently.
-	if _, err := c.Write([]byte("lost?")); err == nil {
-		t.Fatal("write to a slot whose server died succeeded")
-	}
+	checkGoneWrite(t, c)
 	if info := mustInfo(t, s); info.MessageCount != 0 {
 		t.Fatalf("new slot got %d records meant for the dead one", info.MessageCount)
 	}
@@ -290,6 +306,9 @@ func TestRecordsKeepBoundariesAndOrder(t *testing.T) {
 	s := mustCreate(t, name)
 	c := mustOpen(t, name)
 	recs := [][]byte{[]byte("one"), {}, []byte("three is longer"), bytes.Repeat([]byte{0}, 10), {}}
+	if lacks(t, lackEmptyRecords) {
+		recs = [][]byte{[]byte("one"), []byte("three is longer"), bytes.Repeat([]byte{0}, 10)}
+	}
 	for _, r := range recs {
 		if n, err := c.Write(r); err != nil || n != len(r) {
 			t.Fatalf("Write(%q) = %d, %v", r, n, err)
@@ -356,10 +375,7 @@ func TestManyWritersManyProcesses(t *testing.T) {
 			t.Fatalf("writer %s: record %d arrived when %d was due (order broken)", writer, k, next[writer])
 		}
 		next[writer]++
-		var pid, uid int
-		if _, err := fmt.Sscanf(m.From, "local pid %d uid %d", &pid, &uid); err != nil || !pids[pid] || uid != os.Geteuid() {
-			t.Fatalf("From = %q, want one of the writers' pids and uid %d", m.From, os.Geteuid())
-		}
+		checkFrom(t, m.From, pids)
 		if m.Time.IsZero() || time.Since(m.Time) > time.Minute {
 			t.Fatalf("Time = %v", m.Time)
 		}
@@ -393,7 +409,7 @@ func TestReadTimeouts(t *testing.T) {
 	if _, err := s.Read(buf); !errors.Is(err, mailslot.ErrTimeout) {
 		t.Fatalf("Read with 30ms timeout = %v", err)
 	}
-	if el := time.Since(start); el < 30*time.Millisecond {
+	if el := time.Since(start); el < 30*time.Millisecond-clockStep {
 		t.Fatalf("Read returned after %v, before its timeout", el)
 	}
 	// A blocked read (forever) is completed by the next write.
@@ -414,25 +430,19 @@ func TestReadTimeouts(t *testing.T) {
 	if r := <-got; r != "wake" {
 		t.Fatalf("blocked read got %q", r)
 	}
-	// SetReadTimeout applies to reads already blocked.
-	errc := make(chan error, 1)
-	go func() {
-		_, err := s.Read(make([]byte, 10))
-		errc <- err
-	}()
-	waitBlocked(t)
-	if err := s.SetReadTimeout(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; !errors.Is(err, mailslot.ErrTimeout) {
-		t.Fatalf("blocked read after SetReadTimeout(0) = %v, want ErrTimeout", err)
-	}
+	// SetReadTimeout applies to reads already blocked, where the system
+	// allows it (not on Windows: see checkTimeoutOfBlockedRead).
+	checkTimeoutOfBlockedRead(t, s, c)
 	info := mustInfo(t, s)
 	if info.ReadTimeout != 0 {
 		t.Fatalf("Info().ReadTimeout = %v", info.ReadTimeout)
 	}
 	// Close completes a blocked read with ErrClosed.
+	if lacks(t, lackCancel) {
+		return
+	}
 	s.SetReadTimeout(mailslot.WaitForever)
+	errc := make(chan error, 1)
 	go func() {
 		_, err := s.Read(make([]byte, 10))
 		errc <- err
@@ -454,8 +464,8 @@ func waitBlocked(t *testing.T) {
 		buf = buf[:runtime.Stack(buf[:cap(buf)], true)]
 		for _, g := range strings.Split(string(buf), "\n\n") {
 			state, _, _ := strings.Cut(g, "\n")
-			sleeping := strings.Contains(state, "[select") || strings.Contains(state, "[IO wait")
-			if sleeping && strings.Contains(g, "internal/local.(*Server).Read(") {
+			sleeping := strings.Contains(state, "[select") || strings.Contains(state, "[IO wait") || strings.Contains(state, "[syscall")
+			if sleeping && strings.Contains(g, blockedReadFrame) {
 				return
 			}
 		}
@@ -480,10 +490,12 @@ func TestReadMessageContext(t *testing.T) {
 	checkNoLeak(t)
 	name := uniq(t)
 	s := mustCreate(t, name)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := s.ReadMessage(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ReadMessage with expired context = %v", err)
+	if !lacks(t, lackCancel) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		if _, err := s.ReadMessage(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ReadMessage with expired context = %v", err)
+		}
 	}
 	c := mustOpen(t, name)
 	before := time.Now()
@@ -492,7 +504,7 @@ func TestReadMessageContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("local pid %d uid %d", os.Getpid(), os.Geteuid())
+	want := fromLocal(os.Getpid())
 	if string(m.Data) != "payload" || m.From != want || m.Time.Before(before.Add(-time.Second)) || m.Time.After(time.Now()) {
 		t.Fatalf("message = %q from %q at %v; want payload from %q", m.Data, m.From, m.Time, want)
 	}
@@ -503,8 +515,10 @@ func TestBufferTooSmallKeepsRecord(t *testing.T) {
 	s := mustCreate(t, name, mailslot.WithReadTimeout(0))
 	c := mustOpen(t, name)
 	c.Write([]byte("0123456789"))
-	if _, err := s.Read(make([]byte, 4)); !errors.Is(err, mailslot.ErrBufferTooSmall) {
-		t.Fatalf("small read = %v, want ErrBufferTooSmall", err)
+	if !lacks(t, lackTooSmall) {
+		if _, err := s.Read(make([]byte, 4)); !errors.Is(err, mailslot.ErrBufferTooSmall) {
+			t.Fatalf("small read = %v, want ErrBufferTooSmall", err)
+		}
 	}
 	info := mustInfo(t, s)
 	if info.NextSize != 10 || info.MessageCount != 1 {
@@ -513,6 +527,9 @@ func TestBufferTooSmallKeepsRecord(t *testing.T) {
 	buf := make([]byte, info.NextSize)
 	if n, err := s.Read(buf); err != nil || string(buf[:n]) != "0123456789" {
 		t.Fatalf("read = %q, %v", buf[:n], err)
+	}
+	if lacks(t, lackEmptyRecords) {
+		return
 	}
 	// A nil buffer can read a zero-length record and nothing else.
 	c.Write(nil)
@@ -536,12 +553,12 @@ func TestInfoIsExact(t *testing.T) {
 		c.Write(make([]byte, i))
 		// Every completed write is counted, immediately.
 		info = mustInfo(t, s)
-		if info.MessageCount != i || info.NextSize != 1 {
+		if (info.MessageCount != i && !lacks(t, lackMessageCount)) || info.NextSize != 1 {
 			t.Fatalf("after %d writes Info = %+v", i, info)
 		}
 	}
 	s.Read(make([]byte, 100))
-	if info = mustInfo(t, s); info.MessageCount != 56 || info.NextSize != 2 {
+	if info = mustInfo(t, s); (info.MessageCount != 56 && !lacks(t, lackMessageCount)) || info.NextSize != 2 {
 		t.Fatalf("after one read Info = %+v", info)
 	}
 }
@@ -550,10 +567,16 @@ func TestMessageSizes(t *testing.T) {
 	name := uniq(t)
 	s := mustCreate(t, name, mailslot.WithMaxMessageSize(100), mailslot.WithReadTimeout(0))
 	c := mustOpen(t, name)
-	if c.MaxMessageSize() != 100 {
-		t.Fatalf("client sees max %d", c.MaxMessageSize())
+	// Where a client learns the slot's maximum, Write refuses a larger
+	// record before it sends it; on Windows, WriteFile refuses it.
+	if want := clientSeesMax(100); c.MaxMessageSize() != want {
+		t.Fatalf("client sees max %d, want %d", c.MaxMessageSize(), want)
 	}
-	if _, err := c.Write(make([]byte, 101)); !errors.Is(err, mailslot.ErrMessageTooLarge) {
+	if lacks(t, lackMaxMessageSize) {
+		// Wine queues the oversize record: skip it.
+		c.Write(make([]byte, 101))
+		s.Read(make([]byte, 101))
+	} else if _, err := c.Write(make([]byte, 101)); !errors.Is(err, mailslot.ErrMessageTooLarge) {
 		t.Fatalf("oversize write = %v", err)
 	}
 	if _, err := c.Write(make([]byte, 100)); err != nil {
@@ -571,9 +594,7 @@ func TestMessageSizes(t *testing.T) {
 	if _, err := c2.Write(rec); err != nil {
 		t.Fatalf("64 KiB write: %v", err)
 	}
-	if _, err := c2.Write(append(rec, 'x')); !errors.Is(err, mailslot.ErrMessageTooLarge) {
-		t.Fatalf("64 KiB + 1 write = %v", err)
-	}
+	checkOverLocalMax(t, s2, c2, append(rec, 'x'))
 	buf := make([]byte, len(rec))
 	if n, err := s2.Read(buf); err != nil || !bytes.Equal(buf[:n], rec) {
 		t.Fatalf("64 KiB read: %d, %v", n, err)
@@ -603,9 +624,7 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatalf("ReadMessage after Close = %v", err)
 	}
 	// The server has gone: a write must fail.
-	if _, err := c.Write([]byte("x")); !errors.Is(err, mailslot.ErrNotFound) {
-		t.Fatalf("write to a closed slot = %v, want ErrNotFound", err)
-	}
+	checkGoneWrite(t, c)
 	c.Close()
 	if _, err := c.Write([]byte("x")); !errors.Is(err, mailslot.ErrClosed) {
 		t.Fatalf("write on a closed client = %v, want ErrClosed", err)
@@ -617,95 +636,6 @@ func TestUseAfterClose(t *testing.T) {
 	s2 := mustCreate(t, name, mailslot.WithReadTimeout(0))
 	if info := mustInfo(t, s2); info.MessageCount != 0 {
 		t.Fatalf("new slot inherited %d records", info.MessageCount)
-	}
-}
-
-func TestQuotaBoundsMemory(t *testing.T) {
-	checkNoLeak(t)
-	name := uniq(t)
-	const quota = 64 << 10
-	s := mustCreate(t, name, mailslot.WithQueueQuota(quota), mailslot.WithReadTimeout(0))
-	c := mustOpen(t, name, mailslot.WithWriteTimeout(50*time.Millisecond))
-	rec := make([]byte, 1000)
-	accepted := 0
-	var err error
-	for accepted < 10000 {
-		if _, err = c.Write(rec); err != nil {
-			break
-		}
-		accepted++
-	}
-	if !errors.Is(err, mailslot.ErrTimeout) {
-		t.Fatalf("after %d writes into a full slot: %v, want ErrTimeout", accepted, err)
-	}
-	st := s.Stats()
-	// The reader stops once the quota is reached; one receive batch (8
-	// records) may cross it.
-	if st.QueuedBytes > quota+8*(len(rec)+24) {
-		t.Fatalf("queue holds %d bytes, quota %d", st.QueuedBytes, quota)
-	}
-	// Every accepted record is readable; none was lost.
-	got := 0
-	for {
-		_, err := s.Read(make([]byte, 2000))
-		if err != nil {
-			break
-		}
-		got++
-	}
-	if got != accepted {
-		t.Fatalf("accepted %d records, read %d", accepted, got)
-	}
-	// With room again, writes go through.
-	if _, err := c.Write(rec); err != nil {
-		t.Fatalf("write after draining: %v", err)
-	}
-	// A zero write timeout never waits.
-	c.SetWriteTimeout(0)
-	for i := 0; i < 10000; i++ {
-		if _, err = c.Write(rec); err != nil {
-			break
-		}
-	}
-	if !errors.Is(err, mailslot.ErrTimeout) {
-		t.Fatalf("zero-timeout write to a full slot = %v", err)
-	}
-}
-
-func TestPermissions(t *testing.T) {
-	const nobody = asuser.Nobody
-	// The writer runs as nobody: asuser.Command fails the test under CI
-	// or MAILSLOT_STRICT=1 when it cannot (not root), and skips it
-	// otherwise.
-	run := func(name string) error {
-		cmd := asuser.Command(t, nobody, nobody, "write", name)
-		cmd.Env = append(cmd.Env, "MAILSLOT_TEST_COUNT=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
-	// Default: only the server's user (root here) may write; nobody is refused at Open.
-	name := uniq(t)
-	s := mustCreate(t, name, mailslot.WithReadTimeout(0))
-	err := run(name)
-	if err == nil || !strings.Contains(err.Error(), "exit status 13") || !strings.Contains(err.Error(), "permission denied") {
-		t.Fatalf("write as nobody to a default slot: %v; want a permission error at Open", err)
-	}
-	if st := s.Stats(); st.Records != 0 {
-		t.Fatalf("refused writer queued %d records", st.Records)
-	}
-	for i, opt := range []mailslot.Option{mailslot.WithAnyUser(), mailslot.WithAllowUsers(nobody), mailslot.WithAllowGroups(nobody)} {
-		name := fmt.Sprintf("%s-%d", uniq(t), i)
-		s := mustCreate(t, name, opt, mailslot.WithReadTimeout(5*time.Second))
-		if err := run(name); err != nil {
-			t.Fatalf("option %d: write as nobody: %v", i, err)
-		}
-		m, err := s.ReadMessage(context.Background())
-		if err != nil || !strings.HasSuffix(m.From, fmt.Sprintf("uid %d", nobody)) {
-			t.Fatalf("option %d: read %q from %q: %v", i, m.Data, m.From, err)
-		}
 	}
 }
 
@@ -746,7 +676,7 @@ func TestTransferInProcess(t *testing.T) {
 		t.Fatalf("adopted slot is named %s", s2.Name())
 	}
 	info := mustInfo(t, s2)
-	if info.MessageCount != 9 || info.MaxMessageSize != 1000 || info.ReadTimeout != time.Second {
+	if (info.MessageCount != 9 && !lacks(t, lackMessageCount)) || info.MaxMessageSize != 1000 || info.ReadTimeout != time.Second {
 		t.Fatalf("adopted Info = %+v", info)
 	}
 	c.Write([]byte("after"))
@@ -778,7 +708,7 @@ func TestTransferToChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := helper(t, "adopt", "x", "MAILSLOT_TEST_COUNT=2")
-	cmd.ExtraFiles = []*os.File{f}
+	passSlot(cmd, f)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -809,6 +739,9 @@ func TestTransferToChildProcess(t *testing.T) {
 		t.Fatalf("child read %q", rest)
 	}
 	// The child has exited: the name is free.
+	if lacks(t, lackNameFreeWithClients) {
+		c.Close()
+	}
 	s2, err := mailslot.Create(name)
 	if err != nil {
 		t.Fatalf("Create after the holder exited: %v", err)
@@ -817,10 +750,14 @@ func TestTransferToChildProcess(t *testing.T) {
 }
 
 func TestFileSlotRejectsOtherFiles(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "x")
+	// Not in t.TempDir: under Wine 8, Go's RemoveAll fails there
+	// (ERROR_INVALID_FUNCTION from the file disposition it asks for).
+	f, err := os.CreateTemp("", "mailslot-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer os.Remove(f.Name())
+	defer f.Close()
 	if _, err := mailslot.FileSlot(f); err == nil {
 		t.Fatal("FileSlot accepted a plain file")
 	}
@@ -870,5 +807,17 @@ func TestConcurrentReadersAndInfo(t *testing.T) {
 	wg.Wait()
 	if len(seen) != n {
 		t.Fatalf("read %d distinct records of %d", len(seen), n)
+	}
+}
+
+// checkGoneWrite checks that a write to a slot whose server has gone
+// fails with ErrNotFound, never succeeding silently.
+func checkGoneWrite(t *testing.T, c *mailslot.Client) {
+	t.Helper()
+	if lacks(t, lackGoneServer) {
+		return
+	}
+	if _, err := c.Write([]byte("lost?")); !errors.Is(err, mailslot.ErrNotFound) {
+		t.Fatalf("write to a slot whose server has gone = %v, want ErrNotFound", err)
 	}
 }

@@ -2,7 +2,6 @@ package mailslot
 
 import (
 	"fmt"
-	"github.com/mailslot-go/mailslot/internal/local"
 	"strings"
 	"unicode/utf8"
 
@@ -97,9 +96,6 @@ func (n Name) IsLocal() bool { return n.Host == "." }
 // remote host it depends on whether the host names a domain, which only
 // the network knows, so IsBroadcast reports false.
 func (n Name) IsBroadcast() bool { return n.Host == "*" }
-
-// key is the case-insensitive identity of a local slot.
-func (n Name) key() string { return local.Key(n.Path) }
 
 // WirePath returns the name as the SMB mailslot protocol carries it:
 // `\MAILSLOT\PATH`.

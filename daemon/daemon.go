@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package daemon is mailslotd as a library: the host service that gives a
 // computer's local mailslots to the LAN. It receives mailslot datagrams
 // (NetBIOS datagram service, UDP 138) for the computer's name, its

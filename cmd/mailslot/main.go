@@ -5,11 +5,10 @@ package main
 import (
 	"os"
 
-	"github.com/mailslot-go/mailslot/internal/bench"
 	"github.com/mailslot-go/mailslot/internal/cli"
 )
 
 func main() {
-	bench.Child() // returns unless `mailslot bench` started this process as a writer
+	benchChild() // returns unless `mailslot bench` started this process as a writer
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command mailslotd is the mailslot host service; see internal/mailslotd
 // and the README.
 package main

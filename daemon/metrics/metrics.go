@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package metrics exports a mailslotd's counters to Prometheus: a
 // prometheus.Collector that takes a daemon.Status snapshot at each scrape
 // (so the daemon keeps plain atomic counters and pays nothing between

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package asuser lets a test run code as a second local user: the
 // attacker of a security test, or a client the policy under test should
 // refuse. It copies the running test binary where that user can execute

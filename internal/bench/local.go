@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package bench measures mailslots against the raw sockets beneath them, in
 // the same run, and reports ratios: the figures behind `mailslot bench` and
 // the package benchmarks. Writers that should live in other processes run

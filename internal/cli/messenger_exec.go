@@ -5,9 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -15,13 +13,13 @@ import (
 // stay open (held by a child it left behind) before it is closed.
 const execWaitDelay = time.Second
 
-// runCommand runs --exec for a: sh -c CMD with the message in its
-// environment and the text on its standard input, in a process group of
-// its own that is killed at the timeout or when the messenger stops.
+// runCommand runs --exec for a: the shell runs CMD (see shellCommand) with
+// the message in its environment and the text on its standard input, and
+// is killed at the timeout or when the messenger stops.
 func (d *dispatcher) runCommand(a alert) {
 	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", d.command)
+	cmd := shellCommand(ctx, d.command)
 	cmd.Env = append(os.Environ(),
 		"MESSENGER_FROM="+a.From,
 		"MESSENGER_TO="+a.To,
@@ -37,8 +35,6 @@ func (d *dispatcher) runCommand(a alert) {
 		out = f
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = execWaitDelay
 	err := cmd.Run()
 	switch {

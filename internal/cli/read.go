@@ -40,6 +40,9 @@ terminal would act on are \u escapes).
 Who may write: by default the slot's own user and root. --allow-user and --allow-group
 (names or numbers, repeatable) and --any-user admit other local users; --network takes
 records mailslotd receives from other computers (without it, the slot is local only).
+On Windows, USER and GROUP may also be SIDs (S-1-...), a number is a relative ID in
+this computer's account domain, and --network has no effect (Windows delivers records
+from other computers itself).
 
 example:
   mailslot read alerts --count 1 --format json
@@ -78,13 +81,16 @@ example:
 				if *anyUser {
 					opts = append(opts, mailslot.WithAnyUser())
 				}
-				uids, err := lookupIDs(users, "user")
+				uids, usids, err := lookupIDs(users, "user")
 				if err != nil {
 					return err
 				}
-				gids, err := lookupIDs(groups, "group")
+				gids, gsids, err := lookupIDs(groups, "group")
 				if err != nil {
 					return err
+				}
+				if sids := append(usids, gsids...); len(sids) > 0 {
+					opts = append(opts, mailslot.WithAllowSIDs(sids...))
 				}
 				if len(uids) > 0 {
 					opts = append(opts, mailslot.WithAllowUsers(uids...))
@@ -165,33 +171,42 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// lookupIDs turns user or group names (or numbers) into ids.
-func lookupIDs(names []string, kind string) ([]int, error) {
-	var ids []int
+// lookupIDs turns user or group names (or numbers) into ids, or, on
+// Windows, where accounts have SIDs (and os/user gives them as ids), into
+// SIDs; a SID given as such ("S-1-...") stays one.
+func lookupIDs(names []string, kind string) (ids []int, sids []string, _ error) {
 	for _, n := range names {
 		if id, err := strconv.ParseUint(n, 10, 31); err == nil {
 			ids = append(ids, int(id))
+			continue
+		}
+		if strings.HasPrefix(n, "S-1-") {
+			sids = append(sids, n)
 			continue
 		}
 		var id string
 		if kind == "user" {
 			u, err := user.Lookup(n)
 			if err != nil {
-				return nil, usagef("--allow-user %s: no such user", n)
+				return nil, nil, usagef("--allow-user %s: no such user", n)
 			}
 			id = u.Uid
 		} else {
 			g, err := user.LookupGroup(n)
 			if err != nil {
-				return nil, usagef("--allow-group %s: no such group", n)
+				return nil, nil, usagef("--allow-group %s: no such group", n)
 			}
 			id = g.Gid
 		}
+		if strings.HasPrefix(id, "S-1-") {
+			sids = append(sids, id)
+			continue
+		}
 		v, err := strconv.Atoi(id)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s has id %q", kind, n, id)
+			return nil, nil, fmt.Errorf("%s %s has id %q", kind, n, id)
 		}
 		ids = append(ids, v)
 	}
-	return ids, nil
+	return ids, sids, nil
 }

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package docgen turns the programs' own --help texts into man pages and
 // shell completions (bash, zsh, fish), so that these say what --help says
 // and cannot drift from it: they are made from it at build time

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package hostinfo tells clients on a computer who that computer is on
 // the LAN: the NetBIOS name, workgroup and ports of the mailslotd running
 // there. mailslotd answers on an abstract Unix socket, which belongs to

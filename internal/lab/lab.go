@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package lab builds a LAN of computers out of Linux network namespaces,
 // for tests: a bridge in a namespace of its own (the switch), and hosts,
 // each a namespace joined to the bridge by a veth pair, with an address in

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package labtest holds what LAN tests of several packages share: building
 // the commands once, starting mailslotd and Samba's nmbd on a lab host.
 package labtest

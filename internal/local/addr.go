@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package local is the same-computer transport of mailslots: a slot lives
 // in the memory of the process that serves it, and clients on the computer
 // reach it directly, with no daemon.

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package mailslotd is the mailslotd command: flags, config file and
 // environment turned into a daemon.Config, logging, and signals.
 package mailslotd

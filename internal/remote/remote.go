@@ -24,7 +24,6 @@ import (
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/stream"
 	"github.com/mailslot-go/mailslot/internal/wire"
-	"golang.org/x/sys/unix"
 )
 
 // MaxStreamRecord is the largest record sent over a connection.
@@ -127,7 +126,7 @@ func listenBroadcast() (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+			serr = setBroadcast(fd)
 		}); err != nil {
 			return err
 		}

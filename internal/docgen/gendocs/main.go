@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command gendocs writes the man pages and shell completions of mailslot
 // and mailslotd, made from their --help texts (package docgen):
 //
