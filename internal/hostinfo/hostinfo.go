@@ -49,7 +49,17 @@ type Info struct {
 	NamePort   int    `json:"name_port"`
 	DgramPort  int    `json:"dgram_port"`
 	StreamPort int    `json:"stream_port"`
-	Daemon     bool   `json:"-"` // a mailslotd answered
+	// WINS lists the NetBIOS name servers mailslotd registers with, as
+	// ADDR:PORT separated by commas (see NameServers), and Node the node
+	// type clients resolve names by ("B", "P", "M" or "H"; empty: see
+	// NodeType). An Info stays comparable with ==.
+	WINS string `json:"wins,omitempty"`
+	Node string `json:"node_type,omitempty"`
+	// Multicast is the group workgroup datagrams also go to, as
+	// GROUP:PORT, with MulticastTTL hops (see MulticastGroup).
+	Multicast    string `json:"multicast,omitempty"`
+	MulticastTTL int    `json:"multicast_ttl,omitempty"`
+	Daemon       bool   `json:"-"` // a mailslotd answered
 }
 
 // StatusAddr is the abstract socket mailslotd tells its status on (see

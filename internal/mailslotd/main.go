@@ -53,7 +53,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	flags := daemon.Settings{}
 	str := func(key, def, help string) {
 		fs.Func(key, help+" (default "+def+")", func(v string) error {
-			if key == "interface" && flags[key] != "" {
+			if (key == "interface" || key == "wins") && flags[key] != "" {
 				v = flags[key] + "," + v
 			}
 			flags[key] = v
@@ -84,6 +84,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
+	str("wins", "none", "register this computer's names with the WINS server at `ADDR`[:PORT] and resolve names there (repeatable)")
+	str("node-type", "h with --wins, else b", "how clients resolve computer names: `TYPE` b (broadcast), p (WINS), m (broadcast, then WINS), h (WINS, then broadcast)")
+	str("multicast", "off", "take workgroup datagrams sent to multicast `GROUP`[:PORT] too, and have clients send theirs to it (e.g. 239.255.13.8)")
+	str("multicast-ttl", "8", "the IP TTL of datagrams sent to the multicast group: `N` hops")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)

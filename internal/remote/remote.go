@@ -55,6 +55,11 @@ type Writer struct {
 
 	dgMu  sync.Mutex // guards dgBuf
 	dgBuf []byte     // a unicast datagram, reused
+
+	// mcast is the multicast group a group's datagrams also go to (see
+	// hostinfo.Info.Multicast), once, from mcastIf; invalid when none.
+	mcast   netip.AddrPort
+	mcastIf netif.Iface
 }
 
 var nextID atomic.Uint32
@@ -92,7 +97,7 @@ func Open(host, path string) (*Writer, error) {
 	// the browser's \MAILSLOT\BROWSE.
 	path = upperASCII(path)
 	w := &Writer{host: host, path: path, self: self, ifaces: ifaces, dst: dst}
-	if w.res, err = resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
+	if w.res, err = resolve(target, self, ifaces); err != nil {
 		return nil, err
 	}
 	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
@@ -107,7 +112,54 @@ func Open(host, path string) (*Writer, error) {
 	if w.udp, err = listenBroadcast(); err != nil {
 		return nil, err
 	}
+	if group, ok := self.MulticastGroup(); ok && w.res.Group {
+		if err := w.joinMulticast(group, self.MulticastTTL); err != nil {
+			w.udp.Close()
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+// defaultMulticastTTL is the TTL of multicast datagrams when mailslotd
+// names none.
+const defaultMulticastTTL = 8
+
+// joinMulticast readies the socket to send a group's datagrams to the
+// multicast group too: from the interface the routing table takes to it
+// (or the first), ttl hops, and not back to this computer, which hears
+// the broadcast copy.
+func (w *Writer) joinMulticast(group netip.AddrPort, ttl int) error {
+	if ttl <= 0 {
+		ttl = defaultMulticastTTL
+	}
+	w.mcast, w.mcastIf = group, netif.Toward(w.ifaces, group)
+	raw, err := w.udp.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, ttl); serr != nil {
+			return
+		}
+		if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); serr != nil {
+			return
+		}
+		serr = unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(w.mcastIf.Index)})
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("ready a socket for multicast group %s on %s: %w", group, w.mcastIf.Name, serr)
+	}
+	return nil
+}
+
+// Multicast returns the multicast group a group's datagrams also go to,
+// and the interface they leave by; ok is false when there is none.
+func (w *Writer) Multicast() (group netip.AddrPort, ifc netif.Iface, ok bool) {
+	return w.mcast, w.mcastIf, w.mcast.IsValid()
 }
 
 // upperASCII upper-cases the ASCII letters of s, leaving other bytes as
@@ -227,6 +279,22 @@ func (w *Writer) sendDatagram(p []byte) error {
 				continue
 			}
 			sent++
+		}
+		if w.mcast.IsValid() {
+			// Once to the multicast group, the same datagram as the
+			// broadcast on its interface: a mailslotd that hears both
+			// delivers it once (same sender, id and record).
+			b, err := w.Datagram(p, w.mcastIf, id)
+			if err != nil {
+				return err
+			}
+			if _, err := w.udp.WriteToUDPAddrPort(b, w.mcast); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("send to multicast group %s on %s: %w", w.mcast, w.mcastIf.Name, err)
+				}
+			} else {
+				sent++
+			}
 		}
 		if sent == 0 {
 			return fmt.Errorf("%w: %v", errs.Unreachable, firstErr)
