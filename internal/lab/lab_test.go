@@ -37,21 +37,7 @@ func TestLANCarriesUnicastAndBroadcast(t *testing.T) {
 		return c
 	}
 	rb, rc := listen(b), listen(c)
-	send := func(to netip.Addr, msg string) {
-		if err := a.Run(func() error {
-			s, err := net.ListenUDP("udp4", nil)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			raw, _ := s.SyscallConn()
-			raw.Control(func(fd uintptr) { setBroadcast(int(fd)) })
-			_, err = s.WriteToUDP([]byte(msg), net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, 4000)))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(to netip.Addr, msg string) { sendUDP(t, a, to, msg) }
 	recv := func(c *net.UDPConn) string {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		buf := make([]byte, 100)
@@ -131,21 +117,7 @@ func TestRouterJoinsLANs(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer rb.Close()
-		send := func(to netip.Addr, msg string) {
-			if err := a.Run(func() error {
-				s, err := net.ListenUDP("udp4", nil)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				raw, _ := s.SyscallConn()
-				raw.Control(func(fd uintptr) { setBroadcast(int(fd)) })
-				_, err = s.WriteToUDP([]byte(msg), net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, 4000)))
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		send := func(to netip.Addr, msg string) { sendUDP(t, a, to, msg) }
 		recv := func(d time.Duration) string {
 			rb.SetReadDeadline(time.Now().Add(d))
 			buf := make([]byte, 100)
@@ -176,5 +148,24 @@ func TestRouterJoinsLANs(t *testing.T) {
 	}
 	if rns == "" || strings.Contains(string(out), rns) {
 		t.Errorf("router namespace %q left after cleanup", rns)
+	}
+}
+
+// sendUDP sends msg from h to port 4000 of to, which may be a broadcast
+// address.
+func sendUDP(t *testing.T, h *Host, to netip.Addr, msg string) {
+	t.Helper()
+	if err := h.Run(func() error {
+		s, err := net.ListenUDP("udp4", nil)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		raw, _ := s.SyscallConn()
+		raw.Control(func(fd uintptr) { setBroadcast(int(fd)) })
+		_, err = s.WriteToUDP([]byte(msg), net.UDPAddrFromAddrPort(netip.AddrPortFrom(to, 4000)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
