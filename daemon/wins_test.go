@@ -19,8 +19,8 @@ import (
 // fakeNBNS is a NetBIOS name server (or an end node) on loopback that
 // answers each request as its handler says, and keeps what it got.
 type fakeNBNS struct {
-	t      *testing.T
-	conn   *net.UDPConn
+	t        *testing.T
+	conn     *net.UDPConn
 	mu       sync.Mutex
 	got      []wire.NameServicePacket
 	lastFrom netip.AddrPort
