@@ -110,11 +110,19 @@ type winsClient struct {
 	nextID   atomic.Uint32
 
 	mu      sync.Mutex
-	waiting map[uint16]chan wire.NSReply
+	waiting map[uint16]waiter
 
 	stop    chan struct{}
 	stopped sync.Once
-	wg      sync.WaitGroup
+	loops   sync.WaitGroup // the server loops
+	reader  sync.WaitGroup // readLoop
+}
+
+// waiter is a request waiting for its answer, which must come from the
+// address the request went to.
+type waiter struct {
+	from netip.Addr
+	ch   chan wire.NSReply
 }
 
 // nodeTypes turns a node type letter into the ONT bits.
@@ -127,7 +135,7 @@ func newWINSClient(cfg Config, ifaces []Iface, name, group wire.Name, log *slog.
 		log:      log,
 		ont:      nodeTypes[cfg.NodeType],
 		namePort: hostinfo.DefaultNamePort,
-		waiting:  map[uint16]chan wire.NSReply{},
+		waiting:  map[uint16]waiter{},
 		stop:     make(chan struct{}),
 	}
 	for _, sfx := range []byte{wire.SuffixWorkstation, wire.SuffixMessenger, wire.SuffixServer} {
@@ -161,16 +169,18 @@ func newWINSClient(cfg Config, ifaces []Iface, name, group wire.Name, log *slog.
 
 // run starts the receive loop and one loop per server.
 func (c *winsClient) run() {
-	c.wg.Add(1 + len(c.servers))
+	c.reader.Add(1)
 	go c.readLoop()
+	c.loops.Add(len(c.servers))
 	for _, s := range c.servers {
 		go c.serverLoop(s)
 	}
 }
 
-// readLoop hands each answer to the request waiting for its id.
+// readLoop hands each answer to the request waiting for its id, if it
+// comes from where the request went (anyone else may send us packets).
 func (c *winsClient) readLoop() {
-	defer c.wg.Done()
+	defer c.reader.Done()
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
@@ -186,16 +196,16 @@ func (c *winsClient) readLoop() {
 			continue
 		}
 		c.mu.Lock()
-		ch := c.waiting[r.TransactionID]
+		w, ok := c.waiting[r.TransactionID]
 		c.mu.Unlock()
-		if ch == nil {
+		if !ok || w.from != from.Addr().Unmap() {
 			c.log.Debug("WINS: an answer nobody waits for", "from", from, "id", r.TransactionID)
 			continue
 		}
 		// Copy what points into buf.
 		r.Addrs = append([]wire.NBAddress(nil), r.Addrs...)
 		select {
-		case ch <- r:
+		case w.ch <- r:
 		default:
 		}
 	}
@@ -216,7 +226,7 @@ func (c *winsClient) request(addr netip.AddrPort, p *wire.NameServicePacket, tri
 	}
 	ch := make(chan wire.NSReply, 4)
 	c.mu.Lock()
-	c.waiting[id] = ch
+	c.waiting[id] = waiter{from: addr.Addr(), ch: ch}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -259,7 +269,7 @@ func (c *winsClient) request(addr netip.AddrPort, p *wire.NameServicePacket, tri
 
 // serverLoop keeps the names registered with one server until stop.
 func (c *winsClient) serverLoop(s *winsServer) {
-	defer c.wg.Done()
+	defer c.loops.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -410,7 +420,8 @@ func (c *winsClient) challenge(s *winsServer, n winsName, addr wire.NBAddress, r
 func (c *winsClient) close() {
 	c.stopped.Do(func() {
 		close(c.stop)
-		// Let a loop that is sending finish (its request ends at once).
+		// A loop's request ends at once; what it learnt counts.
+		c.loops.Wait()
 		var rel sync.WaitGroup
 		deadline := make(chan struct{})
 		timer := time.AfterFunc(winsReleaseWait, func() { close(deadline) })
@@ -432,7 +443,7 @@ func (c *winsClient) close() {
 		rel.Wait()
 		timer.Stop()
 		c.conn.Close()
-		c.wg.Wait()
+		c.reader.Wait()
 	})
 }
 

@@ -475,3 +475,38 @@ func TestNetBIOSSettings(t *testing.T) {
 		}
 	}
 }
+
+// An answer from another address than the server's is not taken, even
+// with the right transaction id: the client goes on waiting for the
+// server's.
+func TestWINSAnswerFromElsewhere(t *testing.T) {
+	shortWINS(t)
+	var spoofed atomic.Int32
+	spoofer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Skipf("no 127.0.0.2: %v", err)
+	}
+	defer spoofer.Close()
+	var fake atomic.Pointer[fakeNBNS]
+	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+		// A forged refusal from 127.0.0.2 comes first.
+		r := answer(p, wire.RCodeActive, 0)
+		b, _ := wire.AppendNameService(nil, &r)
+		f := fake.Load()
+		f.mu.Lock()
+		to := f.lastFrom
+		f.mu.Unlock()
+		if _, err := spoofer.WriteToUDPAddrPort(b, to); err == nil {
+			spoofed.Add(1)
+		}
+		time.Sleep(20 * time.Millisecond)
+		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
+	})
+	fake.Store(srv)
+	c, logs := startWINSClient(t, srv.addr())
+	c.run()
+	waitState(t, c, logs, states(allNames, WINSRegistered)...)
+	if spoofed.Load() == 0 || !strings.Contains(logs.String(), `msg="WINS: an answer nobody waits for" from=127.0.0.2:`) {
+		t.Errorf("spoofed %d; log:\n%s", spoofed.Load(), logs)
+	}
+}
