@@ -25,7 +25,10 @@ datagrams (UDP 138) for its NetBIOS name, its workgroup and broadcasts,
 and large records on its stream port (TCP 1138), and hands each to the
 local slot it names. It answers NetBIOS name queries (UDP 137) for its
 names, and with --announce it announces the computer to its workgroup's
-browse list. Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.
+browse list. With --wins it registers its names with WINS servers (and
+local clients find computers of other subnets there); with --multicast
+workgroup datagrams cross routers that forward the group. Binding ports
+below 1024 needs root or CAP_NET_BIND_SERVICE.
 
 Settings come from --config FILE (key = value lines), then MAILSLOTD_*
 environment variables, then flags; flags win. SIGHUP reads them again:
