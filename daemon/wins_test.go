@@ -13,79 +13,9 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/nbnstest"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
-
-// fakeNBNS is a NetBIOS name server (or an end node) on loopback that
-// answers each request as its handler says, and keeps what it got.
-type fakeNBNS struct {
-	t        *testing.T
-	conn     *net.UDPConn
-	mu       sync.Mutex
-	got      []wire.NameServicePacket
-	lastFrom netip.AddrPort
-	handle   func(p wire.NameServicePacket) []wire.NameServicePacket
-}
-
-func newFakeNBNS(t *testing.T, handle func(p wire.NameServicePacket) []wire.NameServicePacket) *fakeNBNS {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeNBNS{t: t, conn: c, handle: handle}
-	done := make(chan struct{})
-	t.Cleanup(func() { c.Close(); <-done })
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			p, err := wire.DecodeNameService(append([]byte(nil), buf[:n]...)) // kept: not in buf
-			if err != nil {
-				t.Errorf("fake name server: %v", err)
-				continue
-			}
-			f.mu.Lock()
-			f.got = append(f.got, p)
-			f.lastFrom = from
-			h := f.handle
-			f.mu.Unlock()
-			for _, r := range h(p) {
-				b, err := wire.AppendNameService(nil, &r)
-				if err != nil {
-					t.Errorf("fake name server: %v", err)
-					continue
-				}
-				_, _ = c.WriteToUDPAddrPort(b, from)
-			}
-		}
-	}()
-	return f
-}
-
-func (f *fakeNBNS) addr() netip.AddrPort { return f.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
-
-// requests returns what it got for name with opcode op.
-func (f *fakeNBNS) requests(name wire.Name, op wire.NSOpcode) []wire.NameServicePacket {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []wire.NameServicePacket
-	for _, p := range f.got {
-		if len(p.Questions) == 1 && p.Questions[0].Name == name && p.Opcode == op {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (f *fakeNBNS) setHandler(h func(p wire.NameServicePacket) []wire.NameServicePacket) {
-	f.mu.Lock()
-	f.handle = h
-	f.mu.Unlock()
-}
 
 // answer is a server's answer to a registration, refresh or release p.
 func answer(p wire.NameServicePacket, rcode wire.RCode, ttl uint32) wire.NameServicePacket {
@@ -181,10 +111,10 @@ var allNames = []string{"HOSTA<00>", "HOSTA<03>", "HOSTA<20>", "LABGROUP<00>", "
 // close, each name once.
 func TestWINSRegisterRefreshRelease(t *testing.T) {
 	shortWINS(t)
-	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	srv := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 1)}
 	})
-	c, logs := startWINSClient(t, srv.addr())
+	c, logs := startWINSClient(t, srv.Addr())
 	if c.ont != wire.HNode {
 		t.Errorf("owner node type %v, want H", c.ont)
 	}
@@ -192,14 +122,14 @@ func TestWINSRegisterRefreshRelease(t *testing.T) {
 	waitState(t, c, logs, states(allNames, WINSRegistered)...)
 	host := wire.MustName("HOSTA", 0x20)
 	deadline := time.Now().Add(3 * time.Second)
-	for len(srv.requests(host, wire.OpRefresh)) < 2 && time.Now().Before(deadline) {
+	for len(srv.Requests(host, wire.OpRefresh)) < 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	refreshes := srv.requests(host, wire.OpRefresh)
+	refreshes := srv.Requests(host, wire.OpRefresh)
 	if len(refreshes) < 2 {
 		t.Fatalf("%d refreshes of HOSTA<20> in 3 s with a TTL of 1 s; log:\n%s", len(refreshes), logs)
 	}
-	regs := srv.requests(host, wire.OpRegistration)
+	regs := srv.Requests(host, wire.OpRegistration)
 	if len(regs) != 1 || regs[0].Flags != wire.FlagRecursionDesired || regs[0].Additional[0].TTL != winsTTL {
 		t.Errorf("registrations of HOSTA<20>: %+v", regs)
 	}
@@ -209,22 +139,22 @@ func TestWINSRegisterRefreshRelease(t *testing.T) {
 			t.Errorf("%v of HOSTA<20> registers %+v, %v", p.Opcode, a, err)
 		}
 	}
-	grp := srv.requests(wire.MustName("LABGROUP", 0x1e), wire.OpRegistration)
+	grp := srv.Requests(wire.MustName("LABGROUP", 0x1e), wire.OpRegistration)
 	if a, _ := wire.DecodeNBAddresses(grp[0].Additional[0].Data); len(a) != 1 || !a[0].Flags.Group() {
 		t.Errorf("LABGROUP<1e> registered as %+v", a)
 	}
 	st := c.status()
-	if st[0].Server != srv.addr().String() || st[0].TTL != Duration(time.Second) || st[0].Next.IsZero() {
+	if st[0].Server != srv.Addr().String() || st[0].TTL != Duration(time.Second) || st[0].Next.IsZero() {
 		t.Errorf("status %+v", st[0])
 	}
 	c.close()
 	for _, n := range allNames {
 		name := wire.MustName(n[:strings.IndexByte(n, '<')], suffixOf(n))
-		rel := srv.requests(name, wire.OpRelease)
+		rel := srv.Requests(name, wire.OpRelease)
 		if len(rel) != 1 || rel[0].Additional[0].TTL != 0 || rel[0].Flags != 0 {
 			t.Errorf("releases of %s: %+v", n, rel)
 		}
-		if !strings.Contains(logs.String(), `msg="released the name at the WINS server" server=`+srv.addr().String()+" name="+n) {
+		if !strings.Contains(logs.String(), `msg="released the name at the WINS server" server=`+srv.Addr().String()+" name="+n) {
 			t.Errorf("no release logged for %s:\n%s", n, logs)
 		}
 	}
@@ -241,29 +171,25 @@ func suffixOf(n string) byte {
 // owner, and its final answer counts.
 func TestWINSWaitForAcknowledgement(t *testing.T) {
 	shortWINS(t)
-	var fake atomic.Pointer[fakeNBNS]
-	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	var fake atomic.Pointer[nbnstest.Server]
+	srv := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		if p.Opcode != wire.OpRegistration {
 			return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 		}
 		srv := fake.Load()
-		srv.mu.Lock()
-		to := srv.lastFrom
-		srv.mu.Unlock()
+		to := srv.LastFrom()
 		go func() {
 			time.Sleep(3 * winsTimeout) // longer than the client waits without a WACK
-			r := answer(p, wire.RCodeOK, 60)
-			b, _ := wire.AppendNameService(nil, &r)
-			_, _ = srv.conn.WriteToUDPAddrPort(b, to)
+			_ = srv.Send(answer(p, wire.RCodeOK, 60), to)
 		}()
 		return []wire.NameServicePacket{wire.NewWACK(&p, 1)}
 	})
 	fake.Store(srv)
-	c, logs := startWINSClient(t, srv.addr())
+	c, logs := startWINSClient(t, srv.Addr())
 	c.run()
 	waitState(t, c, logs, states(allNames, WINSRegistered)...)
 	for _, n := range []wire.Name{wire.MustName("HOSTA", 0), wire.MustName("LABGROUP", 0)} {
-		if got := srv.requests(n, wire.OpRegistration); len(got) != 1 {
+		if got := srv.Requests(n, wire.OpRegistration); len(got) != 1 {
 			t.Errorf("%s sent %d times during its WACK", n, len(got))
 		}
 	}
@@ -279,7 +205,7 @@ func TestWINSWaitForAcknowledgement(t *testing.T) {
 func TestWINSNegativeAnswers(t *testing.T) {
 	shortWINS(t)
 	owner := wire.NBAddress{Flags: wire.NewNBFlags(false, wire.HNode), IP: netip.MustParseAddr("10.0.0.9")}
-	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	srv := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		n := p.Questions[0].Name
 		switch {
 		case n == wire.MustName("HOSTA", 0):
@@ -294,26 +220,26 @@ func TestWINSNegativeAnswers(t *testing.T) {
 		}
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 	})
-	c, logs := startWINSClient(t, srv.addr())
+	c, logs := startWINSClient(t, srv.Addr())
 	c.run()
 	waitState(t, c, logs, "HOSTA<00>="+WINSConflict, "HOSTA<03>="+WINSConflict, "HOSTA<20>="+WINSRefused,
 		"LABGROUP<00>="+WINSNoAnswer, "LABGROUP<1e>="+WINSRegistered)
 	time.Sleep(4 * winsRetryRefused) // tried again, logged once
 	l := logs.String()
 	for _, want := range []string{
-		`level=ERROR msg="name conflict: the WINS server says another computer holds this name; serving it by broadcast only" server=` + srv.addr().String() + ` name=HOSTA<00> rcode=ACT_ERR retry_in=300ms owner=10.0.0.9`,
-		`level=ERROR msg="name conflict: the WINS server says another computer holds this name; serving it by broadcast only" server=` + srv.addr().String() + ` name=HOSTA<03> rcode=CFT_ERR retry_in=300ms` + "\n",
-		`level=WARN msg="WINS server refused the name; serving it by broadcast, trying again later" server=` + srv.addr().String() + ` name=HOSTA<20> op=REGISTRATION rcode=RFS_ERR`,
-		`level=WARN msg="WINS server does not answer; serving the name by broadcast, trying again later" server=` + srv.addr().String() + ` name=LABGROUP<00> op=REGISTRATION retry_in=200ms`,
+		`level=ERROR msg="name conflict: the WINS server says another computer holds this name; serving it by broadcast only" server=` + srv.Addr().String() + ` name=HOSTA<00> rcode=ACT_ERR retry_in=300ms owner=10.0.0.9`,
+		`level=ERROR msg="name conflict: the WINS server says another computer holds this name; serving it by broadcast only" server=` + srv.Addr().String() + ` name=HOSTA<03> rcode=CFT_ERR retry_in=300ms` + "\n",
+		`level=WARN msg="WINS server refused the name; serving it by broadcast, trying again later" server=` + srv.Addr().String() + ` name=HOSTA<20> op=REGISTRATION rcode=RFS_ERR`,
+		`level=WARN msg="WINS server does not answer; serving the name by broadcast, trying again later" server=` + srv.Addr().String() + ` name=LABGROUP<00> op=REGISTRATION retry_in=200ms`,
 	} {
 		if strings.Count(l, want) != 1 {
 			t.Errorf("logged %d times: %s\nlog:\n%s", strings.Count(l, want), want, l)
 		}
 	}
-	if n := len(srv.requests(wire.MustName("HOSTA", 0), wire.OpRegistration)); n < 3 {
+	if n := len(srv.Requests(wire.MustName("HOSTA", 0), wire.OpRegistration)); n < 3 {
 		t.Errorf("a conflict was tried %d times in %v", n, 4*winsRetryRefused)
 	}
-	if n := len(srv.requests(wire.MustName("LABGROUP", 0), wire.OpRegistration)); n < 2*winsTries || n%winsTries != 0 {
+	if n := len(srv.Requests(wire.MustName("LABGROUP", 0), wire.OpRegistration)); n < 2*winsTries || n%winsTries != 0 {
 		t.Errorf("a silent server was asked %d times", n)
 	}
 	st := c.status()
@@ -322,13 +248,13 @@ func TestWINSNegativeAnswers(t *testing.T) {
 	}
 	// Once the server takes the names, they are registered, and the
 	// delays start over.
-	srv.setHandler(func(p wire.NameServicePacket) []wire.NameServicePacket {
+	srv.SetHandler(func(p wire.NameServicePacket) []wire.NameServicePacket {
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 	})
 	waitState(t, c, logs, states(allNames, WINSRegistered)...)
 	// Only registered names are released.
 	c.close()
-	if n := len(srv.requests(wire.MustName("HOSTA", 0), wire.OpRelease)); n != 1 {
+	if n := len(srv.Requests(wire.MustName("HOSTA", 0), wire.OpRelease)); n != 1 {
 		t.Errorf("HOSTA<00> released %d times", n)
 	}
 }
@@ -338,7 +264,7 @@ func TestWINSNegativeAnswers(t *testing.T) {
 // answer lets the client overwrite the registration.
 func TestWINSEndNodeChallenge(t *testing.T) {
 	shortWINS(t)
-	owner := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	owner := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		if p.Questions[0].Name.Suffix() == 0x03 { // it still holds HOSTA<03>
 			r, _ := wire.NewPositiveNameQueryResponse(p.TransactionID, p.Questions[0].Name, 60,
 				[]wire.NBAddress{{IP: netip.MustParseAddr("127.0.0.1")}})
@@ -347,7 +273,7 @@ func TestWINSEndNodeChallenge(t *testing.T) {
 		return nil
 	})
 	ownerAddr := wire.NBAddress{IP: netip.MustParseAddr("127.0.0.1")}
-	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	srv := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		n := p.Questions[0].Name
 		if p.Opcode == wire.OpRegistration && p.Flags&wire.FlagRecursionDesired != 0 && n.Name() == "HOSTA" {
 			r, _ := wire.NewEndNodeChallengeResponse(p.TransactionID, n, 60, ownerAddr)
@@ -355,19 +281,19 @@ func TestWINSEndNodeChallenge(t *testing.T) {
 		}
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 	})
-	c, logs := startWINSClient(t, srv.addr())
-	c.namePort = owner.addr().Port()
+	c, logs := startWINSClient(t, srv.Addr())
+	c.namePort = owner.Addr().Port()
 	c.run()
 	waitState(t, c, logs, "HOSTA<00>="+WINSRegistered, "HOSTA<03>="+WINSConflict, "HOSTA<20>="+WINSRegistered,
 		"LABGROUP<00>="+WINSRegistered, "LABGROUP<1e>="+WINSRegistered)
 	for _, sfx := range []byte{0, 0x03, 0x20} {
 		n := wire.MustName("HOSTA", sfx)
-		q := owner.requests(n, wire.OpQuery)
+		q := owner.Requests(n, wire.OpQuery)
 		if len(q) == 0 || q[0].Flags != 0 {
 			t.Errorf("the owner was asked for %s: %+v", n, q)
 		}
 		over := 0
-		for _, p := range srv.requests(n, wire.OpRegistration) {
+		for _, p := range srv.Requests(n, wire.OpRegistration) {
 			if p.Flags == 0 {
 				over++
 			}
@@ -388,8 +314,8 @@ func TestWINSTwoServers(t *testing.T) {
 	ok := func(p wire.NameServicePacket) []wire.NameServicePacket {
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 	}
-	s1, s2 := newFakeNBNS(t, ok), newFakeNBNS(t, ok)
-	c, logs := startWINSClient(t, s1.addr(), s2.addr())
+	s1, s2 := nbnstest.New(t, ok), nbnstest.New(t, ok)
+	c, logs := startWINSClient(t, s1.Addr(), s2.Addr())
 	c.run()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -407,9 +333,9 @@ func TestWINSTwoServers(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, s := range []*fakeNBNS{s1, s2} {
-		if len(s.requests(wire.MustName("HOSTA", 0), wire.OpRegistration)) != 1 {
-			t.Errorf("server %s: %+v", s.addr(), s.got)
+	for _, s := range []*nbnstest.Server{s1, s2} {
+		if len(s.Requests(wire.MustName("HOSTA", 0), wire.OpRegistration)) != 1 {
+			t.Errorf("server %s: %d packets", s.Addr(), s.Count())
 		}
 	}
 }
@@ -487,23 +413,19 @@ func TestWINSAnswerFromElsewhere(t *testing.T) {
 		t.Skipf("no 127.0.0.2: %v", err)
 	}
 	defer spoofer.Close()
-	var fake atomic.Pointer[fakeNBNS]
-	srv := newFakeNBNS(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
+	var fake atomic.Pointer[nbnstest.Server]
+	srv := nbnstest.New(t, func(p wire.NameServicePacket) []wire.NameServicePacket {
 		// A forged refusal from 127.0.0.2 comes first.
 		r := answer(p, wire.RCodeActive, 0)
 		b, _ := wire.AppendNameService(nil, &r)
-		f := fake.Load()
-		f.mu.Lock()
-		to := f.lastFrom
-		f.mu.Unlock()
-		if _, err := spoofer.WriteToUDPAddrPort(b, to); err == nil {
+		if _, err := spoofer.WriteToUDPAddrPort(b, fake.Load().LastFrom()); err == nil {
 			spoofed.Add(1)
 		}
 		time.Sleep(20 * time.Millisecond)
 		return []wire.NameServicePacket{answer(p, wire.RCodeOK, 60)}
 	})
 	fake.Store(srv)
-	c, logs := startWINSClient(t, srv.addr())
+	c, logs := startWINSClient(t, srv.Addr())
 	c.run()
 	waitState(t, c, logs, states(allNames, WINSRegistered)...)
 	if spoofed.Load() == 0 || !strings.Contains(logs.String(), `msg="WINS: an answer nobody waits for" from=127.0.0.2:`) {

@@ -2,69 +2,34 @@ package remote
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
+	"github.com/mailslot-go/mailslot/internal/nbnstest"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
-// fakeWINS answers name queries on loopback: answer returns the response
-// to send for a query of name (nil: none). It counts the queries.
-type fakeWINS struct {
-	conn *net.UDPConn
-	mu   sync.Mutex
-	n    int
-}
-
-func newFakeWINS(t *testing.T, answer func(q wire.NameServicePacket) *wire.NameServicePacket) *fakeWINS {
+// newFakeWINS answers unicast name queries with RD (others fail the
+// test) as answer says (nil: silence).
+func newFakeWINS(t *testing.T, answer func(q wire.NameServicePacket) *wire.NameServicePacket) *nbnstest.Server {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeWINS{conn: c}
-	done := make(chan struct{})
-	t.Cleanup(func() { c.Close(); <-done })
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			q, err := wire.DecodeNameService(buf[:n])
-			if err != nil || q.Response || q.Flags&wire.FlagBroadcast != 0 || q.Flags&wire.FlagRecursionDesired == 0 {
-				t.Errorf("fake WINS got %+v, %v: not a unicast query with RD", q, err)
-				continue
-			}
-			f.mu.Lock()
-			f.n++
-			f.mu.Unlock()
-			if r := answer(q); r != nil {
-				b, _ := wire.AppendNameService(nil, r)
-				_, _ = c.WriteToUDPAddrPort(b, from)
-			}
+	return nbnstest.New(t, func(q wire.NameServicePacket) []wire.NameServicePacket {
+		if q.Response || q.Flags&wire.FlagBroadcast != 0 || q.Flags&wire.FlagRecursionDesired == 0 {
+			t.Errorf("fake WINS got %+v: not a unicast query with RD", q)
+			return nil
 		}
-	}()
-	return f
-}
-
-func (f *fakeWINS) addr() string { return f.conn.LocalAddr().String() }
-
-func (f *fakeWINS) queries() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.n
+		if r := answer(q); r != nil {
+			return []wire.NameServicePacket{*r}
+		}
+		return nil
+	})
 }
 
 func noHostsNoDNS(t *testing.T) {
@@ -113,36 +78,36 @@ func TestResolveByWINS(t *testing.T) {
 		return &r
 	}
 	first, second := newFakeWINS(t, negative), newFakeWINS(t, positive)
-	self := hostinfo.Info{Name: "HOSTA", Workgroup: "WG", NamePort: 137, WINS: first.addr() + "," + second.addr(), Node: hostinfo.NodeP}
+	self := hostinfo.Info{Name: "HOSTA", Workgroup: "WG", NamePort: 137, WINS: first.Addr().String() + "," + second.Addr().String(), Node: hostinfo.NodeP}
 	r, err := Resolve("HOSTB", self, nil)
 	if err != nil || r != (Resolution{Addr: hostB, Via: "wins"}) {
 		t.Fatalf("HOSTB: %+v, %v", r, err)
 	}
-	if first.queries() != 1 || second.queries() != 1 {
-		t.Errorf("queries: first %d, second %d", first.queries(), second.queries())
+	if first.Count() != 1 || second.Count() != 1 {
+		t.Errorf("queries: first %d, second %d", first.Count(), second.Count())
 	}
 	if r, err := Resolve("OTHERWG", self, nil); err != nil || r != (Resolution{Group: true, Via: "wins"}) {
 		t.Errorf("OTHERWG: %+v, %v", r, err)
 	}
 	_, err = Resolve("NOBODY", self, nil)
-	if !errors.Is(err, errs.Unreachable) || !strings.Contains(err.Error(), "WINS has no NOBODY<00> ("+first.addr()+": negative answer (NAM_ERR); "+second.addr()+": negative answer (NAM_ERR))") {
+	if !errors.Is(err, errs.Unreachable) || !strings.Contains(err.Error(), "WINS has no NOBODY<00> ("+first.Addr().String()+": negative answer (NAM_ERR); "+second.Addr().String()+": negative answer (NAM_ERR))") {
 		t.Errorf("NOBODY: %v", err)
 	}
 	// A P node does not broadcast; an H node does after WINS, and an M
 	// node before (with no interface here, broadcasting fails at once).
 	silent := newFakeWINS(t, func(wire.NameServicePacket) *wire.NameServicePacket { return nil })
 	for node, want := range map[string]string{
-		hostinfo.NodeP: "not in " + hostsFile + ", WINS has no HOSTB<00> (" + silent.addr() + ": no answer)",
-		hostinfo.NodeH: "WINS has no HOSTB<00> (" + silent.addr() + ": no answer), no interface to ask NetBIOS names on",
-		hostinfo.NodeM: "no interface to ask NetBIOS names on, WINS has no HOSTB<00> (" + silent.addr() + ": no answer)",
+		hostinfo.NodeP: "not in " + hostsFile + ", WINS has no HOSTB<00> (" + silent.Addr().String() + ": no answer)",
+		hostinfo.NodeH: "WINS has no HOSTB<00> (" + silent.Addr().String() + ": no answer), no interface to ask NetBIOS names on",
+		hostinfo.NodeM: "no interface to ask NetBIOS names on, WINS has no HOSTB<00> (" + silent.Addr().String() + ": no answer)",
 		hostinfo.NodeB: "not in " + hostsFile + ", no interface to ask NetBIOS names on",
 	} {
-		n := silent.queries()
-		_, err := Resolve("HOSTB", hostinfo.Info{Name: "HOSTA", Workgroup: "WG", WINS: silent.addr(), Node: node}, nil)
+		n := silent.Count()
+		_, err := Resolve("HOSTB", hostinfo.Info{Name: "HOSTA", Workgroup: "WG", WINS: silent.Addr().String(), Node: node}, nil)
 		if !errors.Is(err, errs.Unreachable) || !strings.HasSuffix(err.Error(), want) {
 			t.Errorf("node %s: %v, want %q", node, err, want)
 		}
-		asked := silent.queries() - n
+		asked := silent.Count() - n
 		if (node == hostinfo.NodeB) != (asked == 0) || (node != hostinfo.NodeB && asked != winsTries) {
 			t.Errorf("node %s asked the WINS server %d times", node, asked)
 		}
