@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -166,6 +167,14 @@ func TestWINSAcrossSubnets(t *testing.T) {
 	b := net.sub2.AddHost("HOSTB")
 	nmbd := startWINS(t, wins)
 
+	// What crosses the WINS server's subnet, for tshark to decode.
+	tshark := testenv.LookPath(t, "tshark")
+	pcap := filepath.Join(t.TempDir(), "wins.pcap")
+	capture := (&lab.Host{Name: "switch", NS: net.sub3.SwitchNS()}).Start(t, tshark, "-n", "-l", "-P", "-i", "br0", "-w", pcap, "udp port 137")
+	if !capture.WaitFor("Capturing on", 15*time.Second) {
+		t.Fatalf("tshark did not start capturing:\n%s", capture.Output())
+	}
+
 	da := startDaemon(t, a, "LABGROUP", "--wins", wins.Addr.String())
 	db := startDaemon(t, b, "LABGROUP", "--wins", wins.Addr.String())
 	waitRegistered(t, da, "HOSTA")
@@ -285,5 +294,39 @@ func TestWINSAcrossSubnets(t *testing.T) {
 	}
 	if r := rel["HOSTB<00>"]; r.flags&0x0C != 0 {
 		t.Errorf("WINS database: HOSTB<00> is %+v, want active", r)
+	}
+
+	// tshark decodes what went to and from the WINS server, ours and
+	// nmbd's, with nothing malformed and no expert warning.
+	if !capture.WaitFor("Release response", 10*time.Second) {
+		t.Fatalf("tshark never saw a release response:\n%s", capture.Output())
+	}
+	if err := capture.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := capture.Wait(10 * time.Second); err != nil {
+		t.Fatalf("tshark: %v\n%s", err, capture.Output())
+	}
+	bad, err := tsharkOutput(tshark, "-n", "-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= warning || !nbns")
+	if err != nil || strings.TrimSpace(bad) != "" {
+		t.Errorf("tshark finds malformed packets, raises expert warnings or does not decode NBNS (%v):\n%s", err, bad)
+	}
+	w := wins.Addr.String()
+	for what, filter := range map[string]string{
+		"HOSTA's registration":         "ip.src==" + a.Addr.String() + " && nbns.flags==0x2900 && nbns.name contains \"HOSTA\" && nbns.addr==" + a.Addr.String() + " && nbns.nb_flags.ont==3",
+		"HOSTB's refresh":              "ip.src==" + b.Addr.String() + " && nbns.flags==0x4000 && nbns.addr==" + b.Addr.String(),
+		"HOSTA's release":              "ip.src==" + a.Addr.String() + " && nbns.flags==0x3000 && nbns.ttl==0",
+		"HOSTA's query for HOSTB":      "ip.src==" + a.Addr.String() + " && nbns.flags==0x0100 && nbns.name contains \"HOSTB\"",
+		"nmbd's positive answer":       "ip.src==" + w + " && nbns.flags==0xad80 && nbns.ttl==" + strconv.Itoa(winsTTL),
+		"nmbd's WACK":                  "ip.src==" + w + " && nbns.flags.opcode==7 && ip.dst==" + c.Addr.String(),
+		"nmbd's challenge of HOSTB":    "ip.src==" + w + " && ip.dst==" + b.Addr.String() + " && nbns.flags.opcode==0 && nbns.flags.response==0",
+		"HOSTB's answer to it":         "ip.src==" + b.Addr.String() + " && nbns.flags.opcode==0 && nbns.flags.response==1 && nbns.addr==" + b.Addr.String(),
+		"nmbd's ACT_ERR to the second": "ip.src==" + w + " && nbns.flags.rcode==6 && ip.dst==" + c.Addr.String(),
+		"nmbd's release answer":        "ip.src==" + w + " && nbns.flags==0xb400",
+	} {
+		out, err := tsharkOutput(tshark, "-n", "-r", pcap, "-Y", filter)
+		if err != nil || strings.TrimSpace(out) == "" {
+			t.Errorf("no %s in the capture (%s): %v", what, filter, err)
+		}
 	}
 }
