@@ -188,6 +188,7 @@ func (c *winsClient) readLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(acceptPauseMin) // an error that persists must not spin
 			continue
 		}
 		r, err := wire.DecodeNSReply(buf[:n])
@@ -334,7 +335,8 @@ func (c *winsClient) keep(s *winsServer, i int) {
 	was := st.status
 	log := c.log.With("server", s.addr.String(), "name", n.name.String())
 	switch {
-	case errors.Is(err, errNoAnswer):
+	case err != nil:
+		// No answer, or the request could not be sent (no route).
 		select {
 		case <-c.stop:
 			return
@@ -343,15 +345,16 @@ func (c *winsClient) keep(s *winsServer, i int) {
 		st.delay = min(max(2*st.delay, winsRetryFirst), winsRetryMax)
 		st.next = now.Add(st.delay)
 		if was != WINSNoAnswer {
-			log.Warn("WINS server does not answer; serving the name by broadcast, trying again later", "op", p.Opcode.String(), "retry_in", st.delay)
+			args := []any{"op", p.Opcode.String(), "retry_in", st.delay}
+			if !errors.Is(err, errNoAnswer) {
+				args = append(args, "err", err)
+			}
+			log.Warn("WINS server does not answer; serving the name by broadcast, trying again later", args...)
 		}
 		// Registered or not, the next try is a registration: a server
 		// that forgot the name takes it so, and one that did not takes
 		// a registration from its holder as a refresh.
 		st.status = WINSNoAnswer
-	case err != nil:
-		st.next = now.Add(winsRetryRefused)
-		log.Error("WINS request failed", "err", err)
 	case r.Kind == wire.ReplyPositive:
 		st.delay = 0
 		st.rcode, st.owner = 0, netip.Addr{}

@@ -174,6 +174,14 @@ func TestWINSAcrossSubnets(t *testing.T) {
 	if !capture.WaitFor("Capturing on", 15*time.Second) {
 		t.Fatalf("tshark did not start capturing:\n%s", capture.Output())
 	}
+	// tshark says so before it captures: ask until it sees a query.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(capture.Output(), "PROBE<00>"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("tshark does not capture:\n%s", capture.Output())
+		}
+		_ = a.Command("nmblookup", "-U", wins.Addr.String(), "--recursion", "PROBE").Run()
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	da := startDaemon(t, a, "LABGROUP", "--wins", wins.Addr.String())
 	db := startDaemon(t, b, "LABGROUP", "--wins", wins.Addr.String())
