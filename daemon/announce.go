@@ -121,6 +121,12 @@ func (d *Daemon) announce(periodicity time.Duration) {
 			d.log.Warn("send host announcement", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup, "interface", ifc.Name, "err", err)
 			continue
 		}
+		if i == d.mcastOut {
+			// Browsers on the subnets the group reaches hear it too.
+			if err := d.sendMulticast(b); err != nil {
+				d.log.Warn("send host announcement to the multicast group", "group", d.multicastGroup(), "err", err)
+			}
+		}
 		d.c.announcements.Add(1)
 		d.log.Debug("sent host announcement", "interface", ifc.Name, "to", d.group.WithSuffix(wire.SuffixMasterBrowser).String())
 	}

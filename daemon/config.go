@@ -71,6 +71,32 @@ type Config struct {
 	// AnnouncementRequest, so that a workgroup's computers do not all
 	// answer at once (default 5s).
 	AnnounceReplyDelay time.Duration
+	// WINS lists NetBIOS name servers (WINS: Windows Server's, or Samba's
+	// nmbd with `wins support = yes`), each an IPv4 address with an
+	// optional port (default 137). The daemon registers the computer's
+	// names (NAME<00>, <03>, <20>) and the workgroup's (WORKGROUP<00>,
+	// <1e>, as group names) with each, refreshes them before their TTL
+	// runs out and releases them at Close, and tells local clients, which
+	// then find computers on other subnets by asking the servers. A name
+	// another computer holds is logged as a conflict, and served by
+	// broadcast only.
+	WINS []string
+	// NodeType is how local clients resolve computer names: "b"
+	// (broadcast), "p" (the WINS servers only), "m" (broadcast, then WINS)
+	// or "h" (WINS, then broadcast). Default h with WINS servers, b
+	// without. It is also the owner node type of the names registered.
+	NodeType string
+	// Multicast is an IPv4 multicast group, with an optional port (default
+	// the datagram port), e.g. "239.255.13.8": the daemon joins it on its
+	// interfaces and takes the datagrams sent to it as it takes
+	// broadcasts, and local clients send each workgroup datagram (\WG,
+	// \*) once to it besides broadcasting it, so that it reaches the
+	// workgroup's mailslotd hosts on every subnet the routers forward the
+	// group to. Its announcements (Announce) go to the group too.
+	Multicast string
+	// MulticastTTL is the IP TTL of datagrams sent to the group: how many
+	// routers they may cross, less one (default 8).
+	MulticastTTL int
 	// Logger receives the daemon's logs (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -135,6 +161,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if err := c.netbiosDefaults(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -146,14 +175,20 @@ func (c Config) withDefaults() (Config, error) {
 // name-port, dgram-port, stream-port, share-ports, log-level,
 // dedup-window, announce, comment, announce-reply-delay, metrics-listen,
 // max-stream-conns, max-stream-conns-per-host, stream-header-timeout,
-// stream-body-timeout, stream-idle. The environment variables are
+// stream-body-timeout, stream-idle, wins (repeatable, or
+// comma-separated), node-type, multicast, multicast-ttl. The environment variables are
 // MAILSLOTD_ and the key in upper case with '-' as '_' (MAILSLOTD_NAME,
 // MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
 
 // SettingKeys are the keys Settings understands.
 var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram-port", "stream-port", "share-ports", "log-level", "dedup-window", "announce", "comment", "announce-reply-delay", "metrics-listen",
-	"max-stream-conns", "max-stream-conns-per-host", "stream-header-timeout", "stream-body-timeout", "stream-idle"}
+	"max-stream-conns", "max-stream-conns-per-host", "stream-header-timeout", "stream-body-timeout", "stream-idle",
+	"wins", "node-type", "multicast", "multicast-ttl"}
+
+// repeatable reports whether a key may be given more than once, each
+// value adding to the list (comma-separated in one value too).
+func repeatable(key string) bool { return key == "interface" || key == "wins" }
 
 // ReloadableKeys are the settings a running mailslotd takes from its
 // config file again on SIGHUP; the others take effect after a restart.
@@ -222,7 +257,7 @@ func ParseSettings(r io.Reader, name string) (Settings, error) {
 		if err := checkSetting(k, v); err != nil {
 			return nil, &SettingError{name, line, k, err}
 		}
-		if k == "interface" && s[k] != "" {
+		if repeatable(k) && s[k] != "" {
 			v = s[k] + "," + v
 		}
 		s[k] = v
@@ -262,6 +297,8 @@ func checkSetting(key, v string) error {
 		if err := level.UnmarshalText([]byte(v)); err != nil {
 			return fmt.Errorf("%w: %q is not debug, info, warn or error", ErrSetting, v)
 		}
+	case "wins", "node-type", "multicast", "multicast-ttl":
+		return checkNetBIOSSetting(key, v)
 	case "metrics-listen":
 		if v == "" {
 			return nil
@@ -360,6 +397,7 @@ func (s Settings) Config() (Config, slog.Level, error) {
 		}
 	}
 	c.Comment = s["comment"]
+	s.netbiosConfig(&c)
 	if v := s["log-level"]; v != "" {
 		_ = level.UnmarshalText([]byte(v))
 	}

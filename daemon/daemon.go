@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,11 @@ type Daemon struct {
 	stream *net.TCPListener
 	info   *hostinfo.Listener
 	status *hostinfo.Listener // nil if another process took its name
+	wins   *winsClient        // nil without WINS servers
+
+	mcast      netip.AddrPort // the multicast group; invalid when none
+	mcastConns []mcastConn    // sockets of the group's own port
+	mcastOut   int            // index of the datagram socket its copies go out by
 
 	slots       *slotCache
 	queues      *slotQueues
@@ -140,12 +146,22 @@ func New(cfg Config) (*Daemon, error) {
 			d.nbns = append(d.nbns, c)
 		}
 	}
+	if cfg.Multicast != "" {
+		if err := d.setupMulticast(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.StreamPort > 0 {
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{Port: cfg.StreamPort})
 		if err != nil {
 			return nil, bindError("tcp", cfg.StreamPort, err)
 		}
 		d.stream = ln
+	}
+	if len(cfg.WINS) > 0 {
+		if d.wins, err = newWINSClient(cfg, ifaces, d.name, d.group, d.log); err != nil {
+			return nil, err
+		}
 	}
 	// Local clients believe the info socket only from a mailslotd user.
 	if err := trust.Check(); err != nil {
@@ -158,6 +174,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.info, err = hostinfo.Listen(hostinfo.Info{
 		Name: cfg.Name, Workgroup: cfg.Workgroup,
 		NamePort: cfg.NamePort, DgramPort: cfg.DgramPort, StreamPort: cfg.StreamPort,
+		WINS: strings.Join(cfg.WINS, ","), Node: cfg.NodeType, Multicast: cfg.Multicast, MulticastTTL: cfg.MulticastTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -190,6 +207,10 @@ func (d *Daemon) Serve() error {
 		d.wg.Add(1)
 		go d.dgramLoop(d.ifaces[i], c)
 	}
+	for _, m := range d.mcastConns {
+		d.wg.Add(1)
+		go d.dgramLoop(m.ifc, m.c)
+	}
 	for i, c := range d.nbns {
 		d.wg.Add(1)
 		go d.nameLoop(d.ifaces[i], c)
@@ -202,6 +223,9 @@ func (d *Daemon) Serve() error {
 		d.wg.Add(1)
 		go d.announceLoop()
 	}
+	if d.wins != nil {
+		d.wins.run()
+	}
 	d.mu.Unlock()
 	var names []string
 	for _, ifc := range d.ifaces {
@@ -209,7 +233,8 @@ func (d *Daemon) Serve() error {
 	}
 	d.log.Info("mailslotd serving", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup,
 		"interfaces", names, "dgram_port", d.cfg.DgramPort, "name_port", d.cfg.NamePort,
-		"stream_port", d.cfg.StreamPort, "share_ports", d.cfg.SharePorts, "announce", d.cfg.Announce)
+		"stream_port", d.cfg.StreamPort, "share_ports", d.cfg.SharePorts, "announce", d.cfg.Announce,
+		"wins", d.cfg.WINS, "node_type", d.cfg.NodeType, "multicast", d.cfg.Multicast)
 	<-d.done
 	d.wg.Wait()
 	return ErrClosed
@@ -227,6 +252,9 @@ func (d *Daemon) Close() error {
 		c.Close()
 	}
 	d.mu.Unlock()
+	if d.wins != nil {
+		d.wins.close() // releases our names while the name port still answers
+	}
 	d.closeSockets()
 	close(d.done)
 	d.wg.Wait()
@@ -242,6 +270,9 @@ func (d *Daemon) closeSockets() {
 	for _, c := range d.nbns {
 		c.Close()
 	}
+	for _, m := range d.mcastConns {
+		m.c.Close()
+	}
 	if d.stream != nil {
 		d.stream.Close()
 	}
@@ -250,6 +281,9 @@ func (d *Daemon) closeSockets() {
 	}
 	if d.status != nil {
 		d.status.Close()
+	}
+	if d.wins != nil {
+		d.wins.conn.Close()
 	}
 }
 

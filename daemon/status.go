@@ -42,6 +42,12 @@ type Status struct {
 	// SlotsHidden is set when the asker may not see slot names (see
 	// hostinfo.ListenStatus).
 	SlotsHidden bool `json:"slots_hidden,omitempty"`
+	// NodeType is how local clients resolve names (B, P, M or H); WINS
+	// the state of each name at each WINS server; Multicast the group
+	// workgroup datagrams also go to (GROUP:PORT).
+	NodeType  string     `json:"node_type,omitempty"`
+	WINS      []WINSName `json:"wins,omitempty"`
+	Multicast string     `json:"multicast,omitempty"`
 }
 
 // IfaceStatus is one interface the daemon serves.
@@ -103,6 +109,7 @@ func (d *Daemon) Status() Status {
 		Version: version.Get(), Stats: d.Stats(),
 		DedupEntries: d.dedup.len(), DedupWindow: Duration(d.dedup.getWindow()),
 		RelaySlots: d.slots.len(),
+		NodeType:   d.cfg.NodeType, WINS: d.wins.status(), Multicast: d.cfg.Multicast,
 	}
 	for _, ifc := range d.ifaces {
 		st.Interfaces = append(st.Interfaces, IfaceStatus{Name: ifc.Name, Addr: ifc.Addr.String(), Broadcast: ifc.Broadcast.String()})

@@ -19,6 +19,7 @@
 //	slot_queue_depth{slot}         records waiting for a slot in the daemon (when it queues)
 //	dedup_entries, relay_slots     datagrams remembered; slots with a relay connection
 //	start_time_seconds, build_info{version,revision,goversion}
+//	wins_names{server,state}       names at each WINS server, by state: registered, conflict, ...
 package metrics
 
 import (
@@ -55,6 +56,7 @@ var (
 	descDedupSize   = prometheus.NewDesc("mailslotd_dedup_entries", "Datagrams the duplicate filter remembers now.", nil, nil)
 	descRelaySlots  = prometheus.NewDesc("mailslotd_relay_slots", "Local slots the daemon holds a relay connection to.", nil, nil)
 	descStart       = prometheus.NewDesc("mailslotd_start_time_seconds", "When the daemon started, in seconds since the Unix epoch.", nil, nil)
+	descWINSNames   = prometheus.NewDesc("mailslotd_wins_names", "This computer's NetBIOS names at each WINS server, by state: registering, registered, conflict (another computer holds it), refused, no answer, released.", []string{"server", "state"}, nil)
 	descBuild       = prometheus.NewDesc("mailslotd_build_info", "The daemon's build: module version, vcs revision, Go version (always 1).", []string{"version", "revision", "goversion"}, nil)
 )
 
@@ -70,7 +72,7 @@ func NewCollector(status func() daemon.Status) *Collector { return &Collector{st
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDatagrams, descDedup, descRecords, descStreamRecs, descStreamErrs,
 		descStreamConns, descNameQueries, descAnnounce, descSlotRecs, descSlotQueue, descDedupSize, descRelaySlots,
-		descStart, descBuild} {
+		descStart, descBuild, descWINSNames} {
 		ch <- d
 	}
 }
@@ -116,7 +118,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRelaySlots, float64(st.RelaySlots))
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
 	gauge(descBuild, 1, st.Version.Version, st.Version.Revision, st.Version.GoVersion)
+	// Every state of every server, 0 included, so that a name leaving a
+	// state shows. Servers come from the configuration, not the network.
+	wins := map[[2]string]int{}
+	for _, n := range st.WINS {
+		for _, state := range winsStates {
+			wins[[2]string{n.Server, state}] += 0
+		}
+		wins[[2]string{n.Server, n.State}]++
+	}
+	for k, n := range wins {
+		gauge(descWINSNames, float64(n), k[0], k[1])
+	}
 }
+
+// winsStates are the states a name has at a WINS server.
+var winsStates = []string{daemon.WINSRegistering, daemon.WINSRegistered, daemon.WINSConflict,
+	daemon.WINSRefused, daemon.WINSNoAnswer, daemon.WINSReleased}
 
 // Registry returns a registry with the collector and Go's runtime and
 // process collectors.

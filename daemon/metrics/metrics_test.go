@@ -26,6 +26,11 @@ func fakeStatus() daemon.Status {
 			{Path: "evil\x1b[2J\"\n", Delivered: 1, QueueDepth: 4},
 		},
 		OtherSlots: &daemon.SlotStats{Delivered: 9, Dropped: 2, QueueDepth: -1},
+		WINS: []daemon.WINSName{
+			{Server: "10.0.0.5:137", Name: "HOSTA<00>", State: daemon.WINSConflict},
+			{Server: "10.0.0.5:137", Name: "HOSTA<03>", State: daemon.WINSRegistered},
+			{Server: "10.0.0.5:137", Name: "HOSTA<20>", State: daemon.WINSRegistered},
+		},
 	}
 }
 
@@ -51,6 +56,19 @@ mailslotd_slot_queue_depth{slot="evil\\x1b[2J\"\\n"} 4
 mailslotd_stream_connections 3
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "mailslotd_records_total", "mailslotd_slot_queue_depth", "mailslotd_stream_connections"); err != nil {
+		t.Fatal(err)
+	}
+	wins := `
+# HELP mailslotd_wins_names This computer's NetBIOS names at each WINS server, by state: registering, registered, conflict (another computer holds it), refused, no answer, released.
+# TYPE mailslotd_wins_names gauge
+mailslotd_wins_names{server="10.0.0.5:137",state="conflict"} 1
+mailslotd_wins_names{server="10.0.0.5:137",state="no answer"} 0
+mailslotd_wins_names{server="10.0.0.5:137",state="refused"} 0
+mailslotd_wins_names{server="10.0.0.5:137",state="registered"} 2
+mailslotd_wins_names{server="10.0.0.5:137",state="registering"} 0
+mailslotd_wins_names{server="10.0.0.5:137",state="released"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wins), "mailslotd_wins_names"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(c, "mailslotd_slot_records_total"); n != 6 {

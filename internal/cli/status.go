@@ -88,6 +88,25 @@ func printStatus(w io.Writer, st *daemon.Status) error {
 	fmt.Fprintf(tw, "dedup window\t%s (%d datagrams remembered)\n", st.DedupWindow.String(), st.DedupEntries)
 	fmt.Fprintf(tw, "stream connections\t%d open\n", st.StreamConnections)
 	fmt.Fprintf(tw, "relayed slots\t%d connected\n", st.RelaySlots)
+	if st.NodeType != "" {
+		fmt.Fprintf(tw, "node type\t%s\n", p(st.NodeType))
+	}
+	if st.Multicast != "" {
+		fmt.Fprintf(tw, "multicast group\t%s\n", p(st.Multicast))
+	}
+	for _, n := range st.WINS {
+		state := n.State
+		if n.RCode != "" {
+			state += " " + n.RCode
+		}
+		if n.Owner != "" {
+			state += " (held by " + n.Owner + ")"
+		}
+		if n.State == daemon.WINSRegistered {
+			state += " (ttl " + n.TTL.String() + ")"
+		}
+		fmt.Fprintf(tw, "wins %s\t%s %s\n", p(n.Server), p(n.Name), p(state))
+	}
 	s := st.Stats
 	fmt.Fprintln(tw)
 	for _, c := range []struct {

@@ -28,6 +28,11 @@ func TestPrintStatus(t *testing.T) {
 			{Path: "evil\x1b[2J\tx", Delivered: 2, QueueDepth: 7},
 		},
 		OtherSlots: &daemon.SlotStats{Delivered: 5, QueueDepth: -1},
+		NodeType:   "H", Multicast: "239.255.13.8:138",
+		WINS: []daemon.WINSName{
+			{Server: "10.0.0.5:137", Name: "HOSTA<00>", State: daemon.WINSRegistered, TTL: daemon.Duration(6 * time.Hour)},
+			{Server: "10.0.0.5:137", Name: "HOSTA<03>", State: daemon.WINSConflict, RCode: "ACT_ERR", Owner: "10.0.1.7"},
+		},
 	}
 	var out bytes.Buffer
 	if err := printStatus(&out, &st); err != nil {
@@ -37,6 +42,8 @@ func TestPrintStatus(t *testing.T) {
 	words := strings.Join(strings.Fields(text), " ")
 	for _, want := range []string{"computer HOSTA", "ports name off, datagram 138/udp, stream 1138/tcp", "(up 1h0m0s)",
 		"interface eth0 10.0.0.1 (broadcast 10.0.0.255)", "records delivered 12", "slot full 3",
+		"node type H multicast group 239.255.13.8:138", "wins 10.0.0.5:137 HOSTA<00> registered (ttl 6h0m0s)",
+		"wins 10.0.0.5:137 HOSTA<03> conflict ACT_ERR (held by 10.0.1.7)",
 		`SLOT DELIVERED DROPPED QUEUED app\jobs 10 3 - evil\x1b[2J\tx 2 0 7 (256+ others) 5 0 -`} {
 		if !strings.Contains(words, want) {
 			t.Errorf("status does not say %q:\n%s", want, text)

@@ -165,7 +165,7 @@ func ConfPage(daemon string, h Help, keys []string, path, example, version strin
 	r.line(".SH DESCRIPTION")
 	r.para(daemon + " reads its settings from the file that --config names (the systemd unit names " + path + "). " +
 		"One setting a line, key = value; # starts a comment, to the end of the line; blank lines are ignored; " +
-		"keys are the flag names of " + daemon + "(8) and ignore case. interface may be given on several lines. " +
+		"keys are the flag names of " + daemon + "(8) and ignore case. interface and wins may be given on several lines. " +
 		"An unknown key stops " + daemon + " with the file and line named.")
 	r.para("The environment variable " + strings.ToUpper(daemon) + "_KEY (the key in upper case, - as _) overrides a key of the file, " +
 		"and a flag overrides both.")

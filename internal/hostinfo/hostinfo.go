@@ -36,24 +36,6 @@ import (
 // Addr is the abstract socket mailslotd answers on.
 const Addr = "@mailslotd/v1/info"
 
-// Default ports.
-const (
-	DefaultNamePort   = 137
-	DefaultDgramPort  = 138
-	DefaultStreamPort = 1138
-	DefaultWorkgroup  = "WORKGROUP"
-)
-
-// Info is what a client needs to speak as its computer.
-type Info struct {
-	Name       string `json:"name"`      // NetBIOS computer name
-	Workgroup  string `json:"workgroup"` // primary domain for `\\*`
-	NamePort   int    `json:"name_port"`
-	DgramPort  int    `json:"dgram_port"`
-	StreamPort int    `json:"stream_port"`
-	Daemon     bool   `json:"-"` // a mailslotd answered
-}
-
 // StatusAddr is the abstract socket mailslotd tells its status on (see
 // ListenStatus and AskStatus).
 const StatusAddr = "@mailslotd/v1/status"

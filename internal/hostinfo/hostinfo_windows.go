@@ -16,24 +16,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// Default ports.
-const (
-	DefaultNamePort   = 137
-	DefaultDgramPort  = 138
-	DefaultStreamPort = 1138
-	DefaultWorkgroup  = "WORKGROUP"
-)
-
-// Info is what a client needs to speak as its computer.
-type Info struct {
-	Name       string `json:"name"`      // NetBIOS computer name
-	Workgroup  string `json:"workgroup"` // primary domain for `\\*`
-	NamePort   int    `json:"name_port"`
-	DgramPort  int    `json:"dgram_port"`
-	StreamPort int    `json:"stream_port"`
-	Daemon     bool   `json:"-"` // a mailslotd answered: never on Windows
-}
-
 // Lookup returns who this computer is, as Windows tells it, with the
 // default ports.
 func Lookup() Info {

@@ -8,6 +8,10 @@
 // programs in the hosts (mailslotd, nmbd, the mailslot CLI) with
 // Host.Command and Host.Start, and Go code with Host.Run.
 //
+// NewRouter joins LANs into a routed network: a namespace that forwards
+// IPv4 between them, with an address on each, as the default gateway of
+// their hosts; it can run a multicast router (smcroute) too.
+//
 // Everything is torn down at the test's cleanup, even when it fails.
 // Names carry the test process's pid, so that packages testing at the
 // same time never meet; New removes leftovers of dead processes.
@@ -54,6 +58,7 @@ type LAN struct {
 	subnet int    // third octet of the LAN's addresses
 	mu     sync.Mutex
 	hosts  []*Host
+	gw     netip.Addr // the default gateway of its hosts (NewRouter), if any
 }
 
 // Host is one computer of the LAN.
@@ -127,7 +132,18 @@ func (l *LAN) AddHost(name string) *Host {
 	l.ip(h.NS, "addr", "add", h.Addr.String()+"/24", "brd", h.Broadcast.String(), "dev", h.Iface)
 	l.ip(h.NS, "link", "set", h.Iface, "up")
 	l.ip(h.NS, "link", "set", "lo", "up")
+	l.mu.Lock()
+	gw := l.gw
+	l.mu.Unlock()
+	if gw.IsValid() {
+		l.ip(h.NS, "route", "add", "default", "via", gw.String())
+	}
 	return h
+}
+
+// Subnet is the LAN's IPv4 subnet (10.213.N.0/24).
+func (l *LAN) Subnet() netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(l.subnet), 0}), 24)
 }
 
 // Hosts returns the LAN's hosts.
@@ -328,6 +344,82 @@ func (p *Proc) WaitFor(s string, d time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// Router is a namespace joined to several LANs that forwards IPv4 between
+// them. Its Host is its interface on the first LAN; Ifaces lists them all.
+// Programs run in it with Command and Start, as on a host.
+type Router struct {
+	*Host
+	Ifaces []RouterIface
+}
+
+// RouterIface is one of a router's interfaces.
+type RouterIface struct {
+	Name string     // eth0, eth1, ... in the order of the LANs
+	Addr netip.Addr // .1 of the LAN's subnet
+	LAN  *LAN
+}
+
+var routerSeq atomic.Int32
+
+// NewRouter joins the LANs through a new router namespace: an interface
+// on each LAN's bridge with address .1 of its subnet, IPv4 forwarding on,
+// and that address as the default route of every host of the LAN, those
+// added later too. The LANs' bridges stop IGMP snooping and flood
+// multicast to every port, so that a multicast router in the namespace
+// (smcroute) sees every group without taking part in IGMP. It is torn
+// down at t's cleanup.
+func NewRouter(t T, lans ...*LAN) *Router {
+	t.Helper()
+	if len(lans) == 0 {
+		t.Fatalf("lab: a router needs a LAN")
+	}
+	seq := routerSeq.Add(1)
+	ns := fmt.Sprintf("%s%d-r%d", prefix, os.Getpid(), seq)
+	l0 := lans[0]
+	t.Cleanup(func() { killNamespace(ns) })
+	l0.ip("", "netns", "add", ns)
+	l0.ip(ns, "link", "set", "lo", "up")
+	r := &Router{}
+	for i, l := range lans {
+		ifc := fmt.Sprintf("eth%d", i)
+		port := fmt.Sprintf("r%d", seq)
+		sub := l.Subnet().Addr().As4()
+		addr := netip.AddrFrom4([4]byte{sub[0], sub[1], sub[2], 1})
+		bcast := netip.AddrFrom4([4]byte{sub[0], sub[1], sub[2], 255})
+		l.ip(ns, "link", "add", ifc, "type", "veth", "peer", "name", port, "netns", l.sw)
+		l.ip(l.sw, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0")
+		l.ip(l.sw, "link", "set", port, "master", "br0", "up")
+		l.ip(ns, "addr", "add", addr.String()+"/24", "brd", bcast.String(), "dev", ifc)
+		l.ip(ns, "link", "set", ifc, "up")
+		r.Ifaces = append(r.Ifaces, RouterIface{Name: ifc, Addr: addr, LAN: l})
+		l.mu.Lock()
+		l.gw = addr
+		hosts := append([]*Host(nil), l.hosts...)
+		l.mu.Unlock()
+		for _, h := range hosts {
+			l.ip(h.NS, "route", "replace", "default", "via", addr.String())
+		}
+	}
+	first := r.Ifaces[0]
+	r.Host = &Host{Name: "router", NS: ns, Addr: first.Addr, Prefix: l0.Subnet(),
+		Broadcast: netip.AddrFrom4([4]byte{10, 213, byte(l0.subnet), 255}), Iface: first.Name, lan: l0}
+	r.SetForwarding(t, true)
+	return r
+}
+
+// SetForwarding turns the router's IPv4 forwarding on or off (unicast;
+// multicast is forwarded only while a multicast router runs).
+func (r *Router) SetForwarding(t T, on bool) {
+	t.Helper()
+	v := "0"
+	if on {
+		v = "1"
+	}
+	if out, err := r.Command("sh", "-c", "echo "+v+" >/proc/sys/net/ipv4/ip_forward").CombinedOutput(); err != nil {
+		t.Fatalf("router: net.ipv4.ip_forward=%s: %v: %s", v, err, out)
+	}
 }
 
 func setBroadcast(fd int) { _ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1) }

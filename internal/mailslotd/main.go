@@ -27,7 +27,10 @@ datagrams (UDP 138) for its NetBIOS name, its workgroup and broadcasts,
 and large records on its stream port (TCP 1138), and hands each to the
 local slot it names. It answers NetBIOS name queries (UDP 137) for its
 names, and with --announce it announces the computer to its workgroup's
-browse list. Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.
+browse list. With --wins it registers its names with WINS servers (and
+local clients find computers of other subnets there); with --multicast
+workgroup datagrams cross routers that forward the group. Binding ports
+below 1024 needs root or CAP_NET_BIND_SERVICE.
 
 Settings come from --config FILE (key = value lines), then MAILSLOTD_*
 environment variables, then flags; flags win. SIGHUP reads them again:
@@ -55,7 +58,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	flags := daemon.Settings{}
 	str := func(key, def, help string) {
 		fs.Func(key, help+" (default "+def+")", func(v string) error {
-			if key == "interface" && flags[key] != "" {
+			if (key == "interface" || key == "wins") && flags[key] != "" {
 				v = flags[key] + "," + v
 			}
 			flags[key] = v
@@ -86,6 +89,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
+	str("wins", "none", "register this computer's names with the WINS server at `ADDR`[:PORT] and resolve names there (repeatable)")
+	str("node-type", "h with --wins, else b", "how clients resolve computer names: `TYPE` b (broadcast), p (WINS), m (broadcast, then WINS), h (WINS, then broadcast)")
+	str("multicast", "off", "take workgroup datagrams sent to multicast `GROUP`[:PORT] too, and have clients send theirs to it (e.g. 239.255.13.8)")
+	str("multicast-ttl", "8", "the IP TTL of datagrams sent to the multicast group: `N` hops")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)

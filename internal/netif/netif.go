@@ -85,3 +85,23 @@ func For(ifaces []Iface, ip netip.Addr) (Iface, bool) {
 	}
 	return Iface{}, false
 }
+
+// Toward returns the interface of ifaces that datagrams to dst leave by:
+// the one whose address the routing table takes as the source for dst,
+// else the one whose subnet holds dst, else the first. ifaces must not be
+// empty.
+func Toward(ifaces []Iface, dst netip.AddrPort) Iface {
+	if c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)); err == nil {
+		a, _ := netip.AddrFromSlice(c.LocalAddr().(*net.UDPAddr).IP.To4())
+		c.Close()
+		for _, ifc := range ifaces {
+			if ifc.Addr == a {
+				return ifc
+			}
+		}
+	}
+	if ifc, ok := For(ifaces, dst.Addr()); ok {
+		return ifc
+	}
+	return ifaces[0]
+}

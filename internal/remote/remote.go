@@ -24,6 +24,7 @@ import (
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"github.com/mailslot-go/mailslot/internal/stream"
 	"github.com/mailslot-go/mailslot/internal/wire"
+	"golang.org/x/net/ipv4"
 )
 
 // MaxStreamRecord is the largest record sent over a connection.
@@ -54,6 +55,11 @@ type Writer struct {
 
 	dgMu  sync.Mutex // guards dgBuf
 	dgBuf []byte     // a unicast datagram, reused
+
+	// mcast is the multicast group a group's datagrams also go to (see
+	// hostinfo.Info.Multicast), once, from mcastIf; invalid when none.
+	mcast   netip.AddrPort
+	mcastIf netif.Iface
 }
 
 var nextID atomic.Uint32
@@ -91,7 +97,7 @@ func Open(host, path string) (*Writer, error) {
 	// the browser's \MAILSLOT\BROWSE.
 	path = upperASCII(path)
 	w := &Writer{host: host, path: path, self: self, ifaces: ifaces, dst: dst}
-	if w.res, err = resolve(target, self.Workgroup, ifaces, self.NamePort); err != nil {
+	if w.res, err = resolve(target, self, ifaces); err != nil {
 		return nil, err
 	}
 	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
@@ -106,7 +112,49 @@ func Open(host, path string) (*Writer, error) {
 	if w.udp, err = listenBroadcast(); err != nil {
 		return nil, err
 	}
+	if group, ok := self.MulticastGroup(); ok && w.res.Group {
+		if err := w.joinMulticast(group, self.MulticastTTL); err != nil {
+			w.udp.Close()
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+// defaultMulticastTTL is the TTL of multicast datagrams when mailslotd
+// names none.
+const defaultMulticastTTL = 8
+
+// joinMulticast readies the socket to send a group's datagrams to the
+// multicast group too: from the interface the routing table takes to it
+// (or the first), ttl hops, and not back to this computer, which hears
+// the broadcast copy.
+func (w *Writer) joinMulticast(group netip.AddrPort, ttl int) error {
+	if ttl <= 0 {
+		ttl = defaultMulticastTTL
+	}
+	w.mcast, w.mcastIf = group, netif.Toward(w.ifaces, group)
+	ifi, err := net.InterfaceByIndex(w.mcastIf.Index)
+	if err != nil {
+		return fmt.Errorf("ready a socket for multicast group %s: interface %s: %w", group, w.mcastIf.Name, err)
+	}
+	p := ipv4.NewPacketConn(w.udp)
+	if err := p.SetMulticastTTL(ttl); err != nil {
+		return fmt.Errorf("ready a socket for multicast group %s: TTL %d: %w", group, ttl, err)
+	}
+	if err := p.SetMulticastLoopback(false); err != nil {
+		return fmt.Errorf("ready a socket for multicast group %s: no loopback: %w", group, err)
+	}
+	if err := p.SetMulticastInterface(ifi); err != nil {
+		return fmt.Errorf("ready a socket for multicast group %s on %s: %w", group, w.mcastIf.Name, err)
+	}
+	return nil
+}
+
+// Multicast returns the multicast group a group's datagrams also go to,
+// and the interface they leave by; ok is false when there is none.
+func (w *Writer) Multicast() (group netip.AddrPort, ifc netif.Iface, ok bool) {
+	return w.mcast, w.mcastIf, w.mcast.IsValid()
 }
 
 // upperASCII upper-cases the ASCII letters of s, leaving other bytes as
@@ -226,6 +274,22 @@ func (w *Writer) sendDatagram(p []byte) error {
 				continue
 			}
 			sent++
+		}
+		if w.mcast.IsValid() {
+			// Once to the multicast group, the same datagram as the
+			// broadcast on its interface: a mailslotd that hears both
+			// delivers it once (same sender, id and record).
+			b, err := w.Datagram(p, w.mcastIf, id)
+			if err != nil {
+				return err
+			}
+			if _, err := w.udp.WriteToUDPAddrPort(b, w.mcast); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("send to multicast group %s on %s: %w", w.mcast, w.mcastIf.Name, err)
+				}
+			} else {
+				sent++
+			}
 		}
 		if sent == 0 {
 			return fmt.Errorf("%w: %v", errs.Unreachable, firstErr)

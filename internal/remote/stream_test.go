@@ -116,8 +116,8 @@ func TestTooLargeForADatagramHost(t *testing.T) {
 // refused as an invalid name before any look-up (hosts file, NetBIOS
 // query, DNS) is tried.
 func TestLongComputerNameRefusedBeforeLookup(t *testing.T) {
-	defer func(f func(string, string, []netif.Iface, int) (Resolution, error)) { resolve = f }(resolve)
-	resolve = func(host, _ string, _ []netif.Iface, _ int) (Resolution, error) {
+	defer func(f func(string, hostinfo.Info, []netif.Iface) (Resolution, error)) { resolve = f }(resolve)
+	resolve = func(host string, _ hostinfo.Info, _ []netif.Iface) (Resolution, error) {
 		t.Errorf("%s was looked up", host)
 		return Resolution{}, errs.Unreachable
 	}

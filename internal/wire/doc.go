@@ -21,7 +21,10 @@
 // layers at once. Computers find each other with the NetBIOS name service
 // on UDP port 137 (RFC 1002 §4.2): NameServicePacket, with helpers for name
 // queries, their positive and negative responses, node status and name
-// registration.
+// registration; and for what a node exchanges with its NetBIOS name server
+// (WINS): registration, overwrite, refresh and release requests, the
+// server's answers (positive, negative, end-node challenge, WACK), and
+// DecodeNSReply, which says what an answer means.
 //
 // Encoders append to a caller's slice (AppendXxx(dst, ...)) so buffers can
 // be reused; with enough capacity they do not allocate. Decoders check every

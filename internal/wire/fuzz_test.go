@@ -151,6 +151,7 @@ func FuzzDecodeNameService(f *testing.F) {
 		b, _ := AppendNameService(nil, &p)
 		f.Add(b)
 	}
+	seedNameServer(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeNameService(b)
 		checkErr(t, err)
@@ -275,6 +276,78 @@ func FuzzParseName(f *testing.F) {
 		}
 		if _, err := AppendName(nil, n); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// seedNameServer adds what a node and its name server (WINS) exchange.
+func seedNameServer(f *testing.F) {
+	addr := NBAddress{Flags: NewNBFlags(false, HNode), IP: testIP}
+	reg := mustNS(NewNameServerRegistration(5, testSrc, 300000, addr))
+	for _, p := range []NameServicePacket{
+		reg,
+		mustNS(NewNameServerRegistration(6, mustScope(testGroup, "a.b"), 300000, NBAddress{Flags: NewNBFlags(true, HNode), IP: testIP})),
+		mustNS(NewNameOverwrite(7, testSrc, 1, addr, true)),
+		mustNS(NewNameRefresh(8, testSrc, 300000, addr)),
+		mustNS(NewNameRelease(9, testSrc, addr, false)),
+		mustNS(NewNameRegistrationResponse(5, testSrc, RCodeOK, 21600, addr)),
+		mustNS(NewNameRegistrationResponse(5, testSrc, RCodeActive, 0, addr)),
+		mustNS(NewEndNodeChallengeResponse(5, testSrc, 300000, addr)),
+		mustNS(NewNameReleaseResponse(9, testSrc, RCodeName, addr)),
+		NewWACK(&reg, 60),
+		NewNegativeNameQueryResponse(10, testDst, RCodeName),
+		mustNS(NewPositiveNameQueryResponse(10, testDst, 5, []NBAddress{addr, addr})),
+	} {
+		b, _ := AppendNameService(nil, &p)
+		f.Add(b)
+	}
+}
+
+// FuzzDecodeNSReply checks the reading of a name server's answers: it
+// agrees with DecodeNameService, and what it says follows from the header.
+func FuzzDecodeNSReply(f *testing.F) {
+	for _, b := range readHexLines(f, "nmbd-ns.hex") {
+		f.Add(b)
+	}
+	seedNameServer(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeNSReply(b)
+		checkErr(t, err)
+		p, perr := DecodeNameService(b)
+		if perr != nil {
+			if err == nil || err.Error() != perr.Error() {
+				t.Fatalf("DecodeNameService fails (%v), DecodeNSReply says %v", perr, err)
+			}
+			return
+		}
+		if err != nil {
+			return
+		}
+		if !p.Response || len(p.Answers) == 0 || r.TransactionID != p.TransactionID || r.RCode != p.RCode ||
+			r.Opcode != p.Opcode || r.Name != p.Answers[0].Name || r.TTL != p.Answers[0].TTL {
+			t.Fatalf("reply %+v from packet %+v", r, p)
+		}
+		switch r.Kind {
+		case ReplyWACK:
+			if p.Opcode != OpWACK || len(p.Answers[0].Data) != WACKDataLen {
+				t.Fatalf("WACK from %+v", p)
+			}
+		case ReplyNegative:
+			if p.RCode == RCodeOK {
+				t.Fatalf("negative with RCODE 0: %+v", p)
+			}
+		case ReplyPositive, ReplyChallenge:
+			if p.RCode != RCodeOK || (r.Kind == ReplyChallenge) != (p.Opcode == OpRegistration && p.Flags&FlagRecursionAvailable == 0) {
+				t.Fatalf("%v from %+v", r.Kind, p)
+			}
+			if (r.Kind == ReplyChallenge || p.Opcode == OpQuery) && len(r.Addrs) == 0 {
+				t.Fatalf("%v names no address: %+v", r.Kind, p)
+			}
+		default:
+			t.Fatalf("kind %v", r.Kind)
+		}
+		if p.Answers[0].Type == TypeNB && r.Kind != ReplyWACK && len(r.Addrs) != len(p.Answers[0].Data)/NBAddressLen {
+			t.Fatalf("%d addresses from %d bytes", len(r.Addrs), len(p.Answers[0].Data))
 		}
 	})
 }

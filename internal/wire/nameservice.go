@@ -550,3 +550,244 @@ func NewNameRegistration(id uint16, name Name, ttl uint32, addr NBAddress) (Name
 		Additional: []ResourceRecord{{Name: name, Type: TypeNB, Class: ClassIN, TTL: ttl, Data: rdata}},
 	}, nil
 }
+
+// A NetBIOS name server (NBNS; Microsoft calls it WINS) keeps the names of
+// P, M and H nodes (RFC 1001 §15, RFC 1002 §4.2.2 to §4.2.16): a node
+// registers each name with it, refreshes it before its TTL runs out and
+// releases it when it stops; other nodes ask it, by a unicast name query,
+// where a name is. The requests below are those a node sends its name
+// server; the responses those a name server sends back (a node meets them
+// when it decodes, and tests when they play the server).
+
+// nbRecordPacket is a request of one question and one additional NB
+// record for addr: registration, overwrite, refresh and release.
+func nbRecordPacket(id uint16, op NSOpcode, flags NSFlags, name Name, ttl uint32, addr NBAddress) (NameServicePacket, error) {
+	rdata, err := AppendNBAddresses(make([]byte, 0, NBAddressLen), []NBAddress{addr})
+	if err != nil {
+		return NameServicePacket{}, err
+	}
+	return NameServicePacket{
+		TransactionID: id, Opcode: op, Flags: flags,
+		Questions:  []Question{{Name: name, Type: TypeNB, Class: ClassIN}},
+		Additional: []ResourceRecord{{Name: name, Type: TypeNB, Class: ClassIN, TTL: ttl, Data: rdata}},
+	}, nil
+}
+
+// NewNameServerRegistration returns a name registration request (RFC 1002
+// §4.2.2) as a P, M or H node sends it to its name server: unicast (B
+// clear), RD set, the name as question and an additional NB record with
+// the TTL asked for and the owner's address; addr.Flags says whether the
+// name is a group (NewNBFlags).
+func NewNameServerRegistration(id uint16, name Name, ttl uint32, addr NBAddress) (NameServicePacket, error) {
+	return nbRecordPacket(id, OpRegistration, FlagRecursionDesired, name, ttl, addr)
+}
+
+// NewNameOverwrite returns a name overwrite request and demand (RFC 1002
+// §4.2.3): a registration with RD clear, which a node sends its name
+// server after an end-node challenge found the old owner gone, or
+// broadcasts (B set) to claim a name no node defended.
+func NewNameOverwrite(id uint16, name Name, ttl uint32, addr NBAddress, broadcast bool) (NameServicePacket, error) {
+	var f NSFlags
+	if broadcast {
+		f = FlagBroadcast
+	}
+	return nbRecordPacket(id, OpRegistration, f, name, ttl, addr)
+}
+
+// NewNameRefresh returns a name refresh request (RFC 1002 §4.2.4) to a
+// name server: OPCODE 8 and no NM_FLAGS (as Windows and nmbd send it; some
+// send OPCODE 9, OpRefreshAlt), the name as question and an additional NB
+// record with the TTL asked for and the owner's address.
+func NewNameRefresh(id uint16, name Name, ttl uint32, addr NBAddress) (NameServicePacket, error) {
+	return nbRecordPacket(id, OpRefresh, 0, name, ttl, addr)
+}
+
+// NewNameRelease returns a name release request (RFC 1002 §4.2.9), sent
+// to the name server, or with broadcast a name release demand (§4.2.10):
+// OPCODE 6, the name as question and an additional NB record with TTL 0
+// and the owner's address.
+func NewNameRelease(id uint16, name Name, addr NBAddress, broadcast bool) (NameServicePacket, error) {
+	var f NSFlags
+	if broadcast {
+		f = FlagBroadcast
+	}
+	return nbRecordPacket(id, OpRelease, f, name, 0, addr)
+}
+
+// nbAnswer is a response of one NB answer record for addr.
+func nbAnswer(id uint16, op NSOpcode, flags NSFlags, rcode RCode, name Name, ttl uint32, addr NBAddress) (NameServicePacket, error) {
+	rdata, err := AppendNBAddresses(make([]byte, 0, NBAddressLen), []NBAddress{addr})
+	if err != nil {
+		return NameServicePacket{}, err
+	}
+	return NameServicePacket{
+		TransactionID: id, Response: true, Opcode: op, Flags: flags, RCode: rcode,
+		Answers: []ResourceRecord{{Name: name, Type: TypeNB, Class: ClassIN, TTL: ttl, Data: rdata}},
+	}, nil
+}
+
+// NewNameRegistrationResponse returns a name server's answer to a
+// registration or a refresh: positive (RFC 1002 §4.2.5) with RCodeOK and
+// the TTL the server grants, negative (§4.2.6) with another rcode
+// (RCodeActive: another node owns the name) and TTL 0, or a name conflict
+// demand (§4.2.8) with RCodeConflict. R, OPCODE 5 (nmbd answers refreshes
+// with it too), AA, RD and RA set, one NB answer with the registered
+// address.
+func NewNameRegistrationResponse(id uint16, name Name, rcode RCode, ttl uint32, addr NBAddress) (NameServicePacket, error) {
+	return nbAnswer(id, OpRegistration, FlagAuthoritative|FlagRecursionDesired|FlagRecursionAvailable, rcode, name, ttl, addr)
+}
+
+// NewEndNodeChallengeResponse returns an end-node challenge registration
+// response (RFC 1002 §4.2.7): a name server that leaves the challenge of
+// the current owner to the registering node answers with RCODE 0 and RA
+// clear, and the owner's address. The node then queries the owner, and
+// sends a name overwrite if no positive answer comes.
+func NewEndNodeChallengeResponse(id uint16, name Name, ttl uint32, owner NBAddress) (NameServicePacket, error) {
+	return nbAnswer(id, OpRegistration, FlagAuthoritative|FlagRecursionDesired, RCodeOK, name, ttl, owner)
+}
+
+// NewNameReleaseResponse returns a name server's answer to a release
+// (RFC 1002 §4.2.11): R, OPCODE 6, AA, rcode (RCodeOK, or RCodeName for a
+// name it does not hold for that address), one NB answer with TTL 0 and
+// the address.
+func NewNameReleaseResponse(id uint16, name Name, rcode RCode, addr NBAddress) (NameServicePacket, error) {
+	return nbAnswer(id, OpRelease, FlagAuthoritative, rcode, name, 0, addr)
+}
+
+// WACKDataLen is the size of a WACK's RDATA: the request's header word.
+const WACKDataLen = 2
+
+// NewWACK returns a wait for acknowledgement response (RFC 1002 §4.2.16)
+// to the request req: the name server has the request in hand (it is
+// challenging the name's owner) and will answer within ttl seconds. R,
+// OPCODE 7, AA; one record for the request's name whose two bytes of
+// RDATA are the request's OPCODE and NM_FLAGS. The record's type is NULL,
+// as nmbd and Windows send it (the RFC's figure says NB).
+func NewWACK(req *NameServicePacket, ttl uint32) NameServicePacket {
+	var name Name
+	if len(req.Questions) > 0 {
+		name = req.Questions[0].Name
+	}
+	word := uint16(req.Opcode&0xF)<<11 | uint16(req.Flags&0x7F)<<4
+	return NameServicePacket{
+		TransactionID: req.TransactionID, Response: true, Opcode: OpWACK, Flags: FlagAuthoritative,
+		Answers: []ResourceRecord{{Name: name, Type: TypeNULL, Class: ClassIN, TTL: ttl,
+			Data: binary.BigEndian.AppendUint16(make([]byte, 0, WACKDataLen), word)}},
+	}
+}
+
+// ReplyKind is what a name server's response says about a request.
+type ReplyKind uint8
+
+// Kinds of replies.
+const (
+	// ReplyPositive: the registration, refresh, release or query
+	// succeeded (RCODE 0).
+	ReplyPositive ReplyKind = iota
+	// ReplyNegative: it failed; RCode says why (RCodeActive: another node
+	// owns the name; RCodeConflict: a name conflict demand).
+	ReplyNegative
+	// ReplyWACK: wait up to TTL seconds for the real answer, which comes
+	// with the same transaction id.
+	ReplyWACK
+	// ReplyChallenge: an end-node challenge registration response; Addrs
+	// holds the owner to challenge.
+	ReplyChallenge
+)
+
+// String names the kind.
+func (k ReplyKind) String() string {
+	switch k {
+	case ReplyPositive:
+		return "positive"
+	case ReplyNegative:
+		return "negative"
+	case ReplyWACK:
+		return "wait for acknowledgement"
+	case ReplyChallenge:
+		return "end-node challenge"
+	}
+	return "ReplyKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// String returns the RFC's name of the rcode ("NAM_ERR") or its number.
+func (r RCode) String() string {
+	names := [...]string{"OK", "FMT_ERR", "SRV_ERR", "NAM_ERR", "IMP_ERR", "RFS_ERR", "ACT_ERR", "CFT_ERR"}
+	if int(r) < len(names) {
+		return names[r]
+	}
+	return "RCODE(" + strconv.Itoa(int(r)) + ")"
+}
+
+// NSReply is a name server's response to a registration, overwrite,
+// refresh, release or name query, as a node reads it.
+type NSReply struct {
+	TransactionID uint16
+	Opcode        NSOpcode // of the response (OpWACK for a WACK)
+	Kind          ReplyKind
+	RCode         RCode
+	Name          Name        // the answer's RR_NAME
+	TTL           uint32      // granted TTL; for a WACK, the seconds to wait
+	Addrs         []NBAddress // the NB answer's entries (nil for NULL records)
+	// WaitingFor is, for a WACK, the OPCODE of the request it holds, from
+	// its RDATA.
+	WaitingFor NSOpcode
+}
+
+// DecodeNSReply decodes b as a name server's response and says what it
+// means: the first answer record carries the name, TTL and addresses (for
+// an NB record) or the request's header word (for a WACK). It returns
+// ErrUnsupported for a request, or for a response that is neither to a
+// query, registration, refresh or release nor a WACK (a node status
+// response, a multi-homed registration), and ErrMalformed for one without
+// an answer or whose RDATA does not fit its type. The caller matches
+// TransactionID and Name with its request.
+func DecodeNSReply(b []byte) (NSReply, error) {
+	p, err := DecodeNameService(b)
+	if err != nil {
+		return NSReply{}, err
+	}
+	r := NSReply{TransactionID: p.TransactionID, Opcode: p.Opcode, RCode: p.RCode}
+	if !p.Response {
+		return r, fieldErr(ErrUnsupported, "nbns", "R", 2, "a request, not a response")
+	}
+	switch p.Opcode {
+	case OpQuery, OpRegistration, OpRefresh, OpRefreshAlt, OpRelease, OpWACK:
+	default:
+		return r, fieldErr(ErrUnsupported, "nbns", "OPCODE", 2, "a "+p.Opcode.String()+" response")
+	}
+	if len(p.Answers) == 0 {
+		return r, fieldErr(ErrMalformed, "nbns", "ANCOUNT", 6, "a response with no answer")
+	}
+	a := &p.Answers[0]
+	r.Name, r.TTL = a.Name, a.TTL
+	if p.Opcode == OpWACK {
+		if len(a.Data) != WACKDataLen {
+			return r, fieldErr(ErrMalformed, "nbns", "RDLENGTH", -1,
+				"a WACK's RDATA is 2 bytes, not "+strconv.Itoa(len(a.Data)))
+		}
+		r.Kind = ReplyWACK
+		r.WaitingFor = NSOpcode(a.Data[0] >> 3 & 0xF)
+		return r, nil
+	}
+	if p.Opcode == OpQuery && a.Type == TypeNBSTAT {
+		return r, fieldErr(ErrUnsupported, "nbns", "RR_TYPE", -1, "a node status response")
+	}
+	if a.Type == TypeNB {
+		if r.Addrs, err = DecodeNBAddresses(a.Data); err != nil {
+			return r, err
+		}
+	}
+	switch {
+	case p.RCode != RCodeOK:
+		r.Kind = ReplyNegative
+	case p.Opcode == OpRegistration && p.Flags&FlagRecursionAvailable == 0:
+		r.Kind = ReplyChallenge
+		if len(r.Addrs) == 0 {
+			return r, fieldErr(ErrMalformed, "nbns", "RDATA", -1, "an end-node challenge that names no owner")
+		}
+	case p.Opcode == OpQuery && len(r.Addrs) == 0:
+		return r, fieldErr(ErrMalformed, "nbns", "RDATA", -1, "a positive query response with no address")
+	}
+	return r, nil
+}

@@ -117,7 +117,7 @@ var tsharkFields = []string{
 	"browser.period", "browser.server_type", "browser.sig", "browser.election.version",
 	"nbns.id", "nbns.flags", "nbns.flags.opcode", "nbns.flags.rcode", "nbns.count.queries",
 	"nbns.count.answers", "nbns.count.add_rr", "nbns.name", "nbns.type", "nbns.addr", "nbns.ttl",
-	"nbns.number_of_names", "nbns.netbios_name",
+	"nbns.number_of_names", "nbns.netbios_name", "nbns.nb_flags.group", "nbns.nb_flags.ont",
 	"_ws.malformed", "_ws.expert.severity", "_ws.expert.message", "frame.protocols",
 }
 
@@ -252,6 +252,10 @@ func TestTsharkGolden(t *testing.T) {
 		{Name: MustName("LABGROUP", 0), Flags: NewNameFlags(true, BNode)},
 	}, UnitID: [6]byte{2, 0, 0, 0, 0, 1}}
 	addr := []NBAddress{{Flags: NewNBFlags(false, BNode), IP: ip}}
+	hAddr := NBAddress{Flags: NewNBFlags(false, HNode), IP: ip}
+	gAddr := NBAddress{Flags: NewNBFlags(true, HNode), IP: ip}
+	winsOwner := netip.MustParseAddr("10.213.8.10")
+	winsReg := mustNS(NewNameServerRegistration(0x4247, src, 300000, hAddr))
 
 	frames := []goldenFrame{
 		{"unique write, 100 bytes", dgm(hdr(DirectUnique, 1, receiver),
@@ -329,6 +333,42 @@ func TestTsharkGolden(t *testing.T) {
 		{"name registration", ns(mustNS(NewNameRegistration(0x4245, src, 300000, addr[0]))), 137,
 			map[string]string{"nbns.flags": "0x2910", "nbns.flags.opcode": "5", "nbns.count.add_rr": "1",
 				"nbns.name": "MAILSLOTHOST<00>,MAILSLOTHOST<00>", "nbns.addr": "10.213.7.2"}},
+
+		// A node and its name server (WINS).
+		{"name query to a server", ns(NewNameQuery(0x4246, receiver.WithSuffix(0), false)), 137,
+			map[string]string{"nbns.flags": "0x0100", "nbns.flags.opcode": "0", "nbns.name": "RECEIVER<00>", "nbns.count.queries": "1"}},
+		{"registration to a server", ns(mustNS(NewNameServerRegistration(0x4247, src, 300000, hAddr))), 137,
+			map[string]string{"nbns.flags": "0x2900", "nbns.flags.opcode": "5", "nbns.count.queries": "1", "nbns.count.add_rr": "1",
+				"nbns.name": "MAILSLOTHOST<00>,MAILSLOTHOST<00>", "nbns.addr": "10.213.7.2", "nbns.ttl": "300000",
+				"nbns.nb_flags.group": "0", "nbns.nb_flags.ont": "3"}},
+		{"registration of a group to a server", ns(mustNS(NewNameServerRegistration(0x4248, MustName("LABGROUP", 0x1e), 300000, gAddr))), 137,
+			map[string]string{"nbns.flags": "0x2900", "nbns.name": "LABGROUP<1e>,LABGROUP<1e>", "nbns.nb_flags.group": "1"}},
+		{"name overwrite", ns(mustNS(NewNameOverwrite(0x4249, src, 300000, hAddr, false))), 137,
+			map[string]string{"nbns.flags": "0x2800", "nbns.flags.opcode": "5", "nbns.addr": "10.213.7.2"}},
+		{"name refresh", ns(mustNS(NewNameRefresh(0x424a, src, 300000, hAddr))), 137,
+			map[string]string{"nbns.flags": "0x4000", "nbns.flags.opcode": "8", "nbns.count.add_rr": "1",
+				"nbns.name": "MAILSLOTHOST<00>,MAILSLOTHOST<00>", "nbns.ttl": "300000", "nbns.addr": "10.213.7.2"}},
+		{"name release", ns(mustNS(NewNameRelease(0x424b, src, hAddr, false))), 137,
+			map[string]string{"nbns.flags": "0x3000", "nbns.flags.opcode": "6", "nbns.count.add_rr": "1", "nbns.ttl": "0",
+				"nbns.name": "MAILSLOTHOST<00>,MAILSLOTHOST<00>", "nbns.addr": "10.213.7.2"}},
+		{"name release demand", ns(mustNS(NewNameRelease(0x424c, src, hAddr, true))), 137,
+			map[string]string{"nbns.flags": "0x3010", "nbns.flags.opcode": "6"}},
+		{"positive registration response", ns(mustNS(NewNameRegistrationResponse(0x4247, src, RCodeOK, 21600, hAddr))), 137,
+			map[string]string{"nbns.flags": "0xad80", "nbns.flags.rcode": "0", "nbns.count.answers": "1", "nbns.ttl": "21600",
+				"nbns.name": "MAILSLOTHOST<00>", "nbns.addr": "10.213.7.2"}},
+		{"negative registration response", ns(mustNS(NewNameRegistrationResponse(0x4247, src, RCodeActive, 0, hAddr))), 137,
+			map[string]string{"nbns.flags": "0xad86", "nbns.flags.rcode": "6", "nbns.count.answers": "1"}},
+		{"name conflict demand", ns(mustNS(NewNameRegistrationResponse(0x4247, src, RCodeConflict, 0, hAddr))), 137,
+			map[string]string{"nbns.flags": "0xad87", "nbns.flags.rcode": "7"}},
+		{"end-node challenge response", ns(mustNS(NewEndNodeChallengeResponse(0x4247, src, 300000, NBAddress{Flags: NewNBFlags(false, HNode), IP: winsOwner}))), 137,
+			map[string]string{"nbns.flags": "0xad00", "nbns.flags.rcode": "0", "nbns.addr": winsOwner.String()}},
+		{"WACK", ns(NewWACK(&winsReg, 60)), 137,
+			map[string]string{"nbns.flags": "0xbc00", "nbns.flags.opcode": "7", "nbns.count.answers": "1", "nbns.ttl": "60",
+				"nbns.name": "MAILSLOTHOST<00>", "nbns.type": "10"}},
+		{"positive release response", ns(mustNS(NewNameReleaseResponse(0x424b, src, RCodeOK, hAddr))), 137,
+			map[string]string{"nbns.flags": "0xb400", "nbns.flags.opcode": "6", "nbns.flags.rcode": "0", "nbns.addr": "10.213.7.2"}},
+		{"negative release response", ns(mustNS(NewNameReleaseResponse(0x424b, src, RCodeName, hAddr))), 137,
+			map[string]string{"nbns.flags": "0xb403", "nbns.flags.rcode": "3"}},
 	}
 
 	w := newPcap()

@@ -1,0 +1,30 @@
+package hostinfo
+
+// Default ports.
+const (
+	DefaultNamePort   = 137
+	DefaultDgramPort  = 138
+	DefaultStreamPort = 1138
+	DefaultWorkgroup  = "WORKGROUP"
+)
+
+// Info is what a client needs to speak as its computer.
+type Info struct {
+	Name       string `json:"name"`      // NetBIOS computer name
+	Workgroup  string `json:"workgroup"` // primary domain for `\\*`
+	NamePort   int    `json:"name_port"`
+	DgramPort  int    `json:"dgram_port"`
+	StreamPort int    `json:"stream_port"`
+	// WINS lists the NetBIOS name servers mailslotd registers with, as
+	// ADDR:PORT separated by commas (see NameServers), and Node the node
+	// type clients resolve names by ("B", "P", "M" or "H"; empty: see
+	// NodeType). An Info stays comparable with ==. On Windows, where no
+	// mailslotd runs, they stay empty: names resolve as a B node.
+	WINS string `json:"wins,omitempty"`
+	Node string `json:"node_type,omitempty"`
+	// Multicast is the group workgroup datagrams also go to, as
+	// GROUP:PORT, with MulticastTTL hops (see MulticastGroup).
+	Multicast    string `json:"multicast,omitempty"`
+	MulticastTTL int    `json:"multicast_ttl,omitempty"`
+	Daemon       bool   `json:"-"` // a mailslotd answered (never on Windows)
+}
