@@ -239,7 +239,7 @@ func DecodeNameService(b []byte) (NameServicePacket, error) {
 	// A question takes at least 6 bytes (a pointer, type, class), a record
 	// 12: refuse counts the buffer cannot hold before allocating for them.
 	if min := NSHeaderSize + 6*qd + 12*(an+ns+ar); min > len(b) {
-		return p, fieldErr(ErrShort, "nbns", "QDCOUNT", 4,
+		return p, fieldErr(ErrShort, "nbns", "QDCOUNT..ARCOUNT", 4,
 			"the counts need at least "+strconv.Itoa(min)+" bytes, the packet has "+strconv.Itoa(len(b)))
 	}
 	off := NSHeaderSize
