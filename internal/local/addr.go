@@ -30,8 +30,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // MaxRecord is the largest record the local transport carries. Windows puts
@@ -42,19 +40,6 @@ const MaxRecord = 64 << 10
 
 // DefaultQuota is the default byte quota of a slot's queue.
 const DefaultQuota = 64 << 20
-
-// addrPrefix starts every abstract address of ours. The version lets
-// another transport live beside this one.
-const addrPrefix = "@mailslot/v2/"
-
-// Addr returns the abstract socket address (Go spelling, with a leading
-// '@') of the slot with the given canonical key. Keys are hashed because
-// abstract addresses hold at most 107 bytes and mailslot names may be 255
-// characters.
-func Addr(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return addrPrefix + hex.EncodeToString(sum[:20])
-}
 
 // A relay's record (mailslotd handing on a record from the network)
 // starts with a one-byte origin length and that many bytes of origin (who
@@ -109,25 +94,17 @@ const (
 	msgQuotaFull = 'Q'
 )
 
-// rights returns the descriptors that came in a message's control data
-// (SCM_RIGHTS). The caller owns them all, and closes those it does not
-// keep: a peer may send more than it was asked for.
-func rights(oob []byte) []int {
-	var fds []int
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	for i := range cms {
-		if got, err := unix.ParseUnixRights(&cms[i]); err == nil {
-			fds = append(fds, got...)
-		}
-	}
-	return fds
-}
-
 func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
+
+// keyHash is the part of a slot's socket name that names the slot: its
+// key hashed, because socket names are short (an abstract address holds
+// at most 107 bytes, a socket's path 104 on macOS) and mailslot names
+// may be 255 characters.
+func keyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:20])
+}
 
 // Key returns the key of the slot with this path (the part after
 // `mailslot\`): names compare case-insensitively.

@@ -1,7 +1,8 @@
+//go:build linux && !mailslot_portable
+
 package local
 
 import (
-	"bufio"
 	"errors"
 	"syscall"
 	"testing"
@@ -15,18 +16,7 @@ import (
 // own, and its next Write fails.
 func TestServerDeathIsSeenAtOnce(t *testing.T) {
 	key := testKey(t)
-	cmd := helperCmd("serve", key)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("server said %q", line)
-	}
+	cmd := startServer(t, key)
 	c, err := Dial(key, DialConfig{})
 	if err != nil {
 		t.Fatal(err)

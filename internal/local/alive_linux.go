@@ -1,3 +1,5 @@
+//go:build linux && !mailslot_portable
+
 package local
 
 import (
