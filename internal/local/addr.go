@@ -19,6 +19,14 @@
 // the ring into the reader's buffer. The connection carries only wake-ups,
 // and its end tells each side that the other has gone.
 //
+// That is the Linux transport (sys_linux.go, alive_linux.go). On macOS
+// and the BSDs, and on Linux with the build tag mailslot_portable, the
+// portable transport (sys_portable.go, over package sockdir) keeps the
+// protocol and the rings but not the system objects: a pathname stream
+// socket in a shared sticky directory with an flock(2)ed lock file for
+// the name, a file for each ring, a pipe for wake-ups, and no page that
+// says the server lives.
+//
 // Records are read from the rings directly while the server keeps up.
 // When a writer's ring is full and nothing reads, the server moves the
 // records of every ring into an in-memory queue (queue.go), up to the
