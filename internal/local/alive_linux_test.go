@@ -1,5 +1,10 @@
 //go:build linux && !mailslot_portable
 
+// The Linux transport only: the page that says the server lives is a
+// robust futex in a memfd, which macOS and the BSDs do not have. The
+// portable transport's writers ask their connection instead
+// (TestPortableServerDeathSeenAtNextWrite).
+
 package local
 
 import (
