@@ -16,11 +16,13 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"github.com/mailslot-go/mailslot/internal/netif"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +107,13 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !perInterface && len(ifaces) > 1 && (cfg.DgramPort > 0 || cfg.NamePort > 0) {
+		names := make([]string, len(ifaces))
+		for i, ifc := range ifaces {
+			names[i] = ifc.Name
+		}
+		return nil, fmt.Errorf("on %s mailslotd serves one interface (a socket cannot be tied to an interface there, so sockets of two cannot share a port): choose one with --interface (found %s)", runtime.GOOS, strings.Join(names, ", "))
+	}
 	d := &Daemon{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -134,7 +143,7 @@ func New(cfg Config) (*Daemon, error) {
 			}
 			d.dgram = append(d.dgram, c)
 			if got := recvBufSize(c); got < rcvBuf && len(d.dgram) == 1 {
-				d.log.Warn("the system caps the datagram receive buffer: a burst of datagrams may be dropped; raise net.core.rmem_max (sysctl -w net.core.rmem_max=4194304) or run as root",
+				d.log.Warn("the system caps the datagram receive buffer: a burst of datagrams may be dropped; "+recvBufHint,
 					"interface", ifc.Name, "buffer_bytes", got, "wanted_bytes", rcvBuf)
 			}
 		}

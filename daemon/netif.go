@@ -26,14 +26,14 @@ func Interfaces(names []string) ([]Iface, error) { return netif.List(names) }
 
 const rcvBuf = 4 << 20
 
-// listenUDP binds the wildcard address on port, tied to one interface, so
-// that it receives that interface's broadcasts and unicasts and sends
-// from it.
+// listenUDP binds the wildcard address on port, tied to one interface
+// where the system can (bindToDevice), so that it receives that
+// interface's broadcasts and unicasts and sends from it.
 func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			if serr = unix.BindToDevice(int(fd), ifc.Name); serr != nil {
+			if serr = bindToDevice(int(fd), ifc); serr != nil {
 				return
 			}
 			if share {
@@ -44,11 +44,8 @@ func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
 				return
 			}
-			// Room for a burst: 4 MiB of datagrams waiting. As root the
-			// system's rmem_max does not cap it; otherwise it does.
-			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-			}
+			// Room for a burst: 4 MiB of datagrams waiting.
+			setRecvBuf(int(fd), rcvBuf)
 		})
 		if err != nil {
 			return err
@@ -60,6 +57,20 @@ func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 		return nil, bindError("udp", port, err)
 	}
 	return pc.(*net.UDPConn), nil
+}
+
+// rcvBufOpt returns c's SO_RCVBUF as the kernel reports it (0 if it
+// cannot tell).
+func rcvBufOpt(c *net.UDPConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	})
+	return n
 }
 
 // ErrPrivilegedPort and ErrPortInUse explain a failed bind.

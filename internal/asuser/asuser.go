@@ -83,10 +83,7 @@ func Command(t TB, uid, gid uint32, role string, args ...string) *exec.Cmd {
 	// The test's working directory (the package's source) may be closed
 	// to the other user; the copy's directory is not.
 	cmd.Dir = filepath.Dir(exe)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
-		Pdeathsig:  syscall.SIGKILL,
-	}
+	cmd.SysProcAttr = sysProcAttr(&syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}})
 	return cmd
 }
 

@@ -46,7 +46,7 @@ func RaiseNoFile() (uint64, error) {
 			return 0, err
 		}
 	}
-	return l.Cur, nil
+	return uint64(l.Cur), nil // int64 on FreeBSD
 }
 
 func openFDs() int {

@@ -155,7 +155,7 @@ func TestIdleSlotsPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	low := old
-	low.Cur = uint64(openFDs() + 50)
+	low.Cur = limitOf(openFDs()+50, low.Cur)
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestIdleSlotsPartial(t *testing.T) {
 		t.Fatalf("made %d of 200 under a limit of %d descriptors: %v", r.Made, low.Cur, r.Err)
 	}
 	var b bytes.Buffer
-	PrintIdle(&b, low.Cur, r, r)
+	PrintIdle(&b, uint64(low.Cur), r, r)
 	if !strings.Contains(b.String(), fmt.Sprintf("created %d of 200", r.Made)) {
 		t.Fatalf("the failure is not reported:\n%s", b.String())
 	}
@@ -208,3 +208,7 @@ func BenchmarkProcs(b *testing.B) {
 		})
 	}
 }
+
+// limitOf converts n to the type of an rlimit's fields (uint64 on Linux
+// and macOS, int64 on FreeBSD); like is any value of that type.
+func limitOf[T int64 | uint64](n int, like T) T { return T(n) }

@@ -163,10 +163,8 @@ func taskWake(args []string, ready func() error) (string, error) {
 		return "", err
 	}
 	rec := make([]byte, wakeSize)
-	sleep := unix.NsecToTimespec(int64(gap))
 	for i := 0; i < count; i++ {
-		// nanosleep, unlike time.Sleep, keeps sub-millisecond gaps.
-		unix.Nanosleep(&sleep, nil)
+		preciseSleep(time.Duration(gap))
 		binary.LittleEndian.PutUint64(rec, uint64(monotonic()))
 		if _, err := s.Write(rec); err != nil {
 			return "", err

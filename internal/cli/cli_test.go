@@ -226,7 +226,7 @@ func TestBenchQuick(t *testing.T) {
 // The real binary, as two processes.
 func TestBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "mailslot")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/mailslot").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", append(append([]string{"build", "-o", bin}, testenv.BuildFlags()...), "../../cmd/mailslot")...).CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	name := uniq(t)
@@ -276,7 +276,7 @@ func TestBenchNetQuick(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, c := range []string{"mailslot", "mailslotd"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "../../cmd/"+c).CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", append(append([]string{"build", "-o", filepath.Join(dir, c)}, testenv.BuildFlags()...), "../../cmd/"+c)...).CombinedOutput(); err != nil {
 			t.Fatalf("build %s: %v\n%s", c, err, out)
 		}
 	}

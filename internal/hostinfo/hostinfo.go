@@ -2,48 +2,41 @@
 
 // Package hostinfo tells clients on a computer who that computer is on
 // the LAN: the NetBIOS name, workgroup and ports of the mailslotd running
-// there. mailslotd answers on an abstract Unix socket, which belongs to
-// the network namespace, so each namespace (each computer of a test LAN)
-// has its own. With no mailslotd, Lookup falls back to the host name and
-// WORKGROUP.
+// there. On Linux mailslotd answers on an abstract Unix socket, which
+// belongs to the network namespace, so each namespace (each computer of a
+// test LAN) has its own; on macOS and the BSDs, on a socket of the
+// directory package sockdir keeps (mailslotd-info, mailslotd-status).
+// With no mailslotd, Lookup falls back to the host name and WORKGROUP.
 //
-// Any local user may bind an abstract name, so the name proves nothing:
-// a client believes the answer only if the kernel says (SO_PEERCRED) the
-// answering process runs as a user mailslotd may run as (package trust:
-// root, or MAILSLOT_DAEMON_USER), or as the client's own user. Otherwise
-// it uses the defaults, and LookupChecked says who squats the name. A
-// mailslotd that finds the name taken says who holds it.
+// Any local user may take either name first, so the name proves nothing:
+// a client believes the answer only if the kernel says (SO_PEERCRED,
+// LOCAL_PEERCRED) the answering process runs as a user mailslotd may run
+// as (package trust: root, or MAILSLOT_DAEMON_USER), or as the client's
+// own user. Otherwise it uses the defaults, and LookupChecked says who
+// squats the name. A mailslotd that finds the name taken says who holds
+// it.
 package hostinfo
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mailslot-go/mailslot/internal/sockdir"
 	"github.com/mailslot-go/mailslot/internal/trust"
-	"golang.org/x/sys/unix"
 )
-
-// Addr is the abstract socket mailslotd answers on.
-const Addr = "@mailslotd/v1/info"
-
-// StatusAddr is the abstract socket mailslotd tells its status on (see
-// ListenStatus and AskStatus).
-const StatusAddr = "@mailslotd/v1/status"
 
 // Listener answers Lookup with an Info until closed.
 type Listener struct {
-	ln   *net.UnixListener
-	done chan struct{}
+	ln    *net.UnixListener
+	claim *sockdir.Claim // what holds the name besides the socket (not on Linux)
+	done  chan struct{}
 }
 
 // Listen starts answering; the caller closes the Listener. If another
@@ -68,14 +61,11 @@ func ListenStatus(answer func(peerUID uint32) []byte) (*Listener, error) {
 // listen answers each connection to addr with answer(its peer's uid),
 // one connection at a time, each write bounded by a second.
 func listen(addr string, answer func(peerUID uint32) []byte) (*Listener, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	ln, claim, err := listenSock(addr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, holder(addr)
-		}
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, err
 	}
-	l := &Listener{ln: ln, done: make(chan struct{})}
+	l := &Listener{ln: ln, claim: claim, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		for {
@@ -100,6 +90,7 @@ func listen(addr string, answer func(peerUID uint32) []byte) (*Listener, error) 
 // Close stops answering and waits for the answering goroutine.
 func (l *Listener) Close() error {
 	err := l.ln.Close()
+	l.claim.Release()
 	<-l.done
 	return err
 }
@@ -171,85 +162,28 @@ func holder(addr string) error {
 		addr, syscall.EADDRINUSE)
 }
 
-// boundBy finds the process holding the Unix stream socket bound to addr
-// in this thread's network namespace, and the user it runs as.
-func boundBy(addr string) (pid int32, uid uint32, ok bool) {
-	f, err := os.Open("/proc/thread-self/net/unix")
-	if err != nil {
-		return 0, 0, false
-	}
-	defer f.Close()
-	// Num RefCount Protocol Flags Type St Inode Path
-	inode := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
-		if len(fl) == 8 && fl[4] == "0001" && fl[7] == addr {
-			inode = fl[6]
-			break
-		}
-	}
-	if inode == "" {
-		return 0, 0, false
-	}
-	target := "socket:[" + inode + "]"
-	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
-	for _, fd := range fds {
-		if l, err := os.Readlink(fd); err != nil || l != target {
-			continue
-		}
-		dir := filepath.Dir(filepath.Dir(fd))
-		p, err := strconv.ParseInt(filepath.Base(dir), 10, 32)
-		if err != nil {
-			continue
-		}
-		if u, ok := effectiveUID(dir); ok {
-			return int32(p), u, true
-		}
-	}
-	return 0, 0, false
-}
-
-// effectiveUID reads a process's effective uid from /proc/PID/status.
-func effectiveUID(procDir string) (uint32, bool) {
-	b, err := os.ReadFile(procDir + "/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
-			// real, effective, saved, filesystem
-			if f := strings.Fields(rest); len(f) >= 2 {
-				if n, err := strconv.ParseUint(f[1], 10, 32); err == nil {
-					return uint32(n), true
-				}
-			}
-		}
-	}
-	return 0, false
-}
-
 // PeerCred returns the process id and user of the process at the other
-// end of c, as the kernel recorded them (SO_PEERCRED): for a client's
-// connection, those of the process that made the server's socket listen.
-// The pid is as seen from this process's pid namespace (0 if the peer's
-// is not visible from it), the uid as seen from its user namespace.
+// end of c, as the kernel recorded them (SO_PEERCRED, LOCAL_PEERCRED: see
+// sockdir.PeerCred): for a client's connection, those of the process that
+// made the server's socket listen. On Linux the pid is as seen from this
+// process's pid namespace (0 if the peer's is not visible from it), the
+// uid as seen from its user namespace.
 func PeerCred(c *net.UnixConn) (pid int32, uid uint32, err error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return 0, 0, err
 	}
-	var cred *unix.Ucred
+	var cred sockdir.Cred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		cred, cerr = sockdir.PeerCred(int(fd))
 	}); err != nil {
 		return 0, 0, err
 	}
 	if cerr != nil {
-		return 0, 0, fmt.Errorf("SO_PEERCRED: %w", cerr)
+		return 0, 0, cerr
 	}
-	return cred.Pid, cred.Uid, nil
+	return cred.Pid, cred.UID, nil
 }
 
 // trustedDaemon reports whether a client believes a process of user uid

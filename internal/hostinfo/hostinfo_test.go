@@ -1,4 +1,10 @@
-//go:build !windows
+//go:build linux
+
+// Linux only: each test runs in a network namespace of its own (unshare)
+// and squats abstract socket names, which the other systems do not have.
+// There hostinfo's sockets go through package sockdir (addr_bsd.go),
+// whose Listen, Dial and lock files internal/local's portable tests
+// exercise on Linux; addr_bsd.go itself is only built and vetted here.
 
 package hostinfo
 

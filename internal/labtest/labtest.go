@@ -42,7 +42,7 @@ func BuildCmd(t lab.T, name string) string {
 		t.Fatalf("build %s: %v", name, err)
 	}
 	bin := filepath.Join(dir, name)
-	args := []string{"build", "-o", bin}
+	args := append([]string{"build", "-o", bin}, testenv.BuildFlags()...)
 	if dir := os.Getenv(CoverDirEnv); dir != "" {
 		// A coverage run (scripts/test cover): the programs the LAN tests
 		// start count what they run into the run's directory too (go test

@@ -21,6 +21,14 @@
 // the ring into the reader's buffer. The connection carries only wake-ups,
 // and its end tells each side that the other has gone.
 //
+// That is the Linux transport (sys_linux.go, alive_linux.go). On macOS
+// and the BSDs, and on Linux with the build tag mailslot_portable, the
+// portable transport (sys_portable.go, over package sockdir) keeps the
+// protocol and the rings but not the system objects: a pathname stream
+// socket in a shared sticky directory with an flock(2)ed lock file for
+// the name, a file for each ring, a pipe for wake-ups, and no page that
+// says the server lives.
+//
 // Records are read from the rings directly while the server keeps up.
 // When a writer's ring is full and nothing reads, the server moves the
 // records of every ring into an in-memory queue (queue.go), up to the
@@ -32,8 +40,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // MaxRecord is the largest record the local transport carries. Windows puts
@@ -44,19 +50,6 @@ const MaxRecord = 64 << 10
 
 // DefaultQuota is the default byte quota of a slot's queue.
 const DefaultQuota = 64 << 20
-
-// addrPrefix starts every abstract address of ours. The version lets
-// another transport live beside this one.
-const addrPrefix = "@mailslot/v2/"
-
-// Addr returns the abstract socket address (Go spelling, with a leading
-// '@') of the slot with the given canonical key. Keys are hashed because
-// abstract addresses hold at most 107 bytes and mailslot names may be 255
-// characters.
-func Addr(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return addrPrefix + hex.EncodeToString(sum[:20])
-}
 
 // A relay's record (mailslotd handing on a record from the network)
 // starts with a one-byte origin length and that many bytes of origin (who
@@ -111,25 +104,17 @@ const (
 	msgQuotaFull = 'Q'
 )
 
-// rights returns the descriptors that came in a message's control data
-// (SCM_RIGHTS). The caller owns them all, and closes those it does not
-// keep: a peer may send more than it was asked for.
-func rights(oob []byte) []int {
-	var fds []int
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	for i := range cms {
-		if got, err := unix.ParseUnixRights(&cms[i]); err == nil {
-			fds = append(fds, got...)
-		}
-	}
-	return fds
-}
-
 func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
+
+// keyHash is the part of a slot's socket name that names the slot: its
+// key hashed, because socket names are short (an abstract address holds
+// at most 107 bytes, a socket's path 104 on macOS) and mailslot names
+// may be 255 characters.
+func keyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:20])
+}
 
 // Key returns the key of the slot with this path (the part after
 // `mailslot\`): names compare case-insensitively.

@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
 package local
 
@@ -16,6 +16,7 @@ import (
 	_ "unsafe" // go:linkname
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/sockdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,8 +68,8 @@ type Conn struct {
 	tail uint64 // ours; published after each record
 	head uint64 // the server's, as last loaded
 
-	alive   []byte      // the server process's page (alive.go), or nil
-	efd     int         // the slot's eventfd, or -1
+	alive   []byte      // the server process's page (alive_linux.go), or nil
+	efd     int         // where to write wake-ups (the slot's eventfd, or its pipe), or -1
 	asking  bool        // the page's holder has ended: ask the connection at each record
 	dead    atomic.Bool // the connection has ended
 	closing atomic.Bool // Close began
@@ -79,29 +80,26 @@ type Conn struct {
 // server's user is not one this client trusts or the server refuses this
 // process's user.
 func Dial(key string, cfg DialConfig) (*Conn, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	fd, err := dialSlot(key)
 	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	if err := connect(fd, Addr(key)); err != nil {
-		unix.Close(fd)
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 			return nil, errs.NotFound
 		}
-		if errors.Is(err, syscall.EAGAIN) {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ETIMEDOUT) {
 			return nil, fmt.Errorf("%w: the server's backlog of new writers stayed full for %v", errs.Timeout, handshakeTimeout)
 		}
 		return nil, fmt.Errorf("connect to the server: %w", err)
 	}
-	// Who serves the name: the kernel's word, from when the server bound it.
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	// Who serves the name: the kernel's word, from when the server's
+	// socket began listening.
+	cred, err := sockdir.PeerCred(fd)
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("server credentials: %w", err)
 	}
-	if !cfg.trusts(cred.Uid) {
+	if !cfg.trusts(cred.UID) {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%w: the name is served by uid %d (pid %d), a user this client does not trust", errs.Permission, cred.Uid, cred.Pid)
+		return nil, fmt.Errorf("%w: the name is served by uid %d (pid %d), a user this client does not trust", errs.Permission, cred.UID, cred.Pid)
 	}
 	f := os.NewFile(uintptr(fd), "mailslot-writer")
 	fc, err := net.FileConn(f)
@@ -116,28 +114,6 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// connect connects a non-blocking socket. A Unix socket connects at once
-// or not at all; while the server's backlog is full (EAGAIN) it tries
-// again for up to handshakeTimeout, so a flood of connections delays an
-// Open but never blocks it for good.
-func connect(fd int, addr string) error {
-	sa := &unix.SockaddrUnix{Name: addr}
-	deadline := time.Now().Add(handshakeTimeout)
-	pause := 100 * time.Microsecond
-	for {
-		err := unix.Connect(fd, sa)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN && time.Now().Before(deadline):
-			time.Sleep(pause)
-			pause = min(2*pause, 10*time.Millisecond)
-			continue
-		}
-		return err
-	}
 }
 
 func (cfg *DialConfig) trusts(uid uint32) bool {
@@ -157,11 +133,11 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(msg[:], oob)
+	n, oobn, _, err := readMsg(conn, msg[:], oob)
 	if errors.Is(err, syscall.ECONNRESET) {
 		// The server closed before it read our hello: the kernel reports
 		// the reset first, then what the server sent before it closed.
-		n, oobn, _, _, err = conn.ReadMsgUnix(msg[:], oob)
+		n, oobn, _, err = readMsg(conn, msg[:], oob)
 	}
 	var flags byte
 	if n >= 3 {
@@ -228,7 +204,7 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, notFoundIfGone(err, "hand the ring to the server")
 	}
 	var ack [1]byte
-	if n, err := conn.Read(ack[:]); err != nil || n != 1 || ack[0] != msgAck {
+	if n, _, _, err := readMsg(conn, ack[:], nil); err != nil || n != 1 || ack[0] != msgAck {
 		return nil, notFoundIfGone(err, "the server did not take the ring")
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -258,34 +234,6 @@ func notFoundIfGone(err error, what string) error {
 		return fmt.Errorf("%w (the server closed while we opened it: %s)", errs.NotFound, what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// makeRing creates a sealed memfd of ringHdr+size bytes and maps it. The
-// seals keep its size fixed for good, so that the server's mapping can
-// never lose its pages under it (SIGBUS).
-func makeRing(size int) ([]byte, *os.File, error) {
-	if !validRingSize(size) {
-		return nil, nil, fmt.Errorf("ring size %d is not a power of two in %d..%d", size, MinRing, MaxRing)
-	}
-	fd, err := unix.MemfdCreate("mailslot-ring", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "mailslot-ring")
-	if err := unix.Ftruncate(fd, int64(ringHdr+size)); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("size the ring: %w", err)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("seal the ring: %w", err)
-	}
-	mem, err := unix.Mmap(fd, 0, ringHdr+size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("map the ring: %w", err)
-	}
-	return mem, f, nil
 }
 
 // MaxMessageSize returns the largest record the slot accepts.
@@ -406,14 +354,17 @@ func (c *Conn) tryPut(pre, p []byte) (uint64, bool, error) {
 	if err := c.gone(); err != nil {
 		return 0, false, err
 	}
-	if t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p); ok {
+	if t, ok := c.r.putSafe(c.tail, c.head, c.stamp(), pre, p); ok {
 		return t, true, nil
 	}
-	c.head = atomic.LoadUint64(c.r.head())
-	if c.tail-c.head > c.r.size {
-		return 0, false, fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
+	c.head = c.r.load64(offHead)
+	if c.tail-c.head > c.r.size || c.r.broken {
+		return 0, false, c.brokenErr()
 	}
-	t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p)
+	t, ok := c.r.putSafe(c.tail, c.head, c.stamp(), pre, p)
+	if c.r.broken {
+		return 0, false, c.brokenErr()
+	}
 	return t, ok, nil
 }
 
@@ -422,12 +373,20 @@ func (c *Conn) tryPut(pre, p []byte) (uint64, bool, error) {
 // taken). The caller holds mu.
 func (c *Conn) publish(t uint64) bool {
 	c.tail = t
-	atomic.StoreUint64(c.r.tail(), t)
-	return atomic.LoadUint32(c.r.readerWants()) != 0 && atomic.SwapUint32(c.r.readerWants(), 0) != 0
+	c.r.store64(offTail, t)
+	return c.r.take32(offReaderWants)
 }
 
-// wake wakes the sleeping reader: through the slot's eventfd, which the
-// reader waits on itself, else with a message on the connection.
+// brokenErr is the error of a write to a ring the server broke: it moved
+// its head past our tail, or (portable transport) cut the ring's file
+// under our mapping.
+func (c *Conn) brokenErr() error {
+	return fmt.Errorf("%w: the server broke the ring (head %d, tail %d)", errs.NotFound, c.head, c.tail)
+}
+
+// wake wakes the sleeping reader: through the slot's waker (eventfd or
+// pipe), which the reader waits on itself, else with a message on the
+// connection.
 func (c *Conn) wake() {
 	if c.efd < 0 {
 		send(c.raw, msgWake)
@@ -445,7 +404,7 @@ func (c *Conn) wake() {
 // stamp returns the record's stamp: the time, once the server asks for
 // stamps (see ring.go), else 0.
 func (c *Conn) stamp() int64 {
-	if atomic.LoadUint32(c.r.stamps()) != 0 {
+	if c.r.load32(offStamps) != 0 {
 		return nanotime()
 	}
 	return 0
@@ -453,7 +412,10 @@ func (c *Conn) stamp() int64 {
 
 // gone reports a server that has stopped serving.
 func (c *Conn) gone() error {
-	if atomic.LoadUint32(c.r.closed()) != 0 || c.dead.Load() {
+	if c.r.broken {
+		return c.brokenErr()
+	}
+	if c.r.load32(offClosed) != 0 || c.dead.Load() {
 		return fmt.Errorf("%w (the server reads this writer no more: the slot closed, or the writer broke its ring's format)", errs.NotFound)
 	}
 	if c.asking || (c.alive != nil && ownerDied(c.alive)) {
@@ -480,7 +442,7 @@ func (c *Conn) connAlive() bool {
 			if err == unix.EINTR {
 				continue
 			}
-			alive = err != nil || n == 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLRDHUP) == 0
+			alive = err != nil || n == 0 || fds[0].Revents&pollGone == 0
 			return
 		}
 	})
@@ -529,10 +491,10 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		if err := c.drainMessages(); err != nil {
 			return 0, err
 		}
-		atomic.StoreUint32(c.r.writerWaits(), 1)
-		c.head = atomic.LoadUint64(c.r.head())
-		if t, ok := c.r.put(c.tail, c.head, c.stamp(), pre, p); ok {
-			atomic.StoreUint32(c.r.writerWaits(), 0)
+		c.r.store32(offWriterWaits, 1)
+		c.head = c.r.load64(offHead)
+		if t, ok := c.r.putSafe(c.tail, c.head, c.stamp(), pre, p); ok {
+			c.r.store32(offWriterWaits, 0)
 			return t, nil
 		}
 		if err := c.gone(); err != nil {
@@ -546,7 +508,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
-				atomic.StoreUint32(c.r.writerWaits(), 0)
+				c.r.store32(offWriterWaits, 0)
 				return 0, errs.Timeout
 			}
 			wait = min(wait, left)
@@ -556,7 +518,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		switch {
 		case err != nil && isTimeout(err):
 			if timeout == 0 {
-				atomic.StoreUint32(c.r.writerWaits(), 0)
+				c.r.store32(offWriterWaits, 0)
 				return 0, errs.Timeout
 			}
 		case err != nil || n == 0:
@@ -566,8 +528,8 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 			}
 			return 0, c.gone()
 		case b[n-1] == msgQuotaFull && timeout == 0:
-			atomic.StoreUint32(c.r.writerWaits(), 0)
-			if t, ok := c.r.put(c.tail, atomic.LoadUint64(c.r.head()), c.stamp(), pre, p); ok {
+			c.r.store32(offWriterWaits, 0)
+			if t, ok := c.r.putSafe(c.tail, c.r.load64(offHead), c.stamp(), pre, p); ok {
 				return t, nil
 			}
 			return 0, errs.Timeout

@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
 package local
 
@@ -21,20 +21,16 @@ import (
 //
 // Transfer stops this Server and returns one end of a fresh socket pair.
 // Waiting in that pair are messages carrying, as SCM_RIGHTS, the slot's
-// listening socket and a memfd holding its settings, every record queued
-// in memory and, for each writer, who it is and how far its ring has been
-// read; then the writers' connections and rings, a batch a message.
+// listening socket, a file (a memfd on Linux) holding its settings, every
+// record queued in memory and, for each writer, who it is and how far its
+// ring has been read, the slot's waker and, on the portable transport,
+// the name's lock file; then the writers' connections and rings, a batch
+// a message.
 // Writers go on writing into their rings meanwhile: the new holder reads
 // on from the recorded heads, so order is kept and nothing is lost. While
 // the messages wait, the kernel holds the sockets, so the name stays
 // taken; whoever receives the file (a child through ExtraFiles, or any
 // process over a Unix socket) calls Adopt and serves the slot from there.
-
-const handoffMagic = "MAILSLOT-HANDOFF-3\n"
-
-// writerBatch is how many writers travel in one message: two descriptors
-// each, and the kernel takes at most 253 in one message.
-const writerBatch = 100
 
 // ErrNotHandoff is returned by Adopt for a file that carries no slot.
 var ErrNotHandoff = errors.New("file does not carry a mailslot hand-over")
@@ -78,9 +74,14 @@ func (s *Server) Transfer(label string) (_ *os.File, err error) {
 		}
 		s.q.Reset()
 		s.ln.Close()
-		if s.efd != nil {
-			s.efd.Close()
-			s.efd = nil
+		if err != nil {
+			s.claim.release() // the name is free
+		} else {
+			s.claim.drop() // the new holder has it
+		}
+		if s.wk != nil {
+			s.wk.close()
+			s.wk = nil
 		}
 	}()
 	state, err := s.snapshotLocked(label, moving)
@@ -94,13 +95,16 @@ func (s *Server) Transfer(label string) (_ *os.File, err error) {
 	}
 	defer lnF.Close()
 
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	pair, err := socketpair(handoffType)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
+	setPairBuffers(pair[0])
+	setPairBuffers(pair[1])
 	first := []int{int(lnF.Fd()), int(state.Fd())}
-	if s.efd != nil {
-		first = append(first, int(s.efd.Fd())) // the writers wake it
+	first = append(first, s.claim.fds()...)
+	if s.wk != nil {
+		first = append(first, s.wk.fds()...) // the writers wake it
 	}
 	err = unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(first...), nil, 0)
 	for i := 0; err == nil && i < len(moving); i += writerBatch {
@@ -113,7 +117,7 @@ func (s *Server) Transfer(label string) (_ *os.File, err error) {
 				// closed, its ring may hold records. A socket pair stands
 				// in, closed at once, so the new holder sees it gone.
 				var p [2]int
-				if p, ferr = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); ferr != nil {
+				if p, ferr = socketpair(SockType); ferr != nil {
 					err = ferr
 					break
 				}
@@ -178,16 +182,24 @@ func (d *dec) i32() int32         { return int32(d.u32()) }
 func (d *dec) dur() time.Duration { return time.Duration(d.i64()) }
 
 // snapshotLocked writes the settings, the writers' positions and the
-// queued records into a memfd.
+// queued records into a file (newStateFile).
 func (s *Server) snapshotLocked(label string, moving []*writer) (*os.File, error) {
-	fd, err := unix.MemfdCreate("mailslot-state", unix.MFD_CLOEXEC)
+	f, err := newStateFile()
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "mailslot-state")
 	var e enc
 	e.b = append(e.b, handoffMagic...)
 	e.str(label)
+	// How many descriptors of the first message, after the socket and
+	// this file, are the claim's and the waker's.
+	e.u8(uint8(len(s.claim.fds())))
+	if s.wk != nil {
+		e.u8(uint8(len(s.wk.fds())))
+	} else {
+		e.u8(0)
+	}
+	e.str(s.claim.encode())
 	e.str(s.cfg.Key)
 	e.u64(uint64(s.cfg.MaxMessageSize))
 	e.u64(uint64(s.cfg.Quota))
@@ -247,31 +259,44 @@ func Adopt(f *os.File) (*Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	buf := make([]byte, len(handoffMagic)+1)
-	fds, n, err := recvFds(raw, buf, 3)
-	if err != nil || string(buf[:n]) != handoffMagic || len(fds) < 2 || len(fds) > 3 {
+	buf := make([]byte, len(handoffMagic))
+	fds, n, err := recvFds(raw, buf, 8)
+	if err != nil || string(buf[:n]) != handoffMagic || len(fds) < 2 {
 		closeAll(fds)
 		return nil, "", ErrNotHandoff
-	}
-	var efd *os.File
-	if len(fds) == 3 {
-		efd = os.NewFile(uintptr(fds[2]), "mailslot-wake")
 	}
 	lnF := os.NewFile(uintptr(fds[0]), "mailslot-listener")
 	state := os.NewFile(uintptr(fds[1]), "mailslot-state")
 	defer lnF.Close()
 	defer state.Close()
-	cfg, q, label, moved, err := restore(state)
-	if err != nil {
-		if efd != nil {
-			efd.Close()
+	extra := fds[2:]
+	cfg, q, label, moved, st, err := restore(state)
+	if err != nil || len(extra) != st.claimFds+st.wakeFds {
+		closeAll(extra)
+		if err == nil {
+			err = fmt.Errorf("%w: %d descriptors with the slot, want %d", ErrNotHandoff, len(fds), 2+st.claimFds+st.wakeFds)
 		}
 		return nil, "", err
 	}
+	cl, err := adoptClaim(st.claim, extra[:st.claimFds])
+	if err != nil {
+		closeAll(extra)
+		return nil, "", fmt.Errorf("%w: %v", ErrNotHandoff, err)
+	}
+	var wk *waker
+	if st.wakeFds > 0 {
+		if wk, err = adoptWaker(extra[st.claimFds:]); err != nil {
+			cl.release()
+			return nil, "", fmt.Errorf("%w: %v", ErrNotHandoff, err)
+		}
+	}
 	adopted := false
 	defer func() {
-		if !adopted && efd != nil {
-			efd.Close()
+		if !adopted {
+			cl.release()
+			if wk != nil {
+				wk.close()
+			}
 		}
 	}()
 	lc, err := net.FileListener(lnF)
@@ -291,15 +316,9 @@ func Adopt(f *os.File) (*Server, string, error) {
 	// The deadline set to stop the previous holder lives in that
 	// process's poller, not in the socket: nothing to clear here.
 	adopted = true
-	s := start(cfg, ln, func(s *Server) {
+	s := start(cfg, ln, cl, func(s *Server) {
 		s.q = *q
-		if efd != nil {
-			if raw, err := efd.SyscallConn(); err == nil {
-				s.efd, s.efdRaw = efd, raw
-			} else {
-				efd.Close()
-			}
-		}
+		s.wk = wk
 		for _, w := range ws {
 			s.writers = append(s.writers, w)
 			s.conns[w] = struct{}{}
@@ -316,17 +335,28 @@ func closeAll(fds []int) {
 	}
 }
 
-// recvFds receives one message with up to max descriptors.
+// recvFds receives one message with up to max descriptors (on a stream,
+// len(buf) bytes, the descriptors coming with the first).
 func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err error) {
 	oob := make([]byte, unix.CmsgSpace(max*4))
 	var rerr error
 	if err := raw.Control(func(fd uintptr) {
 		var oobn int
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, recvCloexec|unix.MSG_DONTWAIT)
 		if rerr != nil {
 			return
 		}
 		fds = rights(oob[:oobn])
+		for _, d := range fds {
+			unix.CloseOnExec(d) // where MSG_CMSG_CLOEXEC is not to be had
+		}
+		for handoffType == unix.SOCK_STREAM && n > 0 && n < len(buf) {
+			k, _, _, _, err := unix.Recvmsg(int(fd), buf[n:], nil, unix.MSG_DONTWAIT)
+			if err != nil || k == 0 {
+				return
+			}
+			n += k
+		}
 	}); err != nil {
 		return nil, 0, err
 	}
@@ -345,7 +375,7 @@ func receiveWriters(raw syscall.RawConn, moved []movedWriter, cfg Config) ([]*wr
 		}
 		return nil, fmt.Errorf("%w: writers: %v", ErrNotHandoff, err)
 	}
-	buf := make([]byte, 8)
+	buf := make([]byte, 1)
 	for len(ws) < len(moved) {
 		fds, _, err := recvFds(raw, buf, 2*writerBatch)
 		if err != nil {
@@ -401,18 +431,30 @@ func adoptWriter(connFd, ringFd int, m movedWriter) (*writer, error) {
 	}, nil
 }
 
+// stateFds is what the state file says of the first message's
+// descriptors after the socket and the file: how many are the claim's
+// and the waker's, and the claim's own record (a decoder positioned on it).
+type stateFds struct {
+	claimFds, wakeFds int
+	claim             string // the claim's record (claim.encode)
+}
+
 // restore reads what snapshotLocked wrote.
-func restore(f *os.File) (Config, *queue, string, []movedWriter, error) {
+func restore(f *os.File) (Config, *queue, string, []movedWriter, stateFds, error) {
+	var st stateFds
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return Config{}, nil, "", nil, fmt.Errorf("%w: state file: %v", ErrNotHandoff, err)
+		return Config{}, nil, "", nil, st, fmt.Errorf("%w: state file: %v", ErrNotHandoff, err)
 	}
 	all, err := io.ReadAll(f)
 	if err != nil || len(all) < len(handoffMagic) || string(all[:len(handoffMagic)]) != handoffMagic {
-		return Config{}, nil, "", nil, fmt.Errorf("%w: bad state file", ErrNotHandoff)
+		return Config{}, nil, "", nil, st, fmt.Errorf("%w: bad state file", ErrNotHandoff)
 	}
 	d := &dec{b: all[len(handoffMagic):]}
 	var cfg Config
 	label := d.str()
+	st.claimFds = int(d.u8())
+	st.wakeFds = int(d.u8())
+	st.claim = d.str()
 	cfg.Key = d.str()
 	cfg.MaxMessageSize = int(d.u64())
 	cfg.Quota = int(d.u64())
@@ -443,7 +485,7 @@ func restore(f *os.File) (Config, *queue, string, []movedWriter, error) {
 		q.Push(data, m)
 	}
 	if d.bad {
-		return Config{}, nil, "", nil, fmt.Errorf("%w: truncated state file", ErrNotHandoff)
+		return Config{}, nil, "", nil, st, fmt.Errorf("%w: truncated state file", ErrNotHandoff)
 	}
-	return cfg, q, label, moved, nil
+	return cfg, q, label, moved, st, nil
 }

@@ -1,13 +1,13 @@
-//go:build !windows
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
 package local
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 func helperCmd(role, key string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", key)
 	cmd.Env = append(append(os.Environ(), asuser.RoleEnv+"="+role), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = helperAttr()
 	return cmd
 }
 
@@ -85,6 +85,9 @@ func runHelper(role, key string) int {
 		}
 		return 0
 	}
+	if code, ok := transportHelper(role, key); ok {
+		return code
+	}
 	return fail(fmt.Errorf("unknown helper %q", role))
 }
 
@@ -98,4 +101,23 @@ func seqRecord(id, seq int) []byte {
 		b = append(b, byte(seq+j*(id+1)))
 	}
 	return b
+}
+
+// startServer starts a helper process serving key; it is killed at the
+// test's cleanup.
+func startServer(t *testing.T, key string) *exec.Cmd {
+	t.Helper()
+	cmd := helperCmd("serve", key)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("server said %q", line)
+	}
+	return cmd
 }

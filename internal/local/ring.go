@@ -72,6 +72,11 @@ type ring struct {
 	data []byte // mem[ringHdr:]
 	size uint64
 	mask uint64
+
+	// broken says the mapping faulted: the peer cut the ring's file
+	// short (portable transport only: see ringio.go). Each side's
+	// mutex guards it.
+	broken bool
 }
 
 // newRing wraps a mapping of ringHdr plus a power-of-two data area.

@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
 package local
 
@@ -10,11 +10,11 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/sockdir"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +73,7 @@ type Server struct {
 	cfg   Config
 	check *checker
 	ln    *net.UnixListener
+	claim *claim // what else holds the name (sys_*.go)
 
 	mu          sync.Mutex
 	q           queue
@@ -88,13 +89,10 @@ type Server struct {
 	drops       []*writer // writers to forget once the current scan is over
 	scanTime    int64     // a time before the current scan's first load of a tail (0: none yet)
 
-	// The slot's eventfd, made when the first writer comes: writers
-	// write to it to wake a sleeping Read, which waits on it in the
-	// runtime's poller itself, so a wake-up costs no hand-over between
-	// goroutines. One Read sleeps on it at a time (sleeping); others
-	// wait for wake.
-	efd      *os.File
-	efdRaw   syscall.RawConn
+	// The slot's waker (wake.go), made when the first writer comes:
+	// writers write to it to wake a sleeping Read. One Read sleeps on it
+	// at a time (sleeping); others wait for wake.
+	wk       *waker
 	sleeping bool
 	spin     time.Duration // how long an empty Read spins; see nextSpin
 
@@ -133,19 +131,16 @@ type writer struct {
 // Listen binds the slot's socket and starts serving. It fails with
 // errs.AlreadyExists when another process (or this one) serves the name.
 func Listen(cfg Config) (*Server, error) {
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: Addr(cfg.Key), Net: "unixpacket"})
+	ln, cl, err := listenSlot(cfg.Key)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, errs.AlreadyExists
-		}
-		return nil, fmt.Errorf("bind the slot's socket: %w", err)
+		return nil, err
 	}
-	return start(cfg, ln, nil), nil
+	return start(cfg, ln, cl, nil), nil
 }
 
 // start serves the slot on a bound listener; setup, when not nil, runs
 // before the accepting goroutine starts.
-func start(cfg Config, ln *net.UnixListener, setup func(*Server)) *Server {
+func start(cfg Config, ln *net.UnixListener, cl *claim, setup func(*Server)) *Server {
 	if cfg.Quota <= 0 {
 		cfg.Quota = DefaultQuota
 	}
@@ -153,6 +148,7 @@ func start(cfg Config, ln *net.UnixListener, setup func(*Server)) *Server {
 		cfg:         cfg,
 		check:       newChecker(cfg.Policy),
 		ln:          ln,
+		claim:       cl,
 		readTimeout: cfg.ReadTimeout,
 		wake:        make(chan struct{}),
 		conns:       make(map[*writer]struct{}),
@@ -262,7 +258,7 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			s.armLocked(0)
 			continue
 		}
-		if s.efd != nil && !s.sleeping {
+		if s.wk != nil && !s.sleeping {
 			var deadline time.Time
 			if d > 0 {
 				deadline = start.Add(d)
@@ -295,16 +291,16 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 	}
 }
 
-// sleepLocked waits on the slot's eventfd until a writer (or Close,
+// sleepLocked waits on the slot's waker until a writer (or Close,
 // SetReadTimeout, a waking writer's message, ctx) signals it or the
 // deadline passes. It returns ctx's error when ctx ended.
 func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 	s.sleeping = true
-	f, raw := s.efd, s.efdRaw
-	// Every writer holds the eventfd and could read it too, taking the
-	// wake-ups other writers give: look at the rings again after a while
-	// whatever happens, so that such a writer can delay others' records
-	// by sleepRecheck at most, never make the slot deaf.
+	f, raw := s.wk.r, s.wk.raw
+	// On Linux every writer holds the eventfd and could read it too,
+	// taking the wake-ups other writers give: look at the rings again
+	// after a while whatever happens, so that such a writer can delay
+	// others' records by sleepRecheck at most, never make the slot deaf.
 	if until := time.Now().Add(sleepRecheck); deadline.IsZero() || until.Before(deadline) {
 		deadline = until
 	}
@@ -315,7 +311,7 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 		s.signalLocked()
 		s.mu.Unlock()
 	})
-	var b [8]byte
+	var b [64]byte // an eventfd's count, or a pipe's bytes: many at once
 	slept := nanotime()
 	err := raw.Read(func(fd uintptr) bool {
 		_, err := unix.Read(int(fd), b[:])
@@ -335,32 +331,26 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 	return ctx.Err()
 }
 
-// signalLocked wakes the Read sleeping on the eventfd, if any.
+// signalLocked wakes the Read sleeping on the waker, if any.
 func (s *Server) signalLocked() {
-	if s.sleeping && s.efd != nil {
+	if s.sleeping && s.wk != nil {
 		one := [8]byte{1}
-		_ = s.efdRaw.Control(func(fd uintptr) { _, _ = unix.Write(int(fd), one[:]) })
+		_, _ = unix.Write(s.wk.wfd(), one[:])
 	}
 }
 
-// eventfdLocked makes the slot's eventfd, on the first writer's arrival.
-func (s *Server) eventfdLocked() {
-	if s.efd != nil {
+// wakerLocked makes the slot's waker, on the first writer's arrival.
+func (s *Server) wakerLocked() {
+	if s.wk != nil {
 		return
 	}
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	wk, err := newWaker()
 	if err != nil {
 		return // writers then wake the slot through their connections
 	}
-	f := os.NewFile(uintptr(fd), "mailslot-wake")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return
-	}
-	s.efd, s.efdRaw = f, raw
+	s.wk = wk
 	// Reads waiting now wait for a message on a connection; one of them
-	// must sleep on the eventfd instead, which writers will use.
+	// must sleep on the waker instead, which writers will use.
 	s.wakeLocked()
 }
 
@@ -382,7 +372,7 @@ func (s *Server) spinLocked() bool {
 // armLocked sets (1) or clears (0) every ring's readerWants flag.
 func (s *Server) armLocked(v uint32) {
 	for _, w := range s.writers {
-		atomic.StoreUint32(w.r.readerWants(), v)
+		w.r.store32(offReaderWants, v)
 	}
 }
 
@@ -433,7 +423,7 @@ func (s *Server) peekLocked(w *writer) bool {
 		}
 		before = s.scanTime
 	}
-	body, stamp, nh, nt, st := w.r.next(w.h, w.t, s.maxBody(w))
+	body, stamp, nh, nt, st := w.r.nextSafe(w.h, w.t, s.maxBody(w))
 	if nt != w.t {
 		w.prevLoad = w.load
 		if before != 0 {
@@ -460,7 +450,7 @@ func (s *Server) peekLocked(w *writer) bool {
 	case ringEmpty:
 		if nh != w.h {
 			w.h = nh // padding at the end of the area
-			atomic.StoreUint64(w.r.head(), nh)
+			w.r.store64(offHead, nh)
 		}
 		if w.gone {
 			s.dropLaterLocked(w)
@@ -509,7 +499,12 @@ func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int,
 	} else if len(payload) > len(p) {
 		return nil, len(payload), Meta{}, errs.BufferTooSmall, true
 	}
-	n = copy(p, payload)
+	if !w.r.copyOut(p, payload) {
+		s.stats.Malformed++ // the writer broke the ring's file under us
+		s.removeLocked(w)
+		return nil, 0, Meta{}, nil, false
+	}
+	n = len(payload)
 	m = Meta{PID: w.pid, UID: w.uid}
 	if alloc {
 		m.Time = wallTime(w.stamp, clockBase())
@@ -532,7 +527,11 @@ func (s *Server) split(w *writer) (payload, origin []byte, ok bool) {
 	if len(b) == 0 {
 		return nil, nil, false
 	}
-	on := int(b[0]) // loaded once: the writer may change it
+	b0, ok := w.r.byteAt(b, 0) // loaded once: the writer may change it
+	if !ok {
+		return nil, nil, false
+	}
+	on := int(b0)
 	if 1+on > len(b) {
 		return nil, nil, false
 	}
@@ -556,9 +555,8 @@ func wallTime(stamp int64, base [2]int64) int64 {
 func (s *Server) commitLocked(w *writer) {
 	w.h, w.has, w.body = w.nh, false, nil
 	w.last = w.stamp
-	atomic.StoreUint64(w.r.head(), w.h)
-	if atomic.LoadUint32(w.r.writerWaits()) != 0 && w.t-w.h <= w.r.size/2 &&
-		atomic.SwapUint32(w.r.writerWaits(), 0) != 0 {
+	w.r.store64(offHead, w.h)
+	if w.t-w.h <= w.r.size/2 && w.r.take32(offWriterWaits) {
 		send(w.raw, msgSpace)
 	}
 }
@@ -589,7 +587,11 @@ func (s *Server) drainLocked() {
 		case len(payload) > s.MaxMessageSize():
 			s.stats.Oversize++
 		default:
-			s.q.pushBytes(payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp, base)})
+			if !s.q.pushRing(w.r, payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp, base)}) {
+				s.stats.Malformed++ // the writer broke the ring's file under us
+				s.removeLocked(w)
+				continue
+			}
 			s.stats.Records++
 			s.stats.Bytes += uint64(len(payload))
 		}
@@ -636,7 +638,7 @@ func (s *Server) countRingsLocked() int {
 		}
 		h, t := w.h, w.t
 		for {
-			_, _, nh, nt, st := w.r.next(h, t, s.maxBody(w))
+			_, _, nh, nt, st := w.r.nextSafe(h, t, s.maxBody(w))
 			if st != ringRecord {
 				break
 			}
@@ -675,6 +677,7 @@ func (s *Server) Close() error {
 		return errs.Closed
 	}
 	s.ln.Close()
+	s.claim.release()
 	s.mu.Lock()
 	for w := range s.conns {
 		w.conn.Close()
@@ -686,9 +689,9 @@ func (s *Server) Close() error {
 		s.removeLocked(s.writers[0])
 	}
 	s.q.Reset()
-	if s.efd != nil {
-		s.efd.Close() // a Read still sleeping on it returns, and sees closed
-		s.efd = nil
+	if s.wk != nil {
+		s.wk.close() // a Read still sleeping on it returns, and sees closed
+		s.wk = nil
 	}
 	s.mu.Unlock()
 	return nil
@@ -704,7 +707,7 @@ func (s *Server) stop() bool {
 	}
 	s.closed = true
 	for _, w := range s.writers {
-		atomic.StoreUint32(w.r.closed(), 1)
+		w.r.store32(offClosed, 1)
 	}
 	s.signalLocked()
 	close(s.wake)
@@ -716,7 +719,7 @@ func (s *Server) stop() bool {
 // Write that nothing reads its ring.
 func (s *Server) removeLocked(w *writer) {
 	if w.r != nil {
-		atomic.StoreUint32(w.r.closed(), 1)
+		w.r.store32(offClosed, 1)
 	}
 	s.forgetLocked(w)
 }
@@ -749,7 +752,7 @@ func send(raw syscall.RawConn, m byte) {
 	b := [1]byte{m}
 	_ = raw.Control(func(fd uintptr) {
 		for {
-			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|msgNoSignal)
 			if err != unix.EINTR {
 				return
 			}
@@ -826,39 +829,48 @@ func (s *Server) serveWriter(w *writer, adopted bool) {
 			return
 		}
 		s.mu.Lock()
-		switch b[n-1] {
-		case msgWake:
-			s.wakeLocked()
-		case msgFull:
-			now := nanotime()
-			if s.reads != w.readsAtFull || now-w.fullAt < int64(fullRetry) {
-				// A reader is at work, or was when the writer last asked
-				// (reminders pile up while this process does not run):
-				// it wakes the writer at half a ring.
-				if s.reads != w.readsAtFull {
-					w.readsAtFull, w.fullAt = s.reads, now
-				}
-				break
-			}
-			s.drainLocked()
-			if s.q.Bytes() >= s.cfg.Quota {
-				// Below the quota, the drain made room and said so; a
-				// writer waiting again has filled its ring since, and
-				// its next reminder asks anew.
-				s.answerFullLocked(w)
-			}
-		case msgFullNow:
-			s.drainLocked()
-			s.answerFullLocked(w)
+		for _, m := range b[:n] {
+			s.messageLocked(w, m)
 		}
 		s.mu.Unlock()
+	}
+}
+
+// messageLocked acts on a one-byte message from a writer (one message
+// a packet on Linux's SOCK_SEQPACKET; several may come in one read from
+// the portable transport's stream).
+func (s *Server) messageLocked(w *writer, m byte) {
+	switch m {
+	case msgWake:
+		s.wakeLocked()
+	case msgFull:
+		now := nanotime()
+		if s.reads != w.readsAtFull || now-w.fullAt < int64(fullRetry) {
+			// A reader is at work, or was when the writer last asked
+			// (reminders pile up while this process does not run):
+			// it wakes the writer at half a ring.
+			if s.reads != w.readsAtFull {
+				w.readsAtFull, w.fullAt = s.reads, now
+			}
+			break
+		}
+		s.drainLocked()
+		if s.q.Bytes() >= s.cfg.Quota {
+			// Below the quota, the drain made room and said so; a
+			// writer waiting again has filled its ring since, and
+			// its next reminder asks anew.
+			s.answerFullLocked(w)
+		}
+	case msgFullNow:
+		s.drainLocked()
+		s.answerFullLocked(w)
 	}
 }
 
 // answerFullLocked tells a writer that still waits for room that the
 // queue is full too.
 func (s *Server) answerFullLocked(w *writer) {
-	if w.r == nil || atomic.LoadUint32(w.r.writerWaits()) == 0 {
+	if w.r == nil || w.r.load32(offWriterWaits) == 0 {
 		return // answered with msgSpace already
 	}
 
@@ -877,7 +889,7 @@ func (s *Server) handshake(w *writer) bool {
 	if err != nil {
 		return false
 	}
-	w.pid, w.uid, w.gid = cred.Pid, cred.Uid, cred.Gid
+	w.pid, w.uid, w.gid = cred.Pid, cred.UID, cred.GID
 	var msg [answerLen]byte
 	msg[0] = protoVersion
 	put32(msg[4:], uint32(s.MaxMessageSize()))
@@ -889,7 +901,7 @@ func (s *Server) handshake(w *writer) bool {
 		return false
 	}
 	var hello [2]byte
-	if n, err := c.Read(hello[:]); err != nil || n != 2 || hello[0] != protoVersion || hello[1] > kindRelay {
+	if n, _, _, err := readMsg(c, hello[:], nil); err != nil || n != 2 || hello[0] != protoVersion || hello[1] > kindRelay {
 		return false
 	}
 	w.relay = hello[1] == kindRelay
@@ -908,15 +920,16 @@ func (s *Server) handshake(w *writer) bool {
 		return false
 	}
 	// With the answer go the process's page that says it lives
-	// (alive.go) and the slot's eventfd, or a placeholder for either.
+	// (alive_linux.go; none on the portable transport) and the slot's
+	// waker (the end writers write to), when there are.
 	s.mu.Lock()
-	s.eventfdLocked()
+	s.wakerLocked()
 	fds := []int{-1, -1}
 	if f := aliveFile(); f != nil {
 		fds[0] = int(f.Fd())
 	}
-	if s.efd != nil {
-		fds[1] = int(s.efd.Fd())
+	if s.wk != nil {
+		fds[1] = s.wk.wfd()
 	}
 	s.mu.Unlock()
 	var rights []byte
@@ -934,7 +947,7 @@ func (s *Server) handshake(w *writer) bool {
 	if _, _, err := c.WriteMsgUnix(msg[:], rights, nil); err != nil {
 		return false
 	}
-	r, memfd, err := receiveRing(c, s.maxBody(w))
+	r, memfd, err := s.receiveRing(c, s.maxBody(w))
 	if err != nil {
 		return false
 	}
@@ -949,13 +962,13 @@ func (s *Server) handshake(w *writer) bool {
 	w.r, w.memfd = r, memfd
 	if s.waiters > 0 || s.sleeping {
 		// A Read sleeps: the writer's first record must wake it.
-		atomic.StoreUint32(r.readerWants(), 1)
+		r.store32(offReaderWants, 1)
 	}
 	s.writers = append(s.writers, w)
 	if len(s.writers) > 1 {
 		// Records of several writers are ordered by their stamps.
 		for _, x := range s.writers {
-			atomic.StoreUint32(x.r.stamps(), 1)
+			x.r.store32(offStamps, 1)
 		}
 	}
 	s.mu.Unlock()
@@ -973,7 +986,7 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 	s.mu.Unlock()
 	if raw, err := c.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
-			_, _ = unix.SendmsgN(int(fd), msg[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			_, _ = unix.SendmsgN(int(fd), msg[:], nil, nil, unix.MSG_DONTWAIT|msgNoSignal)
 			// Closing with the writer's hello unread would reset the
 			// connection, and the writer would see the reset before the
 			// verdict: take what it has sent.
@@ -987,25 +1000,27 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 	}
 }
 
-func peerCred(raw syscall.RawConn) (*unix.Ucred, error) {
-	var cred *unix.Ucred
+// peerCred asks the kernel who is at the other end of a connection.
+func peerCred(raw syscall.RawConn) (sockdir.Cred, error) {
+	var cred sockdir.Cred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		cred, cerr = sockdir.PeerCred(int(fd))
 	}); err != nil {
-		return nil, err
+		return sockdir.Cred{}, err
 	}
 	return cred, cerr
 }
 
-// receiveRing takes the writer's ring message: its size and memfd. Every
-// descriptor that came with it is closed but the ring's, which must be a
-// sealed memfd of exactly the announced size, big enough for the largest
-// record twice.
-func receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
-	var b [8]byte
+// receiveRing takes the writer's ring message: its size and the file
+// holding the ring. Every descriptor that came with it is closed but the
+// ring's, which must be one the server may map (checkRingFd: on Linux a
+// sealed memfd) of exactly the announced size, big enough for the
+// largest record twice.
+func (s *Server) receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
+	var b [5]byte
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, flags, _, err := c.ReadMsgUnix(b[:], oob)
+	n, oobn, flags, err := readMsg(c, b[:], oob)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -1026,13 +1041,8 @@ func receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
 		return nil, nil, fmt.Errorf("ring of %d bytes", size)
 	}
 	fd := fds[0]
-	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
-	if err != nil || seals&(unix.F_SEAL_SHRINK|unix.F_SEAL_GROW) != unix.F_SEAL_SHRINK|unix.F_SEAL_GROW {
-		return nil, nil, errors.New("the ring is not a sealed memfd")
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Size != int64(ringHdr+size) || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, nil, errors.New("the ring's size is not the one announced")
+	if err := s.checkRingFd(fd, size); err != nil {
+		return nil, nil, err
 	}
 	mem, err := unix.Mmap(fd, 0, ringHdr+size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {

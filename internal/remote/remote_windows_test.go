@@ -22,6 +22,24 @@ var wine = windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Fin
 // needs.
 const lackUDPConnReset = "SIO_UDP_CONNRESET: Wine 8's WSAIoctl refuses it (WSAEOPNOTSUPP), and Go's net package sets it on every UDP socket, so no Go program opens one there"
 
+// wineLacksUDP reports, under Wine, that no UDP socket can be opened
+// (lackUDPConnReset), and logs it for the test; elsewhere it is false.
+func wineLacksUDP(t *testing.T) bool {
+	t.Helper()
+	if !wine {
+		return false
+	}
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if errors.Is(err, windows.WSAEOPNOTSUPP) {
+		t.Logf("WINE LACKS %s", lackUDPConnReset)
+		return true
+	}
+	if err == nil {
+		pc.Close()
+	}
+	return false
+}
+
 // On Windows, a record to a computer goes as this package's own NetBIOS
 // datagram ([MS-MAIL] mailslot write), from this computer's NetBIOS name
 // as Windows tells it, never through the system's mailslot client. Here

@@ -57,6 +57,9 @@ func TestNetbiosOrder(t *testing.T) {
 // group, a name the first server has not (the next is asked), and none
 // at all (the error names each server and what it said).
 func TestResolveByWINS(t *testing.T) {
+	if wineLacksUDP(t) {
+		return
+	}
 	noHostsNoDNS(t)
 	hostB := netip.MustParseAddr("10.213.2.10")
 	positive := func(q wire.NameServicePacket) *wire.NameServicePacket {

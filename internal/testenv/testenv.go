@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"time"
 )
 
@@ -67,4 +68,21 @@ func WaitGoroutines(t TB, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// BuildFlags returns the go build flags that give a program built by a
+// test what the test binary was built with: its build tags (so that,
+// under -tags mailslot_portable, the programs a test starts speak the
+// same local transport as the test).
+func BuildFlags() []string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-tags" && s.Value != "" {
+			return []string{"-tags", s.Value}
+		}
+	}
+	return nil
 }

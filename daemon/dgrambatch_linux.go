@@ -106,17 +106,3 @@ func (b *dgramBatch) msg(i int) ([]byte, netip.AddrPort, bool) {
 	}
 	return data, from, h.Hdr.Flags&unix.MSG_TRUNC != 0
 }
-
-// recvBufSize returns the receive buffer the kernel gave c, in bytes of
-// payload it may hold (the kernel reports twice that, for its overhead).
-func recvBufSize(c *net.UDPConn) int {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	_ = rc.Control(func(fd uintptr) {
-		n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-	})
-	return n / 2
-}

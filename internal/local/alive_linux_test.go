@@ -1,9 +1,13 @@
-//go:build !windows
+//go:build linux && !mailslot_portable
+
+// The Linux transport only: the page that says the server lives is a
+// robust futex in a memfd, which macOS and the BSDs do not have. The
+// portable transport's writers ask their connection instead
+// (TestPortableServerDeathSeenAtNextWrite).
 
 package local
 
 import (
-	"bufio"
 	"errors"
 	"syscall"
 	"testing"
@@ -17,18 +21,7 @@ import (
 // own, and its next Write fails.
 func TestServerDeathIsSeenAtOnce(t *testing.T) {
 	key := testKey(t)
-	cmd := helperCmd("serve", key)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("server said %q", line)
-	}
+	cmd := startServer(t, key)
 	c, err := Dial(key, DialConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build linux && !mailslot_portable
 
 package local
 
