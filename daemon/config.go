@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	// AnnouncementRequest, so that a workgroup's computers do not all
 	// answer at once (default 5s).
 	AnnounceReplyDelay time.Duration
+	// NATS bridges the daemon to mailslotd hosts on other sites through a
+	// NATS cluster (package natsbridge); off without URLs.
+	NATS natsbridge.Options
 	// Logger receives the daemon's logs (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -144,7 +148,8 @@ func (c Config) withDefaults() (Config, error) {
 // name-port, dgram-port, stream-port, share-ports, log-level,
 // dedup-window, announce, comment, announce-reply-delay, metrics-listen,
 // max-stream-conns, max-stream-conns-per-host, stream-header-timeout,
-// stream-body-timeout, stream-idle. The environment variables are
+// stream-body-timeout, stream-idle, and the NATS bridge's (see
+// NATSSettingKeys). The environment variables are
 // MAILSLOTD_ and the key in upper case with '-' as '_' (MAILSLOTD_NAME,
 // MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
@@ -233,6 +238,9 @@ func ParseSettings(r io.Reader, name string) (Settings, error) {
 
 // checkSetting returns why v is not a value of key, or nil.
 func checkSetting(key, v string) error {
+	if err, ok := checkNATSSetting(key, v); ok {
+		return err
+	}
 	switch key {
 	case "name-port", "dgram-port", "stream-port":
 		n, err := strconv.Atoi(v)
@@ -358,6 +366,7 @@ func (s Settings) Config() (Config, slog.Level, error) {
 		}
 	}
 	c.Comment = s["comment"]
+	s.natsConfig(&c)
 	if v := s["log-level"]; v != "" {
 		_ = level.UnmarshalText([]byte(v))
 	}

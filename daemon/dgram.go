@@ -87,6 +87,9 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
+	if d.bridge != nil && dg.Type == wire.DirectGroup {
+		d.bridgeDatagram(&dg, path, w.Data, from.Addr())
+	}
 	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, from)
 }
 
@@ -94,7 +97,8 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 type dgramSink struct{ d *Daemon }
 
 func (s dgramSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
-	return s.d.deliverKey(key, data, origin, wait)
+	err := s.d.deliverKey(key, data, origin, wait)
+	return s.d.holdMessenger(key, data, origin, err)
 }
 
 func (s dgramSink) tryDeliver(key string, data []byte, origin string) bool {
@@ -194,16 +198,24 @@ var dedupSeed = maphash.MakeSeed()
 
 // dedupKey identifies a datagram: who sent it, its id, where to, and what.
 func dedupKey(from netip.AddrPort, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
+	return recordKey(from.Addr(), dg.SourceName, dg.ID, w.Name, w.Data)
+}
+
+// recordKey identifies a record by its sender's address and NetBIOS name,
+// its datagram id, its mailslot name (`\MAILSLOT\...`) and its data: the
+// same for the copy a datagram brought over the LAN and the copy the NATS
+// bridge brought (see bridge.go).
+func recordKey(addr netip.Addr, src wire.Name, id uint16, name string, data []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(dedupSeed)
-	ip := from.Addr().As16()
+	ip := addr.As16()
 	h.Write(ip[:])
-	src := dg.SourceName.Bytes()
-	h.Write(src[:])
-	h.Write([]byte{byte(dg.ID >> 8), byte(dg.ID)})
-	h.WriteString(strings.ToUpper(w.Name))
+	b := src.Bytes()
+	h.Write(b[:])
+	h.Write([]byte{byte(id >> 8), byte(id)})
+	h.WriteString(strings.ToUpper(name))
 	h.WriteByte(0)
-	h.Write(w.Data)
+	h.Write(data)
 	return h.Sum64()
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/version"
 )
@@ -40,6 +41,8 @@ type Status struct {
 	// SlotsHidden is set when the asker may not see slot names (see
 	// hostinfo.ListenStatus).
 	SlotsHidden bool `json:"slots_hidden,omitempty"`
+	// Bridge is the NATS bridge's state and counters (nil without one).
+	Bridge *natsbridge.Stats `json:"nats,omitempty"`
 }
 
 // IfaceStatus is one interface the daemon serves.
@@ -109,6 +112,9 @@ func (d *Daemon) Status() Status {
 	st.StreamConnections = len(d.conns)
 	d.mu.Unlock()
 	st.Slots, st.OtherSlots = slotsByTraffic(d.queues.stats())
+	if bs, ok := d.BridgeStats(); ok {
+		st.Bridge = &bs
+	}
 	return st
 }
 

@@ -177,6 +177,15 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 			return
 		}
 		d.c.streamRecords.Add(1)
+		if req.Op == stream.OpRelay || req.Op == stream.OpGroup {
+			resp := d.forward(&req, host)
+			out = stream.AppendResponse(out[:0], &resp)
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+			continue
+		}
 		if origin == "" || req.Source != source {
 			source, origin = req.Source, streamOrigin(req.Source, remote)
 		}

@@ -49,7 +49,11 @@ type Info struct {
 	NamePort   int    `json:"name_port"`
 	DgramPort  int    `json:"dgram_port"`
 	StreamPort int    `json:"stream_port"`
-	Daemon     bool   `json:"-"` // a mailslotd answered
+	// Bridge says that the mailslotd is bridged to other sites (mailslotd
+	// --nats): it takes records for computers not on the LAN, and group
+	// records over the datagram limit, on its stream port.
+	Bridge bool `json:"bridge,omitempty"`
+	Daemon bool `json:"-"` // a mailslotd answered
 }
 
 // StatusAddr is the abstract socket mailslotd tells its status on (see

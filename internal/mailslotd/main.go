@@ -84,6 +84,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	str("dedup-window", "2s", "drop copies of a datagram seen within `DURATION`")
 	str("metrics-listen", "off", "serve Prometheus metrics at http://`ADDR`/metrics (host:port, e.g. 127.0.0.1:9138)")
+	natsFlags(fs, flags, str)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -214,6 +215,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
 		"stream_records", st.StreamRecords, "stream_errors", st.StreamErrors, "stream_refused", st.StreamRefused, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
+	if b, ok := d.BridgeStats(); ok {
+		log.Info("nats bridge", "published", b.Published, "received", b.Received, "deduplicated", b.Deduplicated,
+			"not_bridged", b.NotBridged, "dropped", b.Dropped, "requests", b.Requests, "requests_failed", b.RequestsFailed,
+			"answered", b.Answered, "held", b.Held, "held_delivered", b.HeldDelivered,
+			"disconnects", b.Disconnects, "reconnects", b.Reconnects)
+	}
 	for _, s := range d.SlotStats() {
 		cfg.Logger.Info("slot", "path", s.Path, "delivered", s.Delivered, "dropped", s.Dropped)
 	}

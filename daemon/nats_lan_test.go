@@ -1,0 +1,204 @@
+package daemon_test
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/internal/lab"
+	"github.com/mailslot-go/mailslot/internal/natslab"
+)
+
+// natsHost is a lab host running mailslotd bridged to its site's NATS
+// node, and a reader of \\.\mailslot\nats\x.
+type natsHost struct {
+	*lab.Host
+	site *natslab.Site
+	d    *lab.Proc
+	rx   *lab.Proc
+}
+
+func startBridged(t *testing.T, site *natslab.Site, name, wg string, extra ...string) *natsHost {
+	t.Helper()
+	h := &natsHost{Host: site.LAN.AddHost(name), site: site}
+	h.d = startDaemon(t, h.Host, wg, append([]string{"--nats", site.URL()}, extra...)...)
+	if !h.d.WaitFor("NATS connected", 10*time.Second) {
+		t.Fatalf("mailslotd on %s did not connect to NATS:\n%s", name, h.d.Output())
+	}
+	h.rx = startReader(t, h.Host, `\\.\mailslot\nats\x`)
+	return h
+}
+
+// natsStatus asks the host's mailslotd for its status (as `mailslot
+// status --json` does) and returns its bridge's part.
+func natsStatus(t *testing.T, h *lab.Host) daemon.Status {
+	t.Helper()
+	out, err := h.Command(buildCmd(t, "mailslot"), "status", "--json").Output()
+	if err != nil {
+		t.Fatalf("mailslot status on %s: %v", h.Name, err)
+	}
+	var st daemon.Status
+	if err := json.Unmarshal(out, &st); err != nil || st.Bridge == nil {
+		t.Fatalf("mailslot status on %s: %v\n%s", h.Name, err, out)
+	}
+	return st
+}
+
+// TestNATSBridge runs mailslotd on two site LANs with no route between
+// them, each bridged to its own node of a three-node NATS cluster (the
+// third site has no hosts): group records reach every member on both
+// sites once, large group records reach the other site, a computer on the
+// other site is written to by name with its answer, and the bridge rides
+// out its node's crash.
+func TestNATSBridge(t *testing.T) {
+	t.Setenv("MAILSLOT_NO_DNS", "1")
+	start := time.Now()
+	sites := natslab.New(t, 3)
+	t.Logf("3-node NATS cluster up in %v", time.Since(start).Round(time.Millisecond))
+	s1, s2 := sites.Sites[0], sites.Sites[1]
+	a1 := startBridged(t, s1, "HOSTA1", "WG")
+	b1 := startBridged(t, s1, "HOSTB1", "WG")
+	a2 := startBridged(t, s2, "HOSTA2", "WG")
+	b2 := startBridged(t, s2, "HOSTB2", "WG")
+	other := startBridged(t, s2, "HOSTC2", "OTHERWG")
+	members := []*natsHost{a1, b1, a2, b2}
+
+	// The sites' hosts reach each other only through NATS.
+	if err := a1.Run(func() error {
+		c, err := net.DialTimeout("tcp", a2.Addr.String()+":1138", time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err == nil {
+		t.Fatal("a host of site 1 reaches a host of site 2's stream port directly")
+	}
+
+	t.Run("group", func(t *testing.T) {
+		const n = 20
+		for k := 1; k <= n; k++ {
+			if err := write(a1.Host, `\\WG\mailslot\nats\x`, []byte(fmt.Sprintf("to WG #%d", k))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := write(a1.Host, `\\*\mailslot\nats\x`, []byte("to star")); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range members {
+			waitRecv(t, h.rx, "| to star")
+		}
+		time.Sleep(300 * time.Millisecond) // room for a late copy
+		for _, h := range members {
+			for k, c := range copiesOf(h.rx, "to WG", n) {
+				if c != 1 {
+					t.Errorf("%s received copy %d of the group record %d times, want once", h.Name, k+1, c)
+				}
+			}
+			if c := countRecv(h.rx, "| to star"); c != 1 {
+				t.Errorf("%s received the * record %d times", h.Name, c)
+			}
+		}
+		if got := received(other.rx); len(got) != 0 {
+			t.Errorf("a computer of another workgroup received %q", got)
+		}
+		// Site 2 got them over NATS, with the sender and its site.
+		if l := received(a2.rx)[0]; !strings.Contains(l, `\\HOSTA1 (`+a1.Addr.String()+` at site1)`) {
+			t.Errorf("From of a bridged group record: %s", l)
+		}
+		st := natsStatus(t, b1.Host).Bridge
+		if st.Deduplicated == 0 {
+			t.Errorf("HOSTB1 (site 1) dropped no bridged copy of the LAN's records: %+v", st)
+		}
+	})
+
+	t.Run("large group record", func(t *testing.T) {
+		big := make([]byte, 60_000)
+		for i := range big {
+			big[i] = byte(i * 13)
+		}
+		sum := sha256.Sum256(big)
+		if err := write(a1.Host, `\\WG\mailslot\nats\x`, big); err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("RECV %d %x", len(big), sum[:6])
+		for _, h := range members {
+			waitRecv(t, h.rx, line)
+		}
+		time.Sleep(200 * time.Millisecond)
+		for _, h := range members {
+			if c := countRecv(h.rx, line); c != 1 {
+				t.Errorf("%s received the 60 KB group record %d times", h.Name, c)
+			}
+		}
+	})
+
+	t.Run("computer on the other site", func(t *testing.T) {
+		if err := write(a1.Host, `\\HOSTA2\mailslot\nats\x`, []byte("to A2 by name")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, a2.rx, "| to A2 by name")
+		for _, l := range received(a2.rx) {
+			if strings.Contains(l, "to A2 by name") && !strings.Contains(l, `\\HOSTA1 (`+a1.Addr.String()+` at site1)`) {
+				t.Errorf("From does not name the sender and its site: %s", l)
+			}
+		}
+		err := write(a1.Host, `\\HOSTA2\mailslot\nats\nobody`, []byte("nobody reads"))
+		if !errors.Is(err, mailslot.ErrNotFound) {
+			t.Fatalf("write to a slot HOSTA2 does not serve = %v, want ErrNotFound", err)
+		}
+		err = write(a1.Host, `\\NOSUCHHOST\mailslot\nats\x`, []byte("x"))
+		if !errors.Is(err, mailslot.ErrUnreachable) {
+			t.Fatalf("write to a computer on no site = %v, want ErrUnreachable", err)
+		}
+		big := make([]byte, 64<<10)
+		if err := write(b2.Host, `\\HOSTB1\mailslot\nats\x`, big); err != nil {
+			t.Fatalf("64 KiB from site 2 to HOSTB1: %v", err)
+		}
+		waitRecv(t, b1.rx, fmt.Sprintf("RECV %d ", len(big)))
+	})
+
+	t.Run("node down", func(t *testing.T) {
+		s1.Node.Stop()
+		// The LAN goes on: B1 gets A1's group record over the LAN.
+		sent := broadcastUntilSeen(t, a1.Host, `\\WG\mailslot\nats\x`, "while down", b1.rx)
+		err := write(a1.Host, `\\HOSTA2\mailslot\nats\x`, []byte("to A2 while down"))
+		if !errors.Is(err, mailslot.ErrUnreachable) {
+			t.Fatalf("write to HOSTA2 with the bridge down = %v, want ErrUnreachable", err)
+		}
+		st := natsStatus(t, a1.Host).Bridge
+		if st.Connected || st.NotBridged < uint64(sent)+1 {
+			t.Errorf("HOSTA1's bridge with its node down: %+v, want %d records not bridged", st, sent+1)
+		}
+		time.Sleep(3 * time.Second) // reconnect attempts: none is logged
+		s1.Node.Start()
+		if !a1.d.WaitFor("NATS reconnected", 15*time.Second) {
+			t.Fatalf("HOSTA1 did not reconnect:\n%s", a1.d.Output())
+		}
+		if !b1.d.WaitFor("NATS reconnected", 15*time.Second) {
+			t.Fatalf("HOSTB1 did not reconnect:\n%s", b1.d.Output())
+		}
+		if n := strings.Count(a1.d.Output(), "NATS disconnected"); n != 1 {
+			t.Errorf("HOSTA1 logged the lost connection %d times, want once", n)
+		}
+		for _, h := range []*natsHost{a2, b2} {
+			if c := countRecv(h.rx, "while down"); c != 0 {
+				t.Errorf("%s received %d records sent while site 1's node was down", h.Name, c)
+			}
+		}
+		// The bridge is back: interest may take a moment to cross the
+		// routes again, so the record is sent until it arrives.
+		broadcastUntilSeen(t, a1.Host, `\\WG\mailslot\nats\x`, "after restart", a2.rx, b2.rx)
+		if err := write(a1.Host, `\\HOSTA2\mailslot\nats\x`, []byte("to A2 after restart")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, a2.rx, "to A2 after restart")
+	})
+}
