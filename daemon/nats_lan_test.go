@@ -165,6 +165,35 @@ func TestNATSBridge(t *testing.T) {
 		waitRecv(t, b1.rx, fmt.Sprintf("RECV %d ", len(big)))
 	})
 
+	t.Run("durable messenger", func(t *testing.T) {
+		t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // no desktop notifications
+		sites.WaitJetStream(t)
+		d2 := startBridged(t, s2, "HOSTD2", "WG", "--nats-durable-messenger")
+		bin := buildCmd(t, "mailslot")
+		// Nothing serves D2's messenger: the record waits in JetStream.
+		if out, err := a1.Command(bin, "netsend", "HOSTD2", "--from", "ops", "held for D2").CombinedOutput(); err != nil {
+			t.Fatalf("mailslot netsend HOSTD2: %v: %s", err, out)
+		}
+		if st := natsStatus(t, d2.Host).Bridge; st.Held != 1 {
+			t.Fatalf("HOSTD2 holds %d records, want 1: %+v", st.Held, st)
+		}
+		// Without the durable messenger, the writer is told no one reads.
+		out, err := a1.Command(bin, "netsend", "HOSTA2", "not held").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "nothing serves") {
+			t.Errorf("netsend to a computer without messenger nor durable messenger: %v: %s", err, out)
+		}
+		m := d2.Start(t, bin, "messenger", "--format", "json", "--count", "1")
+		if err := m.Wait(15 * time.Second); err != nil {
+			t.Fatalf("the messenger on HOSTD2 did not show the held message: %v\n%s", err, m.Output())
+		}
+		if out := m.Output(); !strings.Contains(out, `"text":"held for D2"`) || !strings.Contains(out, `HOSTA1`) {
+			t.Fatalf("the messenger showed:\n%s", out)
+		}
+		if st := natsStatus(t, d2.Host).Bridge; st.HeldDelivered != 1 {
+			t.Errorf("HOSTD2 delivered %d held records, want 1: %+v", st.HeldDelivered, st)
+		}
+	})
+
 	t.Run("node down", func(t *testing.T) {
 		s1.Node.Stop()
 		// The LAN goes on: B1 gets A1's group record over the LAN.
