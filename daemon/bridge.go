@@ -84,12 +84,22 @@ func (d *Daemon) bridgeDatagram(dg *wire.Datagram, path string, data []byte, fro
 		return
 	}
 	r := natsbridge.Record{
-		Target: d.cfg.Workgroup, Path: path, Source: dg.SourceName.Name(), Suffix: dg.SourceName.Suffix(),
+		Target: strings.ToUpper(dg.DestinationName.Name()), Path: path, Source: dg.SourceName.Name(), Suffix: dg.SourceName.Suffix(),
 		Site: d.bridge.Site(), Addr: from, ID: dg.ID, Data: data,
 	}
 	if err := d.bridge.PublishGroup(&r); err != nil {
 		d.log.Debug("group record not bridged", "slot", path, "err", err)
 	}
+}
+
+// bridgeOtherGroup hands the bridge a datagram that a writer on this
+// computer sent to another workgroup (which this daemon does not
+// deliver): that workgroup's members on other sites get it.
+func (d *Daemon) bridgeOtherGroup(dg *wire.Datagram, w *wire.MailslotWrite, from netip.Addr) {
+	if len(w.Name) <= len(mailslotPrefix) || !strings.EqualFold(w.Name[:len(mailslotPrefix)], mailslotPrefix) {
+		return
+	}
+	d.bridgeDatagram(dg, w.Name[len(mailslotPrefix):], w.Data, from)
 }
 
 // bridgeOrigin is where a bridged record came from, for its reader:

@@ -70,6 +70,9 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 		return
 	}
 	if !d.forUs(&dg) {
+		if d.bridge != nil && dg.Type == wire.DirectGroup {
+			d.bridgeOtherGroup(&dg, &w, from.Addr()) // written here to another workgroup
+		}
 		d.c.notForUs.Add(1)
 		d.log.Debug("datagram for another name", "from", from, "to", dg.DestinationName.String())
 		return

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot"
 	"github.com/mailslot-go/mailslot/daemon"
+	"github.com/mailslot-go/mailslot/internal/bench"
 	"github.com/mailslot-go/mailslot/internal/lab"
 	"github.com/mailslot-go/mailslot/internal/natslab"
 )
@@ -165,6 +167,31 @@ func TestNATSBridge(t *testing.T) {
 		waitRecv(t, b1.rx, fmt.Sprintf("RECV %d ", len(big)))
 	})
 
+	t.Run("another workgroup", func(t *testing.T) {
+		// No member of OTHERWG on site 1: the bridge finds it a workgroup.
+		if err := write(a1.Host, `\\OTHERWG\mailslot\nats\x`, []byte("to OTHERWG from afar")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, other.rx, "| to OTHERWG from afar")
+		// With a member on site 1, the record is broadcast there, and
+		// A1's mailslotd bridges it to the members elsewhere.
+		c1 := startBridged(t, s1, "HOSTC1", "OTHERWG")
+		sent := broadcastUntilSeen(t, a1.Host, `\\OTHERWG\mailslot\nats\x`, "to OTHERWG", c1.rx, other.rx)
+		time.Sleep(300 * time.Millisecond)
+		for _, h := range []*natsHost{c1, other} {
+			for k, c := range copiesOf(h.rx, "to OTHERWG", sent) {
+				if c > 1 {
+					t.Errorf("%s received copy %d of the record to OTHERWG %d times", h.Name, k+1, c)
+				}
+			}
+		}
+		for _, h := range members {
+			if c := countRecv(h.rx, "to OTHERWG"); c != 0 {
+				t.Errorf("%s (of WG) received %d records to OTHERWG", h.Name, c)
+			}
+		}
+	})
+
 	t.Run("durable messenger", func(t *testing.T) {
 		t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // no desktop notifications
 		sites.WaitJetStream(t)
@@ -174,23 +201,32 @@ func TestNATSBridge(t *testing.T) {
 		if out, err := a1.Command(bin, "netsend", "HOSTD2", "--from", "ops", "held for D2").CombinedOutput(); err != nil {
 			t.Fatalf("mailslot netsend HOSTD2: %v: %s", err, out)
 		}
-		if st := natsStatus(t, d2.Host).Bridge; st.Held != 1 {
-			t.Fatalf("HOSTD2 holds %d records, want 1: %+v", st.Held, st)
+		// And from its own LAN, over its stream port.
+		if out, err := b2.Command(bin, "netsend", "HOSTD2", "--from", "next door", "held too").CombinedOutput(); err != nil {
+			t.Fatalf("mailslot netsend HOSTD2 from its LAN: %v: %s", err, out)
+		}
+		if st := natsStatus(t, d2.Host).Bridge; st.Held != 2 {
+			t.Fatalf("HOSTD2 holds %d records, want 2: %+v", st.Held, st)
 		}
 		// Without the durable messenger, the writer is told no one reads.
 		out, err := a1.Command(bin, "netsend", "HOSTA2", "not held").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "nothing serves") {
 			t.Errorf("netsend to a computer without messenger nor durable messenger: %v: %s", err, out)
 		}
-		m := d2.Start(t, bin, "messenger", "--format", "json", "--count", "1")
+		m := d2.Start(t, bin, "messenger", "--format", "json", "--count", "2")
 		if err := m.Wait(15 * time.Second); err != nil {
 			t.Fatalf("the messenger on HOSTD2 did not show the held message: %v\n%s", err, m.Output())
 		}
-		if out := m.Output(); !strings.Contains(out, `"text":"held for D2"`) || !strings.Contains(out, `HOSTA1`) {
+		out = []byte(m.Output())
+		if !strings.Contains(string(out), `"text":"held for D2"`) || !strings.Contains(string(out), `HOSTA1 (`+a1.Addr.String()+` at site1)`) ||
+			!strings.Contains(string(out), `"text":"held too"`) {
 			t.Fatalf("the messenger showed:\n%s", out)
 		}
-		if st := natsStatus(t, d2.Host).Bridge; st.HeldDelivered != 1 {
-			t.Errorf("HOSTD2 delivered %d held records, want 1: %+v", st.HeldDelivered, st)
+		if st := natsStatus(t, d2.Host).Bridge; st.HeldDelivered != 2 {
+			t.Errorf("HOSTD2 delivered %d held records, want 2: %+v", st.HeldDelivered, st)
+		}
+		if strings.Contains(d2.d.Output(), "NATS error") {
+			t.Errorf("HOSTD2's mailslotd met a NATS error:\n%s", d2.d.Output())
 		}
 	})
 
@@ -230,4 +266,34 @@ func TestNATSBridge(t *testing.T) {
 		}
 		waitRecv(t, a2.rx, "to A2 after restart")
 	})
+}
+
+// BenchmarkNATS measures group records site to site through the bridge
+// against raw NATS pub/sub on the same cluster (see internal/bench.NATS).
+//
+//	go test -run '^$' -bench NATS ./daemon
+func BenchmarkNATS(b *testing.B) {
+	b.Setenv("MAILSLOT_NO_DNS", "1")
+	sites := natslab.New(b, 3)
+	s1, s2 := sites.Sites[0], sites.Sites[1]
+	ha, hb := s1.LAN.AddHost("BENCHA"), s2.LAN.AddHost("BENCHB")
+	for _, x := range []struct {
+		h    *lab.Host
+		site *natslab.Site
+	}{{ha, s1}, {hb, s2}} {
+		d := startDaemon(b, x.h, "WG", "--nats", x.site.URL(), "--log-level", "info")
+		if !d.WaitFor("NATS connected", 10*time.Second) {
+			b.Fatalf("mailslotd on %s did not connect to NATS:\n%s", x.h.Name, d.Output())
+		}
+	}
+	n := max(b.N, 100_000)
+	res, err := bench.NATS(ha, hb, s1, s2, "WG", n, 100, 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench.PrintNATS(os.Stdout, res)
+	b.ReportMetric(res.Flood.Ratio(), "flood-ratio")
+	l := res.Latency
+	b.ReportMetric(float64(bench.Quantile(l.Base, 0.5))/float64(bench.Quantile(l.Ours, 0.5)), "p50-speed-ratio")
+	b.ReportMetric(float64(bench.Quantile(l.Base, 0.99))/float64(bench.Quantile(l.Ours, 0.99)), "p99-speed-ratio")
 }

@@ -193,6 +193,7 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 		// The writer hears first, then the slot's reader is woken: its
 		// wake-up must not delay the answer (nor the next request).
 		wake, err := d.deliverHeld(key, req.Data, origin, d.cfg.StreamWait)
+		err = d.holdMessenger(key, req.Data, origin, err)
 		d.queues.count(key, req.Name, err)
 		resp := d.streamResult(req.Name, err)
 		out = stream.AppendResponse(out[:0], &resp)

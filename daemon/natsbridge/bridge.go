@@ -229,13 +229,20 @@ func New(opts Options, name, workgroup string, log *slog.Logger, h Handler) (*Br
 	// Subscriptions made before the first connection are sent once it is
 	// up.
 	for _, s := range []struct {
-		subject string
-		cb      nats.MsgHandler
+		subject, queue string
+		cb             nats.MsgHandler
 	}{
-		{GroupPrefix + Token(b.workgroup) + ".>", b.onGroup},
-		{ComputerPrefix + Token(b.name) + ".>", b.onDirect},
+		{GroupPrefix + Token(b.workgroup) + ".>", "", b.onGroup},
+		{ComputerPrefix + Token(b.name) + ".>", "", b.onDirect},
+		{MemberSubject(b.workgroup), "mailslotd", b.onMember},
 	} {
-		sub, err := nc.Subscribe(s.subject, s.cb)
+		var sub *nats.Subscription
+		var err error
+		if s.queue != "" {
+			sub, err = nc.QueueSubscribe(s.subject, s.queue, s.cb)
+		} else {
+			sub, err = nc.Subscribe(s.subject, s.cb)
+		}
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("nats subscribe %s: %w", s.subject, err)
@@ -378,7 +385,15 @@ func (b *Bridge) request(r *Record, timeout time.Duration) stream.Response {
 	msg, err := b.nc.Request(ComputerSubject(r.Target, r.Path), AppendRecord(nil, r), timeout)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return stream.Response{Status: stream.Unreachable, Message: "no computer " + r.Target + " on this LAN or through the bridge to other sites"}
+		// No computer of that name: perhaps a workgroup with no member
+		// on the writer's LAN.
+		if _, err := b.nc.Request(MemberSubject(r.Target), nil, 2*time.Second); err == nil {
+			if err := b.PublishGroup(r); err != nil {
+				return stream.Response{Status: stream.Unreachable, Message: "the group record was not bridged to other sites: " + err.Error()}
+			}
+			return stream.Response{Status: stream.OK}
+		}
+		return stream.Response{Status: stream.Unreachable, Message: "no computer or workgroup " + r.Target + " on this LAN or through the bridge to other sites"}
 	case errors.Is(err, nats.ErrTimeout):
 		return stream.Response{Status: stream.Unreachable, Message: fmt.Sprintf("%s did not answer through the bridge within %v", r.Target, timeout)}
 	case err != nil:
@@ -403,6 +418,13 @@ func (b *Bridge) onGroup(m *nats.Msg) {
 	}
 	b.c.received.Add(1)
 	b.h.Group(&r)
+}
+
+// onMember answers for this computer's workgroup (one member answers).
+func (b *Bridge) onMember(m *nats.Msg) {
+	if m.Reply != "" {
+		_ = m.Respond([]byte{1})
+	}
 }
 
 func (b *Bridge) onDirect(m *nats.Msg) {

@@ -22,13 +22,18 @@ const (
 	// computer's messenger records while its messenger is down:
 	// mailslot.held.NAME.
 	HeldPrefix = "mailslot.held."
+	// MemberPrefix starts the subject on which one bridged mailslotd of
+	// a workgroup says that it has members (a queue group answers once):
+	// mailslot.member.WORKGROUP. A writer whose LAN has no member of a
+	// workgroup learns so that the name is a workgroup.
+	MemberPrefix = "mailslot.member."
 )
 
 // Token maps a NetBIOS name or one component of a slot's path to a
 // subject token.
 func Token(s string) string {
 	if s == "" {
-		return "%00"
+		return "%"
 	}
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -80,6 +85,9 @@ func GroupSubject(wg, path string) string { return GroupPrefix + Token(wg) + "."
 func ComputerSubject(name, path string) string {
 	return ComputerPrefix + Token(name) + "." + PathTokens(path)
 }
+
+// MemberSubject is the subject on which workgroup wg's members answer.
+func MemberSubject(wg string) string { return MemberPrefix + Token(wg) }
 
 // HeldSubject is the subject of the stream that keeps computer name's
 // messenger records.
