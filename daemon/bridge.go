@@ -43,6 +43,7 @@ func (d *Daemon) startBridge() error {
 	if !d.cfg.NATS.Enabled() {
 		return nil
 	}
+	d.bridgeOrigins = map[originKey]string{}
 	b, err := natsbridge.New(d.cfg.NATS, d.cfg.Name, d.cfg.Workgroup, d.log, bridgeHandler{d})
 	if err != nil {
 		return err
@@ -133,7 +134,29 @@ func (h bridgeHandler) Group(r *natsbridge.Record) {
 		d.bridge.Duplicate()
 		return
 	}
-	d.queues.enqueueOrigin(local.Key(r.Path), r.Path, r.Data, bridgeOrigin(r))
+	d.queues.enqueueOrigin(local.Key(r.Path), r.Path, r.Data, h.origin(r))
+}
+
+// origin is bridgeOrigin, kept for the senders met lately (Group runs on
+// one goroutine: the bridge's group subscription's).
+func (h bridgeHandler) origin(r *natsbridge.Record) string {
+	k := originKey{r.Source, r.Site, r.Addr}
+	if o, ok := h.d.bridgeOrigins[k]; ok && r.Origin == "" {
+		return o
+	}
+	o := bridgeOrigin(r)
+	if r.Origin == "" {
+		if len(h.d.bridgeOrigins) >= 1024 {
+			clear(h.d.bridgeOrigins)
+		}
+		h.d.bridgeOrigins[k] = o
+	}
+	return o
+}
+
+type originKey struct {
+	source, site string
+	addr         netip.Addr
 }
 
 // Direct delivers a record another site's writer sent to this computer

@@ -73,6 +73,9 @@ type Daemon struct {
 	nextID      atomic.Uint32      // datagram IDs of what the daemon sends
 	announceReq chan struct{}      // AnnouncementRequests for announceLoop
 	bridge      *natsbridge.Bridge // nil without Config.NATS
+	// bridgeOrigins: the origins of bridged group records' senders
+	// (bridgeHandler.origin).
+	bridgeOrigins map[originKey]string
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // open stream connections

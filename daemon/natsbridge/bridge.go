@@ -140,6 +140,7 @@ type Bridge struct {
 	server          atomic.Pointer[string]
 	everConnected   atomic.Bool
 	subjects        subjectCache
+	groupNames      names // onGroup's (one goroutine)
 	bufs            sync.Pool
 	direct          chan struct{} // bounds the requests answered at once
 	done            chan struct{}
@@ -407,7 +408,7 @@ func (b *Bridge) request(r *Record, timeout time.Duration) stream.Response {
 }
 
 func (b *Bridge) onGroup(m *nats.Msg) {
-	r, err := DecodeRecord(m.Data, nil)
+	r, err := DecodeRecord(m.Data, b.groupNames.intern)
 	if err != nil {
 		b.c.dropped.Add(1)
 		b.log.Debug("dropped NATS record that did not decode", "subject", m.Subject, "err", err)
@@ -480,6 +481,23 @@ func (b *Bridge) Close() {
 	}
 	b.nc.Close()
 	b.wg.Wait()
+}
+
+// names hands out one string per name met, so that the records of a busy
+// sender cost no allocation for its names; it forgets them all when full.
+// One goroutine uses it.
+type names struct{ m map[string]string }
+
+func (n *names) intern(b []byte) string {
+	if s, ok := n.m[string(b)]; ok {
+		return s
+	}
+	if n.m == nil || len(n.m) >= 1024 {
+		n.m = map[string]string{}
+	}
+	s := string(b)
+	n.m[s] = s
+	return s
 }
 
 // subjectCache keeps the subjects of recent targets and paths, so that a

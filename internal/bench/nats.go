@@ -22,6 +22,10 @@ import (
 // a paced stream.
 type NATSResult struct {
 	Flood   NetResult // records/s, best of the runs on each side
+	// WriterRate is the records/s the writer alone managed in the flood
+	// that counted: each group record is a broadcast datagram, one
+	// system call.
+	WriterRate float64
 	Latency Latency   // paced, from just before the write or publish to the read
 	Rate    int       // the paced stream's records/s
 }
@@ -45,6 +49,10 @@ func NATS(a, b *lab.Host, sa, sb *natslab.Site, wg string, records, size, rate i
 		if r.Ours, r.OursGot, _, err = natsOurs(a, b, wg, records, size, 0); err != nil {
 			return res, err
 		}
+		if i == 0 || Rate(r.OursGot, r.Ours) > Rate(res.Flood.OursGot, res.Flood.Ours) {
+			res.Flood.Ours, res.Flood.OursGot = r.Ours, r.OursGot
+			res.WriterRate = Rate(records, time.Duration(lastSend.Load()))
+		}
 		if r.Baseline, r.BaseGot, _, err = natsRaw(a, b, sa, sb, records, size, 0); err != nil {
 			return res, err
 		}
@@ -62,6 +70,9 @@ func NATS(a, b *lab.Host, sa, sb *natslab.Site, wg string, records, size, rate i
 	}
 	return res, nil
 }
+
+// lastSend is how long the last flood of ours took to send.
+var lastSend atomic.Int64
 
 // stamped records arrivals and their latency from the send time in a
 // record's first 8 bytes (one clock: the hosts share a machine).
@@ -156,10 +167,15 @@ func natsOurs(a, b *lab.Host, wg string, n, size, rate int) (time.Duration, int,
 		return 0, 0, nil, err
 	}
 	defer w.Close()
+	t0 := time.Now()
 	if err := send(n, size, rate, func(p []byte) error { return w.Write(p, -1) }); err != nil {
 		return 0, 0, nil, err
 	}
+	sent := time.Since(t0)
 	got, d, lats := st.settle(n, 2*time.Second)
+	if rate == 0 {
+		lastSend.Store(int64(sent))
+	}
 	return d, got, lats, nil
 }
 
@@ -177,7 +193,7 @@ func natsRaw(a, b *lab.Host, sa, sb *natslab.Site, n, size, rate int) (time.Dura
 	}
 	defer pub.Close()
 	st := &stamped{lats: make([]time.Duration, 0, n)}
-	s, err := sub.Subscribe("bench.raw", func(m *nats.Msg) { st.mark(m.Data) })
+	s, err := sub.Subscribe("mailslot.bench.raw", func(m *nats.Msg) { st.mark(m.Data) })
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -187,13 +203,13 @@ func natsRaw(a, b *lab.Host, sa, sb *natslab.Site, n, size, rate int) (time.Dura
 	}
 	// The subscription's interest crosses the route: wait until a probe
 	// arrives.
-	probe, err := sub.SubscribeSync("bench.probe")
+	probe, err := sub.SubscribeSync("mailslot.bench.probe")
 	if err != nil {
 		return 0, 0, nil, err
 	}
 	_ = sub.Flush()
 	for i := 0; ; i++ {
-		_ = pub.Publish("bench.probe", nil)
+		_ = pub.Publish("mailslot.bench.probe", nil)
 		_ = pub.Flush()
 		if _, err := probe.NextMsg(50 * time.Millisecond); err == nil {
 			break
@@ -202,7 +218,7 @@ func natsRaw(a, b *lab.Host, sa, sb *natslab.Site, n, size, rate int) (time.Dura
 			return 0, 0, nil, fmt.Errorf("raw NATS: the subscriber's interest never reached the publisher's node")
 		}
 	}
-	if err := send(n, size, rate, func(p []byte) error { return pub.Publish("bench.raw", p) }); err != nil {
+	if err := send(n, size, rate, func(p []byte) error { return pub.Publish("mailslot.bench.raw", p) }); err != nil {
 		return 0, 0, nil, err
 	}
 	if err := pub.FlushTimeout(time.Minute); err != nil {
@@ -219,5 +235,6 @@ func PrintNATS(w io.Writer, r NATSResult) {
 	fmt.Fprintf(w, "  %-11s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | raw pub/sub %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx (best of 3)\n",
 		f.What, f.Size, Rate(f.OursGot, f.Ours), Rate(f.OursGot, f.Ours)*float64(f.Size)/1e6, f.OursGot, f.Records,
 		Rate(f.BaseGot, f.Baseline), Rate(f.BaseGot, f.Baseline)*float64(f.Size)/1e6, f.BaseGot, f.Records, f.Ratio())
+	fmt.Fprintf(w, "  (our writer alone sent %.0f rec/s: each group record is a broadcast datagram, one system call; raw pub/sub publishes into a buffer)\n", r.WriterRate)
 	PrintLatency(w, "  latency, group record from just before the write to the read on the other site", "raw pub/sub, publish to delivery", []Latency{r.Latency})
 }

@@ -244,13 +244,16 @@ func (w *Writer) sendDatagram(p []byte) error {
 	if w.res.Group {
 		var firstErr error
 		sent := 0
+		// One buffer for a writer's datagrams, and no address to allocate.
+		w.dgMu.Lock()
+		defer w.dgMu.Unlock()
 		for _, ifc := range w.ifaces {
-			b, err := w.Datagram(p, ifc, id)
+			b, err := w.appendDatagram(w.dgBuf[:0], p, ifc, id)
 			if err != nil {
 				return err
 			}
-			dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Broadcast, port))
-			if _, err := w.udp.WriteToUDP(b, dst); err != nil {
+			w.dgBuf = b
+			if _, err := w.udp.WriteToUDPAddrPort(b, netip.AddrPortFrom(ifc.Broadcast, port)); err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("broadcast on %s: %w", ifc.Name, err)
 				}
