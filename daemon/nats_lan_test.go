@@ -62,7 +62,13 @@ func natsStatus(t *testing.T, h *lab.Host) daemon.Status {
 func TestNATSBridge(t *testing.T) {
 	t.Setenv("MAILSLOT_NO_DNS", "1")
 	start := time.Now()
-	sites := natslab.New(t, 3)
+	// Each site may use its workgroups and answer for its computers
+	// only, as in the README's server configuration.
+	sites := natslab.NewWith(t, []natslab.Permissions{
+		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA1", "HOSTB1", "HOSTC1"}},
+		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA2", "HOSTB2", "HOSTC2", "HOSTD2"}},
+		{},
+	})
 	t.Logf("3-node NATS cluster up in %v", time.Since(start).Round(time.Millisecond))
 	s1, s2 := sites.Sites[0], sites.Sites[1]
 	a1 := startBridged(t, s1, "HOSTA1", "WG")
@@ -227,6 +233,31 @@ func TestNATSBridge(t *testing.T) {
 		}
 		if strings.Contains(d2.d.Output(), "NATS error") {
 			t.Errorf("HOSTD2's mailslotd met a NATS error:\n%s", d2.d.Output())
+		}
+	})
+
+	t.Run("refused by the server", func(t *testing.T) {
+		// Site 2 may not use workgroup SECRET: what a member writes there
+		// is refused by the server, and counted as not bridged.
+		x := startBridged(t, s2, "HOSTX2", "SECRET")
+		if err := write(x.Host, `\\SECRET\mailslot\nats\x`, []byte("secret")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecv(t, x.rx, "| secret") // its own LAN has it
+		deadline := time.Now().Add(5 * time.Second)
+		for natsStatus(t, x.Host).Bridge.NotBridged == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the refused record was not counted: %+v\n%s", natsStatus(t, x.Host).Bridge, x.d.Output())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(x.d.Output(), `Subscription to \"mailslot.group.SECRET.>\"`) {
+			t.Errorf("HOSTX2 did not log the server's refusal:\n%s", x.d.Output())
+		}
+		for _, h := range []*natsHost{a1, b1, a2, b2} {
+			if strings.Contains(h.d.Output(), "NATS error") {
+				t.Errorf("%s met a NATS error:\n%s", h.Name, h.d.Output())
+			}
 		}
 	})
 

@@ -91,7 +91,9 @@ type Stats struct {
 	Connected bool   `json:"connected"`
 	Server    string `json:"server,omitempty"` // the NATS server connected to now
 	Site      string `json:"site,omitempty"`   // the site this computer's records name
-	// Published: group records handed to NATS; Received: group records
+	// Published: group records handed to NATS (a record the server then
+	// refuses, for want of a permission, is counted as NotBridged too);
+	// Received: group records
 	// from other mailslotds; Deduplicated: of those, copies of a record
 	// that had come over the LAN already (or twice over NATS); NotBridged:
 	// records for other sites that could not be handed to NATS (it was
@@ -143,6 +145,8 @@ type Bridge struct {
 	groupNames      names // onGroup's (one goroutine)
 	bufs            sync.Pool
 	direct          chan struct{} // bounds the requests answered at once
+	errMu           sync.Mutex
+	errLogs         logLimiter // asyncError's
 	done            chan struct{}
 	wg              sync.WaitGroup
 
@@ -296,7 +300,36 @@ func (b *Bridge) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		}
 		return
 	}
-	b.log.Warn("NATS error", "err", err)
+	if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(strings.ToLower(err.Error()), "for publish") {
+		// The server refused a record (a publish this user may not make,
+		// which Publish could not know): it was not bridged.
+		b.c.notBridged.Add(1)
+	}
+	b.errMu.Lock()
+	ok, more := b.errLogs.allow(time.Now())
+	b.errMu.Unlock()
+	if ok {
+		b.log.Warn("NATS error", "err", err, "errors_since_last_log", more)
+	}
+}
+
+// logLimiter lets a repeated log line through at most once per
+// errLogEvery and counts those it held back.
+type logLimiter struct {
+	last       time.Time
+	suppressed int
+}
+
+const errLogEvery = 10 * time.Second
+
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	if !l.last.IsZero() && now.Sub(l.last) < errLogEvery {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
 }
 
 // Site is the site this computer's records name.

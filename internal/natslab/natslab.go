@@ -128,9 +128,49 @@ type Sites struct {
 
 // New builds n sites and starts their NATS cluster (one node a site),
 // with JetStream. Each site's user (its Name, password Password) belongs
-// to account MAILSLOT, as the README's example configuration has it.
-func New(t lab.T, n int) *Sites {
+// to account MAILSLOT, as the README's example configuration has it, and
+// may publish and subscribe anything under mailslot. (and use JetStream).
+func New(t lab.T, n int) *Sites { return NewWith(t, make([]Permissions, n)) }
+
+// Permissions are what one site's user may do, as in the README's
+// example configuration: publish and subscribe the group records of its
+// Workgroups, subscribe the records to its Computers, publish records to
+// any computer and ask any workgroup for a member, answer requests, and
+// use JetStream for the durable messenger. The zero value allows all of
+// mailslot.>.
+type Permissions struct {
+	Workgroups, Computers []string
+}
+
+func (p Permissions) String() string {
+	if len(p.Workgroups) == 0 && len(p.Computers) == 0 {
+		return `{
+        publish: {allow: ["mailslot.>", "$JS.API.>", "_INBOX.>"]}
+        subscribe: {allow: ["mailslot.>", "_INBOX.>"]}
+        allow_responses: true
+      }`
+	}
+	pub := []string{`"mailslot.computer.>"`, `"mailslot.member.>"`, `"mailslot.held.>"`, `"$JS.API.>"`}
+	sub := []string{`"_INBOX.>"`}
+	for _, wg := range p.Workgroups {
+		pub = append(pub, fmt.Sprintf("%q", "mailslot.group."+wg+".>"))
+		sub = append(sub, fmt.Sprintf("%q", "mailslot.group."+wg+".>"), fmt.Sprintf("%q", "mailslot.member."+wg))
+	}
+	for _, c := range p.Computers {
+		sub = append(sub, fmt.Sprintf("%q", "mailslot.computer."+c+".>"))
+	}
+	return fmt.Sprintf(`{
+        publish: {allow: [%s]}
+        subscribe: {allow: [%s]}
+        allow_responses: true
+      }`, strings.Join(pub, ", "), strings.Join(sub, ", "))
+}
+
+// NewWith is New with each site's user's permissions (perms[i] for site
+// i+1; one site a Permissions).
+func NewWith(t lab.T, perms []Permissions) *Sites {
 	t.Helper()
+	n := len(perms)
 	bin := BuildServer(t)
 	s := &Sites{Backbone: lab.New(t)}
 	dir, err := os.MkdirTemp("", "natslab")
@@ -154,7 +194,7 @@ func New(t lab.T, n int) *Sites {
 			}
 		}
 		nd.conf = filepath.Join(dir, nd.Name+".conf")
-		conf := fmt.Sprintf(serverConf, nd.Name, nd.Backbone, strings.Join(routes, ", "), filepath.Join(dir, nd.Name+"-js"), s.users())
+		conf := fmt.Sprintf(serverConf, nd.Name, nd.Backbone, strings.Join(routes, ", "), filepath.Join(dir, nd.Name+"-js"), s.users(perms))
 		if err := os.WriteFile(nd.conf, []byte(conf), 0o644); err != nil {
 			t.Fatalf("natslab: %v", err)
 		}
@@ -190,19 +230,11 @@ accounts {
 system_account: SYS
 `
 
-// users writes each site's user: a site's mailslotd hosts may publish and
-// subscribe under mailslot. (their workgroup's group records, records to
-// computers and their answers), and use JetStream for the durable
-// messenger; nothing else.
-func (s *Sites) users() string {
+// users writes each site's user with its permissions.
+func (s *Sites) users(perms []Permissions) string {
 	var b strings.Builder
-	for _, site := range s.Sites {
-		fmt.Fprintf(&b, `      {user: %s, password: %q, permissions: {
-        publish: {allow: ["mailslot.>", "$JS.API.>", "_INBOX.>"]}
-        subscribe: {allow: ["mailslot.>", "_INBOX.>"]}
-        allow_responses: true
-      }}
-`, site.Name, Password)
+	for i, site := range s.Sites {
+		fmt.Fprintf(&b, "      {user: %s, password: %q, permissions: %s}\n", site.Name, Password, perms[i])
 	}
 	return b.String()
 }
@@ -278,7 +310,10 @@ func (s *Sites) waitRoutes(t lab.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	conns := make([]*nats.Conn, len(s.Sites))
 	for i, site := range s.Sites {
-		nc, err := site.Connect(site.Node.Host)
+		// As the system account's user, whom the sites' permissions do
+		// not bind.
+		nc, err := nats.Connect(fmt.Sprintf("nats://sys:sys@%s:4222", site.Node.Addr),
+			nats.SetCustomDialer(Dialer{site.Node.Host}), nats.Timeout(2*time.Second))
 		if err != nil {
 			t.Fatalf("connect to %s: %v", site.Name, err)
 		}
@@ -290,7 +325,7 @@ func (s *Sites) waitRoutes(t lab.T) {
 			if i == j {
 				continue
 			}
-			subj := fmt.Sprintf("mailslot.probe.%d.%d", i, j)
+			subj := fmt.Sprintf("natslab.probe.%d.%d", i, j)
 			sub, err := to.SubscribeSync(subj)
 			if err != nil {
 				t.Fatalf("natslab: %v", err)
