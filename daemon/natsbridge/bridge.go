@@ -506,11 +506,13 @@ func (b *Bridge) Close() {
 	default:
 	}
 	close(b.done)
-	_ = b.nc.Drain()
-	// Drain returns at once; wait (a little) for it to end.
-	deadline := time.Now().Add(2 * time.Second)
-	for !b.nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// Connected, let what was received be handled and what was published
+	// go out; Drain returns at once, so wait (a little) for it to end.
+	if b.nc.IsConnected() && b.nc.Drain() == nil {
+		deadline := time.Now().Add(2 * time.Second)
+		for !b.nc.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	b.nc.Close()
 	b.wg.Wait()
