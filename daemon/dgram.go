@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/loglimit"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -32,7 +33,7 @@ func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
 		return
 	}
-	var logs logLimiter
+	var logs loglimit.Limiter
 	names := newNameTable(maxInternedNames).intern
 	for {
 		n, err := b.read()
@@ -40,7 +41,7 @@ func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if ok, more := logs.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := logs.Allow(time.Now(), acceptLogEvery); ok {
 				d.log.Warn("receive datagram", "interface", ifc.Name, "err", err, "failed_since_last_log", more)
 			}
 			time.Sleep(acceptPauseMin) // an error that persists must not spin

@@ -33,6 +33,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mailslot-go/mailslot/internal/loglimit"
 	"github.com/mailslot-go/mailslot/internal/stream"
 )
 
@@ -146,7 +147,7 @@ type Bridge struct {
 	bufs            sync.Pool
 	direct          chan struct{} // bounds the requests answered at once
 	errMu           sync.Mutex
-	errLogs         logLimiter // asyncError's
+	errLogs         loglimit.Limiter // asyncError's
 	done            chan struct{}
 	wg              sync.WaitGroup
 
@@ -306,31 +307,15 @@ func (b *Bridge) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		b.c.notBridged.Add(1)
 	}
 	b.errMu.Lock()
-	ok, more := b.errLogs.allow(time.Now())
+	ok, more := b.errLogs.Allow(time.Now(), errLogEvery)
 	b.errMu.Unlock()
 	if ok {
 		b.log.Warn("NATS error", "err", err, "errors_since_last_log", more)
 	}
 }
 
-// logLimiter lets a repeated log line through at most once per
-// errLogEvery and counts those it held back.
-type logLimiter struct {
-	last       time.Time
-	suppressed int
-}
-
+// errLogEvery is the least time between two logs of NATS errors.
 const errLogEvery = 10 * time.Second
-
-func (l *logLimiter) allow(now time.Time) (bool, int) {
-	if !l.last.IsZero() && now.Sub(l.last) < errLogEvery {
-		l.suppressed++
-		return false, 0
-	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	return true, n
-}
 
 // Site is the site this computer's records name.
 func (b *Bridge) Site() string {

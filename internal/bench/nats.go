@@ -21,14 +21,14 @@ import (
 // same cluster, in the same run: a flood's records/s, and the latency of
 // a paced stream.
 type NATSResult struct {
-	Flood   NetResult // records/s, best of the runs on each side
+	Flood NetResult // records/s, best of the runs on each side
 	// WriterRate is the records/s the writer alone managed in the flood
 	// that counted: each group record is a broadcast datagram, one
 	// system call.
 	WriterRate float64
-	Latency Latency   // paced, from just before the write or publish to the read
-	Rate    int       // the paced stream's records/s
-	Paced   NetResult // the paced stream's records/s as they arrived
+	Latency    Latency   // paced, from just before the write or publish to the read
+	Rate       int       // the paced stream's records/s
+	Paced      NetResult // the paced stream's records/s as they arrived
 }
 
 // NATS measures group records from host a on one site to a reader on
@@ -77,21 +77,17 @@ func NATS(a, b *lab.Host, sa, sb *natslab.Site, wg string, records, size, rate i
 // lastSend is how long the last flood of ours took to send.
 var lastSend atomic.Int64
 
-// stamped records arrivals and their latency from the send time in a
+// stamped counts arrivals, and their latency from the send time in a
 // record's first 8 bytes (one clock: the hosts share a machine).
 type stamped struct {
-	mu    sync.Mutex
-	lats  []time.Duration
-	got   atomic.Int64
-	first atomic.Int64
-	last  atomic.Int64
+	counter
+	mu   sync.Mutex
+	lats []time.Duration
 }
 
 func (s *stamped) mark(rec []byte) {
 	now := time.Now().UnixNano()
-	s.first.CompareAndSwap(0, now)
-	s.last.Store(now)
-	s.got.Add(1)
+	s.markAt(now)
 	if len(rec) >= 8 {
 		s.mu.Lock()
 		s.lats = append(s.lats, time.Duration(now-int64(binary.LittleEndian.Uint64(rec))))
@@ -103,24 +99,12 @@ func (s *stamped) mark(rec []byte) {
 // returns the arrivals, the time from first to last, and the sorted
 // latencies.
 func (s *stamped) settle(n int, idle time.Duration) (int, time.Duration, []time.Duration) {
-	prev, since := int64(-1), time.Now()
-	for {
-		got := s.got.Load()
-		if got >= int64(n) {
-			break
-		}
-		if got != prev {
-			prev, since = got, time.Now()
-		} else if time.Since(since) > idle {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	got, d := s.counter.settle(n, idle)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lats := slices.Clone(s.lats)
 	slices.Sort(lats)
-	return int(s.got.Load()), time.Duration(s.last.Load() - s.first.Load()), lats
+	return got, d, lats
 }
 
 // send sends n records of size bytes, each stamped, paced at rate
