@@ -65,8 +65,8 @@ func TestNATSBridge(t *testing.T) {
 	// Each site may use its workgroups and answer for its computers
 	// only, as in the README's server configuration.
 	sites := natslab.NewWith(t, []natslab.Permissions{
-		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA1", "HOSTB1", "HOSTC1"}},
-		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA2", "HOSTB2", "HOSTC2", "HOSTD2"}},
+		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA1", "HOSTB1", "HOSTC1", "HOSTL1"}},
+		{Workgroups: []string{"WG", "OTHERWG"}, Computers: []string{"HOSTA2", "HOSTB2", "HOSTC2", "HOSTD2", "HOSTE2", "HOSTX2"}},
 		{},
 	})
 	t.Logf("3-node NATS cluster up in %v", time.Since(start).Round(time.Millisecond))
@@ -234,6 +234,23 @@ func TestNATSBridge(t *testing.T) {
 		if strings.Contains(d2.d.Output(), "NATS error") {
 			t.Errorf("HOSTD2's mailslotd met a NATS error:\n%s", d2.d.Output())
 		}
+		// Bounded: with room for one record, the older goes.
+		e2 := startBridged(t, s2, "HOSTE2", "WG", "--nats-durable-messenger", "--nats-durable-max-msgs", "1")
+		for _, text := range []string{"first, dropped", "second, kept"} {
+			if out, err := a1.Command(bin, "netsend", "HOSTE2", text).CombinedOutput(); err != nil {
+				t.Fatalf("mailslot netsend HOSTE2: %v: %s", err, out)
+			}
+		}
+		m = e2.Start(t, bin, "messenger", "--format", "json", "--count", "1")
+		if err := m.Wait(15 * time.Second); err != nil {
+			t.Fatalf("the messenger on HOSTE2 showed nothing: %v\n%s", err, m.Output())
+		}
+		if out := m.Output(); !strings.Contains(out, `"text":"second, kept"`) {
+			t.Fatalf("the messenger on HOSTE2 showed:\n%s", out)
+		}
+		if st := natsStatus(t, e2.Host).Bridge; st.Held != 2 || st.HeldDelivered != 1 {
+			t.Errorf("HOSTE2 held %d and delivered %d, want 2 and 1: %+v", st.Held, st.HeldDelivered, st)
+		}
 	})
 
 	t.Run("refused by the server", func(t *testing.T) {
@@ -273,8 +290,19 @@ func TestNATSBridge(t *testing.T) {
 		if st.Connected || st.NotBridged < uint64(sent)+1 {
 			t.Errorf("HOSTA1's bridge with its node down: %+v, want %d records not bridged", st, sent+1)
 		}
+		// A mailslotd that starts while its node is down serves its LAN,
+		// and connects once the node is back.
+		late := &natsHost{Host: s1.LAN.AddHost("HOSTL1"), site: s1}
+		late.d = startDaemon(t, late.Host, "WG", "--nats", s1.URL())
+		if !late.d.WaitFor("NATS not reachable yet", 5*time.Second) {
+			t.Fatalf("HOSTL1 did not say that NATS is not reachable:\n%s", late.d.Output())
+		}
+		late.rx = startReader(t, late.Host, `\\.\mailslot\nats\x`)
 		time.Sleep(3 * time.Second) // reconnect attempts: none is logged
 		s1.Node.Start()
+		if !late.d.WaitFor("NATS connected", 15*time.Second) {
+			t.Fatalf("HOSTL1 did not connect once its node was back:\n%s", late.d.Output())
+		}
 		if !a1.d.WaitFor("NATS reconnected", 15*time.Second) {
 			t.Fatalf("HOSTA1 did not reconnect:\n%s", a1.d.Output())
 		}
@@ -292,6 +320,7 @@ func TestNATSBridge(t *testing.T) {
 		// The bridge is back: interest may take a moment to cross the
 		// routes again, so the record is sent until it arrives.
 		broadcastUntilSeen(t, a1.Host, `\\WG\mailslot\nats\x`, "after restart", a2.rx, b2.rx)
+		broadcastUntilSeen(t, a2.Host, `\\WG\mailslot\nats\x`, "to the late one", late.rx)
 		if err := write(a1.Host, `\\HOSTA2\mailslot\nats\x`, []byte("to A2 after restart")); err != nil {
 			t.Fatal(err)
 		}
