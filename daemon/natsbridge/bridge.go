@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,7 +142,6 @@ type Bridge struct {
 	subs            []*nats.Subscription
 	c               counters
 	server          atomic.Pointer[string]
-	everConnected   atomic.Bool
 	subjects        subjectCache
 	groupNames      names // onGroup's (one goroutine)
 	bufs            sync.Pool
@@ -222,15 +222,14 @@ func New(opts Options, name, workgroup string, log *slog.Logger, h Handler) (*Br
 	if opts.TLSCA != "" {
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
-	nopts = append(nopts, testOptions...)
 	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", strings.Join(opts.URLs, ","), err)
+		return nil, fmt.Errorf("nats %s: %w", redacted(opts.URLs), err)
 	}
 	b.nc = nc
 	if !nc.IsConnected() {
 		log.Warn("NATS not reachable yet: mailslotd serves its LAN and keeps trying; records for other sites are counted as not bridged meanwhile",
-			"nats", strings.Join(opts.URLs, ","))
+			"nats", redacted(opts.URLs))
 	}
 	// Subscriptions made before the first connection are sent once it is
 	// up.
@@ -264,9 +263,27 @@ func New(opts Options, name, workgroup string, log *slog.Logger, h Handler) (*Br
 	return b, nil
 }
 
-// testOptions are added to every connection's options (tests set a
-// dialer that reaches into a network namespace).
-var testOptions []nats.Option
+// redacted lists the URLs with their passwords hidden, for logs.
+func redacted(urls []string) string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		p, err := url.Parse(strings.TrimSpace(u))
+		switch {
+		case err != nil:
+			out[i] = "(a URL that does not parse)"
+		case p.User != nil:
+			if _, ok := p.User.Password(); ok {
+				p.User = url.UserPassword(p.User.Username(), "xxxxx")
+			} else {
+				p.User = url.User("xxxxx") // a token
+			}
+			out[i] = p.String()
+		default:
+			out[i] = p.String()
+		}
+	}
+	return strings.Join(out, ",")
+}
 
 // up notes a (re)connection, and logs it once.
 func (b *Bridge) up(nc *nats.Conn, again bool) {
@@ -278,7 +295,6 @@ func (b *Bridge) up(nc *nats.Conn, again bool) {
 	} else {
 		b.log.Info("NATS connected: bridging to other sites", "server", srv, "url", nc.ConnectedUrlRedacted(), "site", b.Site())
 	}
-	b.everConnected.Store(true)
 	b.kickHeld()
 }
 

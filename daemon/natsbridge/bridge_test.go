@@ -48,3 +48,12 @@ func TestNewAndDown(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Logs never show a URL's password.
+func TestRedacted(t *testing.T) {
+	got := redacted([]string{"nats://site1:secret@10.0.0.1:4222", "tls://nats.example:4222", "nats://token@h:4222", "::"})
+	if strings.Contains(got, "secret") || !strings.Contains(got, "nats://site1:xxxxx@10.0.0.1:4222") ||
+		!strings.Contains(got, "tls://nats.example:4222") || !strings.Contains(got, "nats://xxxxx@h:4222") || strings.Contains(got, "token") {
+		t.Errorf("redacted: %s", got)
+	}
+}
