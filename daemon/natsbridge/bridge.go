@@ -263,6 +263,10 @@ func New(opts Options, name, workgroup string, log *slog.Logger, h Handler) (*Br
 	return b, nil
 }
 
+// Redacted is a comma-separated list of server URLs (as the nats setting
+// takes them) with their passwords and tokens hidden, for logs.
+func Redacted(urls string) string { return redacted(strings.Split(urls, ",")) }
+
 // redacted lists the URLs with their passwords hidden, for logs.
 func redacted(urls []string) string {
 	out := make([]string, len(urls))

@@ -199,7 +199,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 			log.Info("reload: key "+k+" changed", "key", k, "from", settings[k], "to", next[k])
 		}
 		for _, k := range restart {
-			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", settings[k], "config", next[k])
+			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", shown(k, settings[k]), "config", shown(k, next[k]))
 			next[k] = settings[k] // still running with the old value
 		}
 		if len(now)+len(restart) == 0 {

@@ -25,3 +25,12 @@ func natsFlags(fs *flag.FlagSet, flags daemon.Settings, str func(key, def, help 
 	str("nats-durable-max-age", natsbridge.DefaultDurableMaxAge.String(), "keep a messenger record at most `DURATION`")
 	str("nats-durable-max-msgs", "1000", "keep at most `N` messenger records (the oldest go first)")
 }
+
+// shown is a setting's value as the log may show it: the NATS servers'
+// URLs without their passwords or tokens.
+func shown(key, v string) string {
+	if key == "nats" && v != "" {
+		return natsbridge.Redacted(v)
+	}
+	return v
+}
