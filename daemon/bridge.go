@@ -84,6 +84,12 @@ func (d *Daemon) bridgeDatagram(dg *wire.Datagram, path string, data []byte, fro
 	if dg.DestinationName == msBrowse || !d.ownAddr(from) || !bridgedPath(path) {
 		return
 	}
+	// A writer with several interfaces broadcast the record on each (one
+	// datagram id): it goes to the bridge once. The key has no address
+	// (the copies differ in theirs), which no datagram's key has.
+	if d.dedup.seen(recordKey(netip.Addr{}, dg.SourceName, dg.ID, mailslotPrefix+path, data), time.Now()) {
+		return
+	}
 	r := natsbridge.Record{
 		Target: strings.ToUpper(dg.DestinationName.Name()), Path: path, Source: dg.SourceName.Name(), Suffix: dg.SourceName.Suffix(),
 		Site: d.bridge.Site(), Addr: from, ID: dg.ID, Data: data,

@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/stream"
+	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
 // forward refuses writers on other computers, says when there is no
@@ -49,5 +51,47 @@ func TestForward(t *testing.T) {
 	}
 	if st := b.Stats(); st.Connected || st.NotBridged != 3 || st.Published != 0 {
 		t.Errorf("bridge down: %+v, want 3 records not bridged", st)
+	}
+}
+
+// A group datagram that a writer here broadcast on two interfaces (one id,
+// two copies) goes to the bridge once; one from another computer, and a
+// browser frame, not at all.
+func TestBridgeDatagramOnce(t *testing.T) {
+	d := testDaemon(t, &countSink{})
+	d.ifaces = []Iface{{Name: "eth0", Addr: netip.MustParseAddr("10.1.0.10")}, {Name: "eth1", Addr: netip.MustParseAddr("10.2.0.10")}}
+	b, err := natsbridge.New(natsbridge.Options{URLs: []string{"nats://127.0.0.1:1"}}, "HOSTB", "WG", d.log, bridgeHandler{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d.bridge = b
+	group := func(id uint16, path string) []byte {
+		src, _ := wire.NewName("HOSTB", 0)
+		dst, _ := wire.NewName("WG", 0)
+		dg := wire.Datagram{Type: wire.DirectGroup, Flags: wire.NewDatagramFlags(wire.BNode) | wire.FlagFirst, ID: id,
+			SourceIP: netip.MustParseAddr("10.1.0.10"), SourcePort: 138, SourceName: src, DestinationName: dst}
+		mw := wire.MailslotWrite{Name: `\MAILSLOT\` + path, Class: wire.ClassUnreliable, Data: []byte("to all")}
+		f, err := wire.AppendMailslotDatagram(nil, &dg, &mw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	names := newNameTable(maxInternedNames).intern
+	for _, c := range []struct {
+		frame []byte
+		from  string
+	}{
+		{group(7, `APP\X`), "10.1.0.10:138"},
+		{group(7, `APP\X`), "10.2.0.10:138"}, // the same record on the other interface
+		{group(8, `APP\X`), "10.1.0.99:138"}, // another computer's
+		{group(9, `BROWSE`), "10.1.0.10:138"},
+	} {
+		d.handleDatagram(d.ifaces[0], c.frame, netip.MustParseAddrPort(c.from), time.Now(), names)
+	}
+	// The bridge is down: each record handed to it is counted, once.
+	if st := b.Stats(); st.NotBridged != 1 {
+		t.Errorf("records handed to the bridge: %d, want 1", st.NotBridged)
 	}
 }
