@@ -77,6 +77,13 @@ func TestNATSBridge(t *testing.T) {
 	b2 := startBridged(t, s2, "HOSTB2", "WG")
 	other := startBridged(t, s2, "HOSTC2", "OTHERWG")
 	members := []*natsHost{a1, b1, a2, b2}
+	// Members of WG whose mailslotd is not bridged: what a bridge carries
+	// is never sent on to a LAN, so site 1's gets the LAN's copy only, and
+	// site 2's nothing.
+	plain1, plain2 := s1.LAN.AddHost("PLAIN1"), s2.LAN.AddHost("PLAIN2")
+	startDaemon(t, plain1, "WG")
+	startDaemon(t, plain2, "WG")
+	plain1rx, plain2rx := startReader(t, plain1, `\\.\mailslot\nats\x`), startReader(t, plain2, `\\.\mailslot\nats\x`)
 
 	// The sites' hosts reach each other only through NATS.
 	if err := a1.Run(func() error {
@@ -116,6 +123,14 @@ func TestNATSBridge(t *testing.T) {
 		}
 		if got := received(other.rx); len(got) != 0 {
 			t.Errorf("a computer of another workgroup received %q", got)
+		}
+		for k, c := range copiesOf(plain1rx, "to WG", n) {
+			if c > 1 {
+				t.Errorf("PLAIN1 (site 1, not bridged) received copy %d %d times: a bridged record came back to its LAN", k+1, c)
+			}
+		}
+		if got := received(plain2rx); len(got) != 0 {
+			t.Errorf("PLAIN2 (site 2, not bridged) received %q: a bridged record was sent on to a LAN", got)
 		}
 		// Site 2 got them over NATS, with the sender and its site.
 		if l := received(a2.rx)[0]; !strings.Contains(l, `\\HOSTA1 (`+a1.Addr.String()+` at site1)`) {
