@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
@@ -97,6 +98,9 @@ type Config struct {
 	// MulticastTTL is the IP TTL of datagrams sent to the group: how many
 	// routers they may cross, less one (default 8).
 	MulticastTTL int
+	// NATS bridges the daemon to mailslotd hosts on other sites through a
+	// NATS cluster (package natsbridge); off without URLs.
+	NATS natsbridge.Options
 	// Logger receives the daemon's logs (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -176,7 +180,8 @@ func (c Config) withDefaults() (Config, error) {
 // dedup-window, announce, comment, announce-reply-delay, metrics-listen,
 // max-stream-conns, max-stream-conns-per-host, stream-header-timeout,
 // stream-body-timeout, stream-idle, wins (repeatable, or
-// comma-separated), node-type, multicast, multicast-ttl. The environment variables are
+// comma-separated), node-type, multicast, multicast-ttl, and the NATS
+// bridge's (see NATSSettingKeys). The environment variables are
 // MAILSLOTD_ and the key in upper case with '-' as '_' (MAILSLOTD_NAME,
 // MAILSLOTD_DGRAM_PORT, ...).
 type Settings map[string]string
@@ -270,6 +275,9 @@ func ParseSettings(r io.Reader, name string) (Settings, error) {
 
 // checkSetting returns why v is not a value of key, or nil.
 func checkSetting(key, v string) error {
+	if err, ok := checkNATSSetting(key, v); ok {
+		return err
+	}
 	switch key {
 	case "name-port", "dgram-port", "stream-port":
 		n, err := strconv.Atoi(v)
@@ -398,6 +406,7 @@ func (s Settings) Config() (Config, slog.Level, error) {
 	}
 	c.Comment = s["comment"]
 	s.netbiosConfig(&c)
+	s.natsConfig(&c)
 	if v := s["log-level"]; v != "" {
 		_ = level.UnmarshalText([]byte(v))
 	}

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/wire"
@@ -79,8 +80,12 @@ type Daemon struct {
 	started     time.Time
 	dedup       *deduper
 	c           counters
-	nextID      atomic.Uint32 // datagram IDs of what the daemon sends
-	announceReq chan struct{} // AnnouncementRequests for announceLoop
+	nextID      atomic.Uint32      // datagram IDs of what the daemon sends
+	announceReq chan struct{}      // AnnouncementRequests for announceLoop
+	bridge      *natsbridge.Bridge // nil without Config.NATS
+	// bridgeOrigins: the origins of bridged group records' senders
+	// (bridgeHandler.origin).
+	bridgeOrigins map[originKey]string
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // open stream connections
@@ -184,6 +189,7 @@ func New(cfg Config) (*Daemon, error) {
 		Name: cfg.Name, Workgroup: cfg.Workgroup,
 		NamePort: cfg.NamePort, DgramPort: cfg.DgramPort, StreamPort: cfg.StreamPort,
 		WINS: strings.Join(cfg.WINS, ","), Node: cfg.NodeType, Multicast: cfg.Multicast, MulticastTTL: cfg.MulticastTTL,
+		Bridge: cfg.NATS.Enabled() && cfg.StreamPort > 0,
 	})
 	if err != nil {
 		return nil, err
@@ -193,6 +199,9 @@ func New(cfg Config) (*Daemon, error) {
 	d.status, err = hostinfo.ListenStatus(d.statusAnswer)
 	if err != nil {
 		d.log.Warn("mailslot status will not work", "err", err)
+	}
+	if err := d.startBridge(); err != nil {
+		return nil, err
 	}
 	ok = true
 	return d, nil
@@ -267,6 +276,9 @@ func (d *Daemon) Close() error {
 	d.closeSockets()
 	close(d.done)
 	d.wg.Wait()
+	if d.bridge != nil {
+		d.bridge.Close()
+	}
 	d.slots.close() // a delivery waiting for room ends
 	d.queues.close()
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/loglimit"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -34,7 +35,7 @@ func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
 		return
 	}
-	var logs logLimiter
+	var logs loglimit.Limiter
 	names := newNameTable(maxInternedNames).intern
 	for {
 		n, err := b.read()
@@ -42,7 +43,7 @@ func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if ok, more := logs.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := logs.Allow(time.Now(), acceptLogEvery); ok {
 				d.log.Warn("receive datagram", "interface", ifc.Name, "err", err, "failed_since_last_log", more)
 			}
 			time.Sleep(acceptPauseMin) // an error that persists must not spin
@@ -72,6 +73,9 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 		return
 	}
 	if !d.forUs(&dg) {
+		if d.bridge != nil && dg.Type == wire.DirectGroup {
+			d.bridgeOtherGroup(&dg, &w, from.Addr()) // written here to another workgroup
+		}
 		d.c.notForUs.Add(1)
 		d.log.Debug("datagram for another name", "from", from, "to", dg.DestinationName.String())
 		return
@@ -89,6 +93,9 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 	}
 	path := w.Name[len(mailslotPrefix):]
 	d.browserFrame(path, &dg, w.Data)
+	if d.bridge != nil && dg.Type == wire.DirectGroup {
+		d.bridgeDatagram(&dg, path, w.Data, from.Addr())
+	}
 	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, from)
 }
 
@@ -96,7 +103,8 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 type dgramSink struct{ d *Daemon }
 
 func (s dgramSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
-	return s.d.deliverKey(key, data, origin, wait)
+	err := s.d.deliverKey(key, data, origin, wait)
+	return s.d.holdMessenger(key, data, origin, err)
 }
 
 func (s dgramSink) tryDeliver(key string, data []byte, origin string) bool {
@@ -196,16 +204,24 @@ var dedupSeed = maphash.MakeSeed()
 
 // dedupKey identifies a datagram: who sent it, its id, where to, and what.
 func dedupKey(from netip.AddrPort, dg *wire.Datagram, w *wire.MailslotWrite) uint64 {
+	return recordKey(from.Addr(), dg.SourceName, dg.ID, w.Name, w.Data)
+}
+
+// recordKey identifies a record by its sender's address and NetBIOS name,
+// its datagram id, its mailslot name (`\MAILSLOT\...`) and its data: the
+// same for the copy a datagram brought over the LAN and the copy the NATS
+// bridge brought (see bridge.go).
+func recordKey(addr netip.Addr, src wire.Name, id uint16, name string, data []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(dedupSeed)
-	ip := from.Addr().As16()
+	ip := addr.As16()
 	h.Write(ip[:])
-	src := dg.SourceName.Bytes()
-	h.Write(src[:])
-	h.Write([]byte{byte(dg.ID >> 8), byte(dg.ID)})
-	h.WriteString(strings.ToUpper(w.Name))
+	b := src.Bytes()
+	h.Write(b[:])
+	h.Write([]byte{byte(id >> 8), byte(id)})
+	h.WriteString(strings.ToUpper(name))
 	h.WriteByte(0)
-	h.Write(w.Data)
+	h.Write(data)
 	return h.Sum64()
 }
 

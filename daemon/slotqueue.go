@@ -147,7 +147,18 @@ var errTooManySlots = errors.New("too many slots have records waiting")
 // It never waits; a record it cannot queue is counted with the sink, and
 // false returned.
 func (qs *slotQueues) enqueue(key, path string, data []byte, src wire.Name, from netip.AddrPort) bool {
-	rec := qs.newRecord(data, src, from)
+	return qs.enqueueRecord(key, path, qs.newRecord(data, src, from))
+}
+
+// enqueueOrigin is enqueue for a record whose origin is told as text (a
+// record the NATS bridge brought).
+func (qs *slotQueues) enqueueOrigin(key, path string, data []byte, origin string) bool {
+	bp := recBufs.Get().(*[]byte)
+	b := append((*bp)[:0], origin...)
+	return qs.enqueueRecord(key, path, qs.finishRecord(bp, b, data))
+}
+
+func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 	size := int64(cap(*rec.buf))
 	qs.mu.Lock()
 	if qs.closed {
@@ -233,6 +244,12 @@ func (qs *slotQueues) track(key, path string) *slotQueue {
 func (qs *slotQueues) newRecord(data []byte, src wire.Name, from netip.AddrPort) queuedRecord {
 	bp := recBufs.Get().(*[]byte)
 	b := appendDgramOrigin((*bp)[:0], src, from)
+	return qs.finishRecord(bp, b, data)
+}
+
+// finishRecord puts data behind the origin b in the pooled buffer bp (or
+// in one of its own when too large).
+func (qs *slotQueues) finishRecord(bp *[]byte, b, data []byte) queuedRecord {
 	olen := len(b)
 	pooled := true
 	if olen+len(data) > cap(*bp) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/version"
 )
@@ -48,6 +49,8 @@ type Status struct {
 	NodeType  string     `json:"node_type,omitempty"`
 	WINS      []WINSName `json:"wins,omitempty"`
 	Multicast string     `json:"multicast,omitempty"`
+	// Bridge is the NATS bridge's state and counters (nil without one).
+	Bridge *natsbridge.Stats `json:"nats,omitempty"`
 }
 
 // IfaceStatus is one interface the daemon serves.
@@ -118,6 +121,9 @@ func (d *Daemon) Status() Status {
 	st.StreamConnections = len(d.conns)
 	d.mu.Unlock()
 	st.Slots, st.OtherSlots = slotsByTraffic(d.queues.stats())
+	if bs, ok := d.BridgeStats(); ok {
+		st.Bridge = &bs
+	}
 	return st
 }
 

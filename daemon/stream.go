@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/local"
+	"github.com/mailslot-go/mailslot/internal/loglimit"
 	"github.com/mailslot-go/mailslot/internal/printable"
 	"github.com/mailslot-go/mailslot/internal/stream"
 	"golang.org/x/sys/unix"
@@ -40,7 +41,7 @@ const (
 // the caps on connections; sleep pauses after a failed accept.
 func (d *Daemon) serveAccept(ln net.Listener, sleep func(time.Duration)) {
 	pause := time.Duration(0)
-	var logs logLimiter
+	var logs loglimit.Limiter
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -48,7 +49,7 @@ func (d *Daemon) serveAccept(ln net.Listener, sleep func(time.Duration)) {
 				return
 			}
 			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
-			if ok, more := logs.allow(time.Now(), acceptLogEvery); ok {
+			if ok, more := logs.Allow(time.Now(), acceptLogEvery); ok {
 				d.log.Warn("accept stream connection", "err", err, "failed_since_last_log", more, "pause", pause)
 			}
 			sleep(pause)
@@ -95,25 +96,6 @@ func remoteHost(c net.Conn) netip.Addr {
 		return a.Unmap()
 	}
 	return netip.Addr{}
-}
-
-// logLimiter lets a repeated log line through at most once per interval
-// and counts those it held back.
-type logLimiter struct {
-	last       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now, and how many were held back since the
-// last log.
-func (l *logLimiter) allow(now time.Time, every time.Duration) (bool, int) {
-	if !l.last.IsZero() && now.Sub(l.last) < every {
-		l.suppressed++
-		return false, 0
-	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	return true, n
 }
 
 // streamOrigin says where a record from the stream port came from: the
@@ -179,6 +161,15 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 			return
 		}
 		d.c.streamRecords.Add(1)
+		if req.Op == stream.OpRelay || req.Op == stream.OpGroup {
+			resp := d.forward(&req, host)
+			out = stream.AppendResponse(out[:0], &resp)
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+			continue
+		}
 		if origin == "" || req.Source != source {
 			source, origin = req.Source, streamOrigin(req.Source, remote)
 		}
@@ -186,6 +177,7 @@ func (d *Daemon) serveStream(c net.Conn, host netip.Addr) {
 		// The writer hears first, then the slot's reader is woken: its
 		// wake-up must not delay the answer (nor the next request).
 		wake, err := d.deliverHeld(key, req.Data, origin, d.cfg.StreamWait)
+		err = d.holdMessenger(key, req.Data, origin, err)
 		d.queues.count(key, req.Name, err)
 		resp := d.streamResult(req.Name, err)
 		out = stream.AppendResponse(out[:0], &resp)

@@ -119,9 +119,12 @@ func (rr *requestReader) next(prefix func(n int) int) (stream.Request, error) {
 			return stream.Request{}, fmt.Errorf("%w: short body: %v", stream.ErrFormat, err)
 		}
 	}
+	op := rr.buf[rr.r+5]
 	body := rr.buf[rr.r+stream.ReqHeaderLen : rr.r+total : rr.r+total]
 	rr.r += total
-	return stream.ParseRequestBody(body, nl, sl), nil
+	req := stream.ParseRequestBody(body, nl, sl)
+	req.Op = op
+	return req, nil
 }
 
 // moveTo moves the bytes read and not yet used, part of one request, to

@@ -20,6 +20,16 @@
 //	dedup_entries, relay_slots     datagrams remembered; slots with a relay connection
 //	start_time_seconds, build_info{version,revision,goversion}
 //	wins_names{server,state}       names at each WINS server, by state: registered, conflict, ...
+//
+// With the NATS bridge (mailslotd --nats):
+//
+//	nats_connected                 1 while connected to a NATS server, else 0
+//	nats_records_total{outcome}    group records: published, received, deduplicated,
+//	                               not_bridged (could not be handed to NATS), dropped
+//	nats_requests_total{outcome}   records to computers on other sites: delivered, failed
+//	nats_answered_total            records from other sites' writers answered here
+//	nats_held_total{outcome}       durable messenger records: held, delivered
+//	nats_disconnects_total, nats_reconnects_total
 package metrics
 
 import (
@@ -57,6 +67,13 @@ var (
 	descRelaySlots  = prometheus.NewDesc("mailslotd_relay_slots", "Local slots the daemon holds a relay connection to.", nil, nil)
 	descStart       = prometheus.NewDesc("mailslotd_start_time_seconds", "When the daemon started, in seconds since the Unix epoch.", nil, nil)
 	descWINSNames   = prometheus.NewDesc("mailslotd_wins_names", "This computer's NetBIOS names at each WINS server, by state: registering, registered, conflict (another computer holds it), refused, no answer, released.", []string{"server", "state"}, nil)
+	descNATSConn    = prometheus.NewDesc("mailslotd_nats_connected", "1 while the NATS bridge is connected to a server, else 0.", nil, nil)
+	descNATSRecs    = prometheus.NewDesc("mailslotd_nats_records_total", "Group records over the NATS bridge, by outcome: published, received, deduplicated (a copy of one that came over the LAN), not_bridged (for other sites, but NATS was down or refused it), dropped (lost here: slow consumer, or malformed).", []string{"outcome"}, nil)
+	descNATSReqs    = prometheus.NewDesc("mailslotd_nats_requests_total", "Records to computers on other sites through the NATS bridge, by outcome: delivered, failed.", []string{"outcome"}, nil)
+	descNATSAnswer  = prometheus.NewDesc("mailslotd_nats_answered_total", "Records from writers on other sites that this computer answered.", nil, nil)
+	descNATSHeld    = prometheus.NewDesc("mailslotd_nats_held_total", "Durable messenger records, by outcome: held (kept in JetStream while the messenger was down), delivered (once it was back).", []string{"outcome"}, nil)
+	descNATSDisc    = prometheus.NewDesc("mailslotd_nats_disconnects_total", "Times the NATS bridge lost its connection.", nil, nil)
+	descNATSRecon   = prometheus.NewDesc("mailslotd_nats_reconnects_total", "Times the NATS bridge reconnected.", nil, nil)
 	descBuild       = prometheus.NewDesc("mailslotd_build_info", "The daemon's build: module version, vcs revision, Go version (always 1).", []string{"version", "revision", "goversion"}, nil)
 )
 
@@ -72,7 +89,7 @@ func NewCollector(status func() daemon.Status) *Collector { return &Collector{st
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDatagrams, descDedup, descRecords, descStreamRecs, descStreamErrs,
 		descStreamConns, descNameQueries, descAnnounce, descSlotRecs, descSlotQueue, descDedupSize, descRelaySlots,
-		descStart, descBuild, descWINSNames} {
+		descStart, descBuild, descWINSNames, descNATSConn, descNATSRecs, descNATSReqs, descNATSAnswer, descNATSHeld, descNATSDisc, descNATSRecon} {
 		ch <- d
 	}
 }
@@ -129,6 +146,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range wins {
 		gauge(descWINSNames, float64(n), k[0], k[1])
+	}
+	if b := st.Bridge; b != nil {
+		up := 0.0
+		if b.Connected {
+			up = 1
+		}
+		gauge(descNATSConn, up)
+		counter(descNATSRecs, b.Published, "published")
+		counter(descNATSRecs, b.Received, "received")
+		counter(descNATSRecs, b.Deduplicated, "deduplicated")
+		counter(descNATSRecs, b.NotBridged, "not_bridged")
+		counter(descNATSRecs, b.Dropped, "dropped")
+		counter(descNATSReqs, b.Requests-b.RequestsFailed, "delivered")
+		counter(descNATSReqs, b.RequestsFailed, "failed")
+		counter(descNATSAnswer, b.Answered)
+		counter(descNATSHeld, b.Held, "held")
+		counter(descNATSHeld, b.HeldDelivered, "delivered")
+		counter(descNATSDisc, b.Disconnects)
+		counter(descNATSRecon, b.Reconnects)
 	}
 }
 

@@ -117,8 +117,10 @@ func serveCounter(h *lab.Host, name string) (*counter, error) {
 	return c, nil
 }
 
-func (c *counter) mark() {
-	now := time.Now().UnixNano()
+func (c *counter) mark() { c.markAt(time.Now().UnixNano()) }
+
+// markAt counts an arrival at now (unix nanos).
+func (c *counter) markAt(now int64) {
 	c.first.CompareAndSwap(0, now)
 	c.last.Store(now)
 	c.got.Add(1)

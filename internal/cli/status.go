@@ -120,6 +120,26 @@ func printStatus(w io.Writer, st *daemon.Status) error {
 	} {
 		fmt.Fprintf(tw, "%s\t%d\n", c.name, c.v)
 	}
+	if b := st.Bridge; b != nil {
+		state := "down (reconnecting)"
+		if b.Connected {
+			state = "connected to " + p(b.Server)
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "nats bridge\t%s, site %s\n", state, p(b.Site))
+		for _, c := range []struct {
+			name string
+			v    uint64
+		}{
+			{"nats published", b.Published}, {"nats received", b.Received}, {"nats deduplicated", b.Deduplicated},
+			{"nats not bridged", b.NotBridged}, {"nats dropped", b.Dropped}, {"nats requests", b.Requests},
+			{"nats requests failed", b.RequestsFailed}, {"nats answered", b.Answered},
+			{"nats held", b.Held}, {"nats held delivered", b.HeldDelivered},
+			{"nats disconnects", b.Disconnects}, {"nats reconnects", b.Reconnects},
+		} {
+			fmt.Fprintf(tw, "%s\t%d\n", c.name, c.v)
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -26,5 +26,9 @@ type Info struct {
 	// GROUP:PORT, with MulticastTTL hops (see MulticastGroup).
 	Multicast    string `json:"multicast,omitempty"`
 	MulticastTTL int    `json:"multicast_ttl,omitempty"`
-	Daemon       bool   `json:"-"` // a mailslotd answered (never on Windows)
+	// Bridge says that the mailslotd is bridged to other sites (mailslotd
+	// --nats): it takes records for computers not on the LAN, and group
+	// records over the datagram limit, on its stream port.
+	Bridge bool `json:"bridge,omitempty"`
+	Daemon bool `json:"-"` // a mailslotd answered (never on Windows)
 }

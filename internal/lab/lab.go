@@ -58,6 +58,7 @@ type LAN struct {
 	mu     sync.Mutex
 	hosts  []*Host
 	gw     netip.Addr // the default gateway of its hosts (NewRouter), if any
+	ports  int        // the switch's ports, one per host or attached interface
 }
 
 // Host is one computer of the LAN.
@@ -69,6 +70,7 @@ type Host struct {
 	Broadcast netip.Addr
 	Iface     string // its interface (eth0)
 	lan       *LAN
+	ifaces    atomic.Int32 // interfaces beyond Iface that Attach added
 }
 
 // New builds an empty LAN, torn down at t's cleanup. Without root or
@@ -110,7 +112,8 @@ func (l *LAN) ip(ns string, args ...string) {
 func (l *LAN) AddHost(name string) *Host {
 	l.t.Helper()
 	l.mu.Lock()
-	n := len(l.hosts)
+	n := l.ports
+	l.ports++
 	l.mu.Unlock()
 	h := &Host{
 		Name:  name,
@@ -143,6 +146,29 @@ func (l *LAN) AddHost(name string) *Host {
 // Subnet is the LAN's IPv4 subnet (10.213.N.0/24).
 func (l *LAN) Subnet() netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(l.subnet), 0}), 24)
+}
+
+// Attach joins a host of another LAN to this one too, as a router's or a
+// server's second network card: an interface (eth1, eth2, ...) with an
+// address in this LAN's subnet, which it returns. The host does not
+// forward between its LANs (a namespace starts with forwarding off), so
+// the hosts of one LAN reach the other's only at this host's services.
+// The host stays the other LAN's: its namespace goes with that LAN.
+func (l *LAN) Attach(h *Host) netip.Addr {
+	l.t.Helper()
+	l.mu.Lock()
+	n := l.ports
+	l.ports++
+	l.mu.Unlock()
+	addr := netip.AddrFrom4([4]byte{10, 213, byte(l.subnet), byte(10 + n)})
+	brd := netip.AddrFrom4([4]byte{10, 213, byte(l.subnet), 255})
+	ifc := fmt.Sprintf("eth%d", h.ifaces.Add(1))
+	port := fmt.Sprintf("p%d", n)
+	l.ip(h.NS, "link", "add", ifc, "type", "veth", "peer", "name", port, "netns", l.sw)
+	l.ip(l.sw, "link", "set", port, "master", "br0", "up")
+	l.ip(h.NS, "addr", "add", addr.String()+"/24", "brd", brd.String(), "dev", ifc)
+	l.ip(h.NS, "link", "set", ifc, "up")
+	return addr
 }
 
 // Hosts returns the LAN's hosts.

@@ -93,6 +93,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("node-type", "h with --wins, else b", "how clients resolve computer names: `TYPE` b (broadcast), p (WINS), m (broadcast, then WINS), h (WINS, then broadcast)")
 	str("multicast", "off", "take workgroup datagrams sent to multicast `GROUP`[:PORT] too, and have clients send theirs to it (e.g. 239.255.13.8)")
 	str("multicast-ttl", "8", "the IP TTL of datagrams sent to the multicast group: `N` hops")
+	natsFlags(fs, flags, str)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -207,7 +208,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 			log.Info("reload: key "+k+" changed", "key", k, "from", settings[k], "to", next[k])
 		}
 		for _, k := range restart {
-			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", settings[k], "config", next[k])
+			log.Warn("reload: key "+k+" changed; takes effect after restart", "key", k, "running", shown(k, settings[k]), "config", shown(k, next[k]))
 			next[k] = settings[k] // still running with the old value
 		}
 		if len(now)+len(restart) == 0 {
@@ -223,6 +224,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		"no_slot", st.NoSlot, "local_only", st.LocalOnly, "duplicates", st.Duplicates, "malformed", st.Malformed,
 		"stream_records", st.StreamRecords, "stream_errors", st.StreamErrors, "stream_refused", st.StreamRefused, "name_queries", st.NameQueries, "not_for_us", st.NotForUs,
 		"queue_full", st.QueueFull, "announcements", st.Announcements)
+	if b, ok := d.BridgeStats(); ok {
+		log.Info("nats bridge", "published", b.Published, "received", b.Received, "deduplicated", b.Deduplicated,
+			"not_bridged", b.NotBridged, "dropped", b.Dropped, "requests", b.Requests, "requests_failed", b.RequestsFailed,
+			"answered", b.Answered, "held", b.Held, "held_delivered", b.HeldDelivered,
+			"disconnects", b.Disconnects, "reconnects", b.Reconnects)
+	}
 	for _, s := range d.SlotStats() {
 		cfg.Logger.Info("slot", "path", s.Path, "delivered", s.Delivered, "dropped", s.Dropped)
 	}

@@ -45,6 +45,11 @@ type Writer struct {
 	// to a computer whose mailslotd takes records over its stream port.
 	DatagramsOnly bool
 
+	// bridged: the computer was not found on the LAN, and this computer's
+	// mailslotd is bridged to other sites (mailslotd --nats): records go
+	// to it, on its stream port, to be relayed.
+	bridged bool
+
 	mu       sync.Mutex // guards conn and probed: one request at a time
 	conn     net.Conn
 	probed   bool        // whether the stream port was tried
@@ -98,7 +103,13 @@ func Open(host, path string) (*Writer, error) {
 	path = upperASCII(path)
 	w := &Writer{host: host, path: path, self: self, ifaces: ifaces, dst: dst}
 	if w.res, err = resolve(target, self, ifaces); err != nil {
-		return nil, err
+		if !errors.Is(err, errs.Unreachable) || !bridge(self) {
+			return nil, err
+		}
+		// Not on this LAN: perhaps on another site, which this
+		// computer's mailslotd reaches through its bridge and asks.
+		w.res = Resolution{Addr: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Via: "bridge"}
+		w.bridged = true
 	}
 	if w.src, err = wire.NewName(self.Name, 0x00); err != nil {
 		return nil, fmt.Errorf("this computer's name %q: %w", self.Name, err)
@@ -187,6 +198,10 @@ func listenBroadcast() (*net.UDPConn, error) {
 	return pc.(*net.UDPConn), nil
 }
 
+// bridge reports whether this computer's mailslotd is bridged to other
+// sites and takes records for them on its stream port.
+func bridge(self hostinfo.Info) bool { return self.Daemon && self.Bridge && self.StreamPort > 0 }
+
 // Group reports whether records go to a group (broadcast).
 func (w *Writer) Group() bool { return w.res.Group }
 
@@ -194,9 +209,11 @@ func (w *Writer) Group() bool { return w.res.Group }
 func (w *Writer) Resolution() Resolution { return w.res }
 
 // MaxMessageSize is the datagram limit for a group, and the stream limit
-// for a computer.
+// for a computer, and for a group when this computer's mailslotd is
+// bridged to other sites (which then get a larger record, and this LAN
+// none: see Write).
 func (w *Writer) MaxMessageSize() int {
-	if w.res.Group {
+	if w.res.Group && !bridge(w.self) {
 		return w.maxDgram
 	}
 	return MaxStreamRecord
@@ -213,7 +230,17 @@ func (w *Writer) MaxDatagram() int { return w.maxDgram }
 // record reached the slot, and records reach a mailslotd that shares
 // UDP 138 with Samba's nmbd (which takes unicast datagrams there).
 // Windows and Samba hosts, which have no stream port, get datagrams.
+//
+// A computer not found on the LAN, when this computer's mailslotd is
+// bridged to other sites, is asked through the bridge: the record goes to
+// that mailslotd's stream port, which answers what became of it there. A
+// group record over the datagram limit goes the same way to the bridged
+// mailslotd hosts of the group, on every site; the LAN's hosts that are
+// not bridged do not get it (a datagram cannot carry it).
 func (w *Writer) Write(p []byte, timeout time.Duration) error {
+	if w.bridged {
+		return w.sendStream(p, timeout)
+	}
 	if !w.res.Group && !w.DatagramsOnly && w.hasStream() {
 		return w.sendStream(p, timeout)
 	}
@@ -221,6 +248,9 @@ func (w *Writer) Write(p []byte, timeout time.Duration) error {
 		return w.sendDatagram(p)
 	}
 	if w.res.Group {
+		if bridge(w.self) && len(p) <= MaxStreamRecord {
+			return w.sendStream(p, timeout)
+		}
 		return fmt.Errorf("%w: %d bytes; a broadcast record fits one datagram, at most %d bytes here", errs.MessageTooLarge, len(p), w.maxDgram)
 	}
 	if w.DatagramsOnly {
@@ -261,13 +291,16 @@ func (w *Writer) sendDatagram(p []byte) error {
 	if w.res.Group {
 		var firstErr error
 		sent := 0
+		// One buffer for a writer's datagrams, and no address to allocate.
+		w.dgMu.Lock()
+		defer w.dgMu.Unlock()
 		for _, ifc := range w.ifaces {
-			b, err := w.Datagram(p, ifc, id)
+			b, err := w.appendDatagram(w.dgBuf[:0], p, ifc, id)
 			if err != nil {
 				return err
 			}
-			dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Broadcast, port))
-			if _, err := w.udp.WriteToUDP(b, dst); err != nil {
+			w.dgBuf = b
+			if _, err := w.udp.WriteToUDPAddrPort(b, netip.AddrPortFrom(ifc.Broadcast, port)); err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("broadcast on %s: %w", ifc.Name, err)
 				}
@@ -335,7 +368,22 @@ func (w *Writer) hasStream() bool {
 }
 
 func (w *Writer) streamAddr() string {
-	return net.JoinHostPort(w.res.Addr.String(), strconv.Itoa(w.self.StreamPort))
+	addr := w.res.Addr
+	if w.res.Group {
+		addr = netip.AddrFrom4([4]byte{127, 0, 0, 1}) // this computer's mailslotd, bridged
+	}
+	return net.JoinHostPort(addr.String(), strconv.Itoa(w.self.StreamPort))
+}
+
+// request returns the op and name of this writer's stream requests.
+func (w *Writer) request() (uint8, string) {
+	switch {
+	case w.bridged:
+		return stream.OpRelay, w.dst.Name() + `\` + w.path
+	case w.res.Group:
+		return stream.OpGroup, w.dst.Name() + `\` + w.path
+	}
+	return stream.OpWrite, w.path
 }
 
 // sendStream sends p over the stream port and returns the far side's
@@ -344,7 +392,8 @@ func (w *Writer) sendStream(p []byte, timeout time.Duration) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
-	if w.head, err = stream.AppendRequestHead(w.head[:0], w.path, w.self.Name, len(p)); err != nil {
+	op, name := w.request()
+	if w.head, err = stream.AppendRequestHeadOp(w.head[:0], op, name, w.self.Name, len(p)); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -414,6 +463,8 @@ func statusErr(r stream.Response) error {
 		base = errs.Timeout
 	case stream.Refused:
 		base = errs.Permission
+	case stream.Unreachable:
+		base = errs.Unreachable
 	default:
 		base = errors.New(r.Status.String())
 	}

@@ -13,6 +13,14 @@
 // name is the slot's path as in `\\HOST\mailslot\PATH` (e.g. `app\jobs`),
 // source the sender's computer name, data the record. status is one of the
 // Status constants; message explains a failure for people.
+//
+// Ops 2 (relay) and 3 (group) ask a mailslotd that is bridged to other
+// sites (mailslotd --nats) to carry a record there; only a writer on the
+// daemon's own computer may ask. Their name is `HOST\PATH`: the far
+// computer (relay: the daemon asks it through the bridge and answers what
+// became of the record there) or the workgroup (group: the daemon hands
+// the record to every bridged mailslotd of that workgroup, and answers
+// OK once the bridge has it).
 package stream
 
 import (
@@ -25,8 +33,12 @@ import (
 // Version is the framing's version.
 const Version = 1
 
-// OpWrite writes one record.
-const OpWrite = 1
+// Ops.
+const (
+	OpWrite = 1 // write one record to a slot of the daemon's computer
+	OpRelay = 2 // write one record to a computer that the daemon's bridge reaches
+	OpGroup = 3 // write one record to a workgroup through the daemon's bridge
+)
 
 // Limits of a request.
 const (
@@ -47,13 +59,14 @@ type Status uint8
 
 // Statuses.
 const (
-	OK         Status = 0 // the record is in the slot's queue
-	NotFound   Status = 1 // nothing serves the slot on that host
-	TooLarge   Status = 2 // over the slot's maximum message size
-	Busy       Status = 3 // the slot's queue stayed full
-	Refused    Status = 4 // the slot refuses records from the network
-	BadRequest Status = 5 // the request was malformed
-	Failed     Status = 6 // anything else
+	OK          Status = 0 // the record is in the slot's queue
+	NotFound    Status = 1 // nothing serves the slot on that host
+	TooLarge    Status = 2 // over the slot's maximum message size
+	Busy        Status = 3 // the slot's queue stayed full
+	Refused     Status = 4 // the slot refuses records from the network
+	BadRequest  Status = 5 // the request was malformed
+	Failed      Status = 6 // anything else
+	Unreachable Status = 7 // relay, group: the bridge could not carry the record (no such computer, or the bridge is down)
 )
 
 func (s Status) String() string {
@@ -72,12 +85,15 @@ func (s Status) String() string {
 		return "bad request"
 	case Failed:
 		return "failed"
+	case Unreachable:
+		return "unreachable"
 	}
 	return fmt.Sprintf("status %d", uint8(s))
 }
 
 // Request is one write.
 type Request struct {
+	Op     uint8 // OpWrite, OpRelay or OpGroup (0 is OpWrite)
 	Name   string
 	Source string
 	Data   []byte
@@ -94,7 +110,11 @@ var ErrFormat = errors.New("stream: malformed frame")
 
 // AppendRequest encodes r after dst.
 func AppendRequest(dst []byte, r *Request) ([]byte, error) {
-	dst, err := AppendRequestHead(dst, r.Name, r.Source, len(r.Data))
+	op := r.Op
+	if op == 0 {
+		op = OpWrite
+	}
+	dst, err := AppendRequestHeadOp(dst, op, r.Name, r.Source, len(r.Data))
 	if err != nil {
 		return dst, err
 	}
@@ -106,10 +126,15 @@ func AppendRequest(dst []byte, r *Request) ([]byte, error) {
 // can send a large record from where it lies (writev) instead of copying
 // it behind the head.
 func AppendRequestHead(dst []byte, name, source string, dataLen int) ([]byte, error) {
-	if len(name) == 0 || len(name) > MaxName || len(source) > MaxSource || dataLen < 0 || dataLen > MaxData {
+	return AppendRequestHeadOp(dst, OpWrite, name, source, dataLen)
+}
+
+// AppendRequestHeadOp is AppendRequestHead for any op.
+func AppendRequestHeadOp(dst []byte, op uint8, name, source string, dataLen int) ([]byte, error) {
+	if len(name) == 0 || len(name) > MaxName || len(source) > MaxSource || dataLen < 0 || dataLen > MaxData || !validOp(op) {
 		return dst, fmt.Errorf("%w: field over its limit", ErrFormat)
 	}
-	dst = append(dst, 'M', 'S', 'L', 'Q', Version, OpWrite)
+	dst = append(dst, 'M', 'S', 'L', 'Q', Version, op)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(name)))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(source)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(dataLen))
@@ -139,8 +164,12 @@ func ReadRequest(rd io.Reader, buf []byte) (Request, []byte, error) {
 	if _, err := io.ReadFull(rd, body); err != nil {
 		return Request{}, buf, fmt.Errorf("%w: short body: %v", ErrFormat, err)
 	}
-	return ParseRequestBody(body, nl, sl), buf, nil
+	r := ParseRequestBody(body, nl, sl)
+	r.Op = h[5]
+	return r, buf, nil
 }
+
+func validOp(op uint8) bool { return op >= OpWrite && op <= OpGroup }
 
 // ParseRequestBody splits the part of a request after its fixed part,
 // whose name and source lengths the fixed part gave; Data is the tail of
@@ -150,12 +179,12 @@ func ParseRequestBody(body []byte, name, source int) Request {
 }
 
 // ParseRequestHeader checks a request's fixed part and returns the
-// lengths of its name, source and data.
+// lengths of its name, source and data; its op is h[5].
 func ParseRequestHeader(h []byte) (name, source, data int, err error) {
 	if len(h) < ReqHeaderLen || string(h[:4]) != "MSLQ" {
 		return 0, 0, 0, fmt.Errorf("%w: bad magic", ErrFormat)
 	}
-	if h[4] != Version || h[5] != OpWrite {
+	if h[4] != Version || !validOp(h[5]) {
 		return 0, 0, 0, fmt.Errorf("%w: version %d op %d", ErrFormat, h[4], h[5])
 	}
 	name = int(binary.BigEndian.Uint16(h[6:]))

@@ -61,6 +61,8 @@ func TestRejects(t *testing.T) {
 			b[10], b[11] = 0x7f, 0xff
 			return b
 		}(),
+		"op 0":       func() []byte { b := append([]byte{}, good...); b[5] = 0; return b }(),
+		"unknown op": func() []byte { b := append([]byte{}, good...); b[5] = OpGroup + 1; return b }(),
 	} {
 		if _, _, err := ReadRequest(bytes.NewReader(b), nil); !errors.Is(err, ErrFormat) {
 			t.Errorf("%s: %v", name, err)
@@ -216,5 +218,25 @@ func TestLimits(t *testing.T) {
 		if _, err := ReadResponse(bytes.NewReader(long)); (err == nil) != (n <= MaxReason) {
 			t.Errorf("reading a message of %d bytes: %v", n, err)
 		}
+	}
+}
+
+// Ops relay and group travel like writes, their op kept.
+func TestOps(t *testing.T) {
+	for _, op := range []uint8{OpWrite, OpRelay, OpGroup} {
+		b, err := AppendRequest(nil, &Request{Op: op, Name: `HOSTA2\nats\x`, Source: "HOSTA1", Data: []byte("d")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := ReadRequest(bytes.NewReader(b), nil)
+		if err != nil || r.Op != op || r.Name != `HOSTA2\nats\x` {
+			t.Errorf("op %d: %+v %v", op, r, err)
+		}
+	}
+	if _, err := AppendRequestHeadOp(nil, 4, "x", "", 0); !errors.Is(err, ErrFormat) {
+		t.Errorf("op 4 encoded: %v", err)
+	}
+	if Unreachable.String() != "unreachable" {
+		t.Error(Unreachable.String())
 	}
 }

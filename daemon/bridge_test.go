@@ -1,0 +1,99 @@
+//go:build !windows
+
+package daemon
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/daemon/natsbridge"
+	"github.com/mailslot-go/mailslot/internal/stream"
+	"github.com/mailslot-go/mailslot/internal/wire"
+)
+
+// forward refuses writers on other computers, says when there is no
+// bridge or it is down (counting the record), and refuses a malformed
+// name; a record to a computer or workgroup on no site is never claimed.
+func TestForward(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := &Daemon{cfg: Config{Name: "HOSTA", Workgroup: "WG"}, log: log,
+		ifaces: []Iface{{Name: "eth0", Addr: netip.MustParseAddr("10.1.0.10")}}}
+	local := netip.MustParseAddr("127.0.0.1")
+	relay := &stream.Request{Op: stream.OpRelay, Name: `HOSTB\app\x`, Source: "HOSTA", Data: []byte("x")}
+	group := &stream.Request{Op: stream.OpGroup, Name: `WG\app\x`, Source: "HOSTA", Data: []byte("x")}
+	if r := d.forward(relay, local); r.Status != stream.Unreachable || !strings.Contains(r.Message, "not bridged") {
+		t.Errorf("without a bridge: %+v", r)
+	}
+	// A bridge whose server never answers: down from the start.
+	b, err := natsbridge.New(natsbridge.Options{URLs: []string{"nats://127.0.0.1:1"}}, "HOSTA", "WG", log, bridgeHandler{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d.bridge = b
+	for _, tt := range []struct {
+		req  *stream.Request
+		from string
+		want stream.Status
+	}{
+		{relay, "10.9.9.9", stream.Refused},
+		{relay, "10.1.0.10", stream.Unreachable}, // from this computer's own address
+		{relay, "127.0.0.1", stream.Unreachable},
+		{group, "127.0.0.1", stream.Unreachable},
+		{&stream.Request{Op: stream.OpRelay, Name: `HOSTB`, Source: "HOSTA"}, "127.0.0.1", stream.BadRequest},
+		{&stream.Request{Op: stream.OpGroup, Name: `WG\x`, Source: strings.Repeat("N", 16)}, "127.0.0.1", stream.BadRequest},
+	} {
+		if r := d.forward(tt.req, netip.MustParseAddr(tt.from)); r.Status != tt.want {
+			t.Errorf("op %d %q from %s: %+v, want %v", tt.req.Op, tt.req.Name, tt.from, r, tt.want)
+		}
+	}
+	if st := b.Stats(); st.Connected || st.NotBridged != 3 || st.Published != 0 {
+		t.Errorf("bridge down: %+v, want 3 records not bridged", st)
+	}
+}
+
+// A group datagram that a writer here broadcast on two interfaces (one id,
+// two copies) goes to the bridge once; one from another computer, and a
+// browser frame, not at all.
+func TestBridgeDatagramOnce(t *testing.T) {
+	d := testDaemon(t, &countSink{})
+	d.ifaces = []Iface{{Name: "eth0", Addr: netip.MustParseAddr("10.1.0.10")}, {Name: "eth1", Addr: netip.MustParseAddr("10.2.0.10")}}
+	b, err := natsbridge.New(natsbridge.Options{URLs: []string{"nats://127.0.0.1:1"}}, "HOSTB", "WG", d.log, bridgeHandler{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d.bridge = b
+	group := func(id uint16, path string) []byte {
+		src, _ := wire.NewName("HOSTB", 0)
+		dst, _ := wire.NewName("WG", 0)
+		dg := wire.Datagram{Type: wire.DirectGroup, Flags: wire.NewDatagramFlags(wire.BNode) | wire.FlagFirst, ID: id,
+			SourceIP: netip.MustParseAddr("10.1.0.10"), SourcePort: 138, SourceName: src, DestinationName: dst}
+		mw := wire.MailslotWrite{Name: `\MAILSLOT\` + path, Class: wire.ClassUnreliable, Data: []byte("to all")}
+		f, err := wire.AppendMailslotDatagram(nil, &dg, &mw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	names := newNameTable(maxInternedNames).intern
+	for _, c := range []struct {
+		frame []byte
+		from  string
+	}{
+		{group(7, `APP\X`), "10.1.0.10:138"},
+		{group(7, `APP\X`), "10.2.0.10:138"}, // the same record on the other interface
+		{group(8, `APP\X`), "10.1.0.99:138"}, // another computer's
+		{group(9, `BROWSE`), "10.1.0.10:138"},
+	} {
+		d.handleDatagram(d.ifaces[0], c.frame, netip.MustParseAddrPort(c.from), time.Now(), names)
+	}
+	// The bridge is down: each record handed to it is counted, once.
+	if st := b.Stats(); st.NotBridged != 1 {
+		t.Errorf("records handed to the bridge: %d, want 1", st.NotBridged)
+	}
+}
