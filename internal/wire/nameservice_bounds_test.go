@@ -118,11 +118,11 @@ func TestNameServiceErrorDetails(t *testing.T) {
 		t.Errorf("3 bytes after the packet: %v", err)
 	}
 	_, err = DecodeNBAddresses(make([]byte, 7))
-	if fe := fieldError(t, "7-byte RDATA", err); !strings.HasPrefix(fe.Detail, "7 is not a multiple of 6") {
+	if fe := fieldError(t, "7-byte RDATA", err); !strings.HasPrefix(fe.Detail, "7 is not a multiple of 6") || fe.Offset != -1 {
 		t.Errorf("7-byte RDATA: %v", err)
 	}
 	_, err = AppendNBAddresses(nil, []NBAddress{{IP: testIP}, {IP: testIP.Next()}, {IP: netip.MustParseAddr("fe80::2")}})
-	if fe := fieldError(t, "IPv6", err); fe.Detail != "not an IPv4 address: fe80::2" {
+	if fe := fieldError(t, "IPv6", err); fe.Detail != "not an IPv4 address: fe80::2" || fe.Offset != -1 {
 		t.Errorf("IPv6 address: %v", err)
 	}
 }

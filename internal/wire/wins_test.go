@@ -198,24 +198,31 @@ func TestDecodeNSReply(t *testing.T) {
 	multi := mustNS(NewNameRegistrationResponse(7, host, 0, 1, hostAddr))
 	multi.Opcode = OpMultiHomedRegistration
 	for _, c := range []struct {
-		name string
-		b    []byte
-		want error
+		name  string
+		b     []byte
+		want  error
+		field string
+		off   int
 	}{
-		{"a request", enc(reg), ErrUnsupported},
-		{"node status", enc(st), ErrUnsupported},
-		{"multi-homed", enc(multi), ErrUnsupported},
-		{"no answer", enc(noAnswer), ErrMalformed},
-		{"WACK of 1 byte", enc(badWACK), ErrMalformed},
-		{"challenge with no owner", enc(noOwner), ErrMalformed},
-		{"NB RDATA of 5 bytes", enc(oddNB), ErrMalformed},
-		{"positive query with no address", enc(emptyQuery), ErrMalformed},
-		{"truncated", enc(reg)[:20], ErrShort},
+		{"a request", enc(reg), ErrUnsupported, "R", 2},
+		{"node status", enc(st), ErrUnsupported, "RR_TYPE", -1},
+		{"multi-homed", enc(multi), ErrUnsupported, "OPCODE", 2},
+		{"no answer", enc(noAnswer), ErrMalformed, "ANCOUNT", 6},
+		{"WACK of 1 byte", enc(badWACK), ErrMalformed, "RDLENGTH", -1},
+		{"challenge with no owner", enc(noOwner), ErrMalformed, "RDATA", -1},
+		{"NB RDATA of 5 bytes", enc(oddNB), ErrMalformed, "RDLENGTH", -1},
+		{"positive query with no address", enc(emptyQuery), ErrMalformed, "RDATA", -1},
+		{"truncated", enc(reg)[:20], ErrShort, "QDCOUNT..ARCOUNT", 4},
 	} {
+		// The field and offset say where the answer went wrong; -1: in
+		// the RDATA of a record, whose offset DecodeNameService does not
+		// keep.
 		r, err := DecodeNSReply(c.b)
 		var fe *FieldError
 		if !errors.Is(err, c.want) || !errors.As(err, &fe) {
 			t.Errorf("%s: %+v, %v; want %v", c.name, r, err, c.want)
+		} else if fe.Field != c.field || fe.Offset != c.off {
+			t.Errorf("%s: %v: field %s at %d, want %s at %d", c.name, err, fe.Field, fe.Offset, c.field, c.off)
 		}
 	}
 }
