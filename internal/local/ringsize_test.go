@@ -1,0 +1,58 @@
+//go:build !windows
+
+package local
+
+import "testing"
+
+// RingSize: sixteen of the largest records, rounded up to a power of
+// two between 64 KiB and 1 MiB, and never less than two of the largest
+// with a relay's framing. validRingSize takes exactly the powers of two
+// from MinRing to MaxRing.
+func TestRingSizeTable(t *testing.T) {
+	for _, c := range []struct{ max, want int }{
+		{0, 64 << 10},
+		{100, 64 << 10},
+		// 16 records of 4080+16 bytes: exactly 64 KiB.
+		{4080, 64 << 10},
+		// One byte more: 16*4104 > 64 KiB.
+		{4081, 128 << 10},
+		{8176, 128 << 10},
+		{8177, 256 << 10},
+		// 16 of the largest would need 1 MiB + 256: capped at 1 MiB.
+		{65536, 1 << 20},
+		// Two of the largest with framing: exactly 1 MiB (2*(16+1+255+
+		// 524016)), then one byte more.
+		{524016, 1 << 20},
+		{524017, 2 << 20},
+		// Two of the largest with framing need more than 1 MiB.
+		{600 << 10, 2 << 20},
+	} {
+		if got := RingSize(c.max); got != c.want {
+			t.Errorf("RingSize(%d) = %d, want %d", c.max, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		n  int
+		ok bool
+	}{
+		{MinRing, true}, {MinRing / 2, false}, {MinRing - 1, false}, {MinRing + 8, false},
+		{MaxRing, true}, {MaxRing * 2, false}, {MaxRing - 1, false}, {1 << 20, true},
+		{3 << 12, false}, {0, false},
+	} {
+		if got := validRingSize(c.n); got != c.ok {
+			t.Errorf("validRingSize(%d) = %v, want %v", c.n, got, c.ok)
+		}
+	}
+	// SmallRingSize: the smallest power of two from MinRing that takes
+	// two of the largest with framing (16+1+255 bytes each, aligned).
+	for _, c := range []struct{ max, want int }{
+		{0, MinRing},
+		// 2*align8(16+1+255+1776) = 2*2048 = 4096: exactly MinRing.
+		{1776, MinRing},
+		{1777, 2 * MinRing},
+	} {
+		if got := SmallRingSize(c.max); got != c.want {
+			t.Errorf("SmallRingSize(%d) = %d, want %d", c.max, got, c.want)
+		}
+	}
+}
