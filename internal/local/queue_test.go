@@ -164,6 +164,22 @@ func TestPolicy(t *testing.T) {
 	if len(c.cache) > maxCachedUsers {
 		t.Errorf("cache of %d users, want at most %d", len(c.cache), maxCachedUsers)
 	}
+	// Exactly: a full cache holds maxCachedUsers users, and the next one
+	// starts it afresh.
+	c = newChecker(Policy{Owner: owner, GIDs: []uint32{7000}})
+	c.groups = groups
+	for uid := uint32(30000); uid < 30000+maxCachedUsers; uid++ {
+		c.allows(uid, 9999)
+	}
+	if len(c.cache) != maxCachedUsers {
+		t.Errorf("after %d users: cache of %d", maxCachedUsers, len(c.cache))
+	}
+	lookups = 0
+	c.allows(other, 9999)
+	c.allows(30000, 9999)
+	if len(c.cache) != 2 || lookups != 2 {
+		t.Errorf("past a full cache: cache of %d users, %d look-ups; want 2 and 2", len(c.cache), lookups)
+	}
 
 	// A writer's other groups come from the user database: user daemon
 	// (on every Debian system) writing with an effective gid that is not
