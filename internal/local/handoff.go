@@ -176,7 +176,7 @@ func (d *dec) u32() uint32        { return binary.LittleEndian.Uint32(d.take(4))
 func (d *dec) u64() uint64        { return binary.LittleEndian.Uint64(d.take(8)) }
 func (d *dec) str() string        { return string(d.take(int(d.u32()))) }
 func (d *dec) bool() bool         { return d.u8() != 0 }
-func (d *dec) count() int         { n := d.u32(); d.bad = d.bad || n > 1<<24; return int(n & (1<<24 - 1)) }
+func (d *dec) count() int         { n := d.u32(); d.bad = d.bad || n >= 1<<24; return int(n & (1<<24 - 1)) }
 func (d *dec) i64() int64         { return int64(d.u64()) }
 func (d *dec) i32() int32         { return int32(d.u32()) }
 func (d *dec) dur() time.Duration { return time.Duration(d.i64()) }
