@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build !windows && !mailslot_unit
 
 package daemon_test
 
