@@ -87,3 +87,41 @@ func TestHandleDatagram(t *testing.T) {
 	d.queues.close()
 	checkNoLeak(t, base)
 }
+
+// The interned slot names are bounded: a full table holds exactly max
+// names, and the next new one starts it afresh.
+func TestNameTableBound(t *testing.T) {
+	nt := newNameTable(3)
+	for _, s := range []string{"A", "B", "C", "A"} {
+		if got := nt.intern([]byte(s)); got != s {
+			t.Fatalf("intern %q = %q", s, got)
+		}
+	}
+	if len(nt.names) != 3 {
+		t.Fatalf("3 names interned: table of %d", len(nt.names))
+	}
+	nt.intern([]byte("D"))
+	if len(nt.names) != 1 || nt.names["D"] != "D" {
+		t.Errorf("past the bound: %v", nt.names)
+	}
+}
+
+// The slot queues' counters come sorted by path.
+func TestSlotQueuesStatsSorted(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	qs := newSlotQueues(f)
+	for _, p := range []string{"zeta", "alpha", "mid"} {
+		put(qs, p, "x")
+	}
+	poll(t, "the records", func() bool { return f.count("ZETA")+f.count("ALPHA")+f.count("MID") == 3 })
+	var paths []string
+	for _, s := range qs.stats() {
+		paths = append(paths, s.Path)
+	}
+	if len(paths) != 3 || paths[0] != "alpha" || paths[1] != "mid" || paths[2] != "zeta" {
+		t.Errorf("stats by path: %v", paths)
+	}
+	qs.close()
+	checkNoLeak(t, base)
+}

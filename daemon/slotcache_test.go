@@ -73,14 +73,26 @@ func TestSlotCache(t *testing.T) {
 	}
 	// A dropped connection is closed and forgotten; the large count
 	// follows.
-	c := sc.peek(keys[maxCachedSlots])
-	large := sc.large
-	sc.drop(keys[maxCachedSlots], c)
-	if sc.peek(keys[maxCachedSlots]) != nil || sc.large != large-btoi(isLarge(c)) {
-		t.Errorf("after drop: still cached, or large %d (was %d)", sc.large, large)
-	}
-	if err := c.Write([]byte("x"), "", 0); err == nil {
-		t.Error("a dropped connection still writes")
+	for _, wantLarge := range []bool{false, true} {
+		var key string
+		var c *local.Conn
+		for k, cc := range sc.conns {
+			if isLarge(cc) == wantLarge {
+				key, c = k, cc
+				break
+			}
+		}
+		if c == nil {
+			t.Fatalf("no cached connection with a full-size ring %v", wantLarge)
+		}
+		large := sc.large
+		sc.drop(key, c)
+		if sc.peek(key) != nil || sc.large != large-btoi(wantLarge) {
+			t.Errorf("after drop (full-size ring %v): still cached, or large %d (was %d)", wantLarge, sc.large, large)
+		}
+		if err := c.Write([]byte("x"), "", 0); err == nil {
+			t.Error("a dropped connection still writes")
+		}
 	}
 
 	// A slot that takes no network records refuses the relay, and the
