@@ -195,6 +195,15 @@ var SettingKeys = []string{"name", "workgroup", "interface", "name-port", "dgram
 // value adding to the list (comma-separated in one value too).
 func repeatable(key string) bool { return key == "interface" || key == "wins" }
 
+// Add sets key to v, or for a key that may be given more than once
+// (interface, wins) adds v to the values it has.
+func (s Settings) Add(key, v string) {
+	if repeatable(key) && s[key] != "" {
+		v = s[key] + "," + v
+	}
+	s[key] = v
+}
+
 // ReloadableKeys are the settings a running mailslotd takes from its
 // config file again on SIGHUP; the others take effect after a restart.
 var ReloadableKeys = []string{"log-level", "dedup-window", "metrics-listen"}
@@ -262,10 +271,7 @@ func ParseSettings(r io.Reader, name string) (Settings, error) {
 		if err := checkSetting(k, v); err != nil {
 			return nil, &SettingError{name, line, k, err}
 		}
-		if repeatable(k) && s[k] != "" {
-			v = s[k] + "," + v
-		}
-		s[k] = v
+		s.Add(k, v)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read mailslotd settings from %s: %w", name, err)

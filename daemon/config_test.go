@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,4 +155,17 @@ func FuzzParseSettings(f *testing.F) {
 			t.Fatalf("parsed %q into %v, which Config refuses: %v", file, s, err)
 		}
 	})
+}
+
+// Add sets a key, and adds to the values of one that may be given more
+// than once (a flag repeated on the command line, or a config line).
+func TestSettingsAdd(t *testing.T) {
+	s := Settings{}
+	for _, kv := range [][2]string{{"interface", "eth0"}, {"wins", "10.0.0.1"}, {"name", "A"}, {"interface", "eth1"}, {"name", "B"}, {"wins", "10.0.0.2"}} {
+		s.Add(kv[0], kv[1])
+	}
+	want := Settings{"interface": "eth0,eth1", "wins": "10.0.0.1,10.0.0.2", "name": "B"}
+	if !maps.Equal(s, want) {
+		t.Errorf("%v, want %v", s, want)
+	}
 }

@@ -272,18 +272,6 @@ func AskStatus() ([]byte, error) {
 	return b, nil
 }
 
-// Default is who this computer is without a mailslotd: its host name (up
-// to the first dot, upper-case, at most 15 characters) and WORKGROUP.
-func Default() Info {
-	return Info{
-		Name:       HostName(),
-		Workgroup:  DefaultWorkgroup,
-		NamePort:   DefaultNamePort,
-		DgramPort:  DefaultDgramPort,
-		StreamPort: DefaultStreamPort,
-	}
-}
-
 // HostName returns this computer's host name as a NetBIOS name.
 func HostName() string {
 	h, err := os.Hostname()

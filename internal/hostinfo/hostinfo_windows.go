@@ -44,19 +44,6 @@ func LookupChecked() (Info, error) {
 	return info, first
 }
 
-// Default is who this computer is when Windows does not say: its host
-// name (up to the first dot, upper-case, at most 15 characters) and
-// WORKGROUP.
-func Default() Info {
-	return Info{
-		Name:       HostName(),
-		Workgroup:  DefaultWorkgroup,
-		NamePort:   DefaultNamePort,
-		DgramPort:  DefaultDgramPort,
-		StreamPort: DefaultStreamPort,
-	}
-}
-
 // HostName returns this computer's NetBIOS name, or LOCALHOST when
 // Windows does not tell it.
 func HostName() string {

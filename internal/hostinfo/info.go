@@ -32,3 +32,16 @@ type Info struct {
 	Bridge bool `json:"bridge,omitempty"`
 	Daemon bool `json:"-"` // a mailslotd answered (never on Windows)
 }
+
+// Default is who this computer is when neither mailslotd nor (on
+// Windows) the system says: its host name as a NetBIOS name (HostName),
+// WORKGROUP and the default ports.
+func Default() Info {
+	return Info{
+		Name:       HostName(),
+		Workgroup:  DefaultWorkgroup,
+		NamePort:   DefaultNamePort,
+		DgramPort:  DefaultDgramPort,
+		StreamPort: DefaultStreamPort,
+	}
+}

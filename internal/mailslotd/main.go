@@ -58,9 +58,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	flags := daemon.Settings{}
 	str := func(key, def, help string) {
 		fs.Func(key, help+" (default "+def+")", func(v string) error {
-			if (key == "interface" || key == "wins") && flags[key] != "" {
-				v = flags[key] + "," + v
-			}
+			flags.Add(key, v)
+			return nil
+		})
+	}
+	boolean := func(key, help string) {
+		fs.BoolFunc(key, help, func(v string) error {
 			flags[key] = v
 			return nil
 		})
@@ -71,14 +74,8 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("name-port", "137", "UDP `PORT` of the NetBIOS name service (-1: off)")
 	str("dgram-port", "138", "UDP `PORT` of the NetBIOS datagram service (-1: off)")
 	str("stream-port", "1138", "TCP `PORT` for records over the datagram limit (-1: off)")
-	fs.BoolFunc("share-ports", "bind UDP 137/138 beside Samba's nmbd (SO_REUSEADDR); see the README", func(v string) error {
-		flags["share-ports"] = v
-		return nil
-	})
-	fs.BoolFunc("announce", "announce this computer to its workgroup's master browser (net view, mailslot browse)", func(v string) error {
-		flags["announce"] = v
-		return nil
-	})
+	boolean("share-ports", "bind UDP 137/138 beside Samba's nmbd (SO_REUSEADDR); see the README")
+	boolean("announce", "announce this computer to its workgroup's master browser (net view, mailslot browse)")
 	str("comment", daemon.DefaultComment, "`TEXT` announced with the computer (at most 42 bytes)")
 	str("announce-reply-delay", "5s", "answer an AnnouncementRequest after a random delay up to `DURATION`")
 	str("max-stream-conns", "512", "at most `N` stream connections at once")
@@ -93,7 +90,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	str("node-type", "h with --wins, else b", "how clients resolve computer names: `TYPE` b (broadcast), p (WINS), m (broadcast, then WINS), h (WINS, then broadcast)")
 	str("multicast", "off", "take workgroup datagrams sent to multicast `GROUP`[:PORT] too, and have clients send theirs to it (e.g. 239.255.13.8)")
 	str("multicast-ttl", "8", "the IP TTL of datagrams sent to the multicast group: `N` hops")
-	natsFlags(fs, flags, str)
+	natsFlags(str, boolean)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)

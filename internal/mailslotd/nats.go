@@ -3,16 +3,13 @@
 package mailslotd
 
 import (
-	"flag"
-
-	"github.com/mailslot-go/mailslot/daemon"
 	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 )
 
 // natsFlags adds the NATS bridge's flags (keys of the same names in the
 // config file, MAILSLOTD_NATS... in the environment); str adds a flag
-// that takes a value.
-func natsFlags(fs *flag.FlagSet, flags daemon.Settings, str func(key, def, help string)) {
+// that takes a value, boolean one that does not.
+func natsFlags(str func(key, def, help string), boolean func(key, help string)) {
 	str("nats", "off", "bridge to mailslotd hosts on other sites through the NATS servers at `URLS` (nats://host:4222, comma-separated); see the README")
 	str("nats-creds", "none", "authenticate to NATS with the credentials `FILE` (user JWT and nkey seed)")
 	str("nats-nkey", "none", "authenticate to NATS with the nkey seed in `FILE`")
@@ -20,10 +17,7 @@ func natsFlags(fs *flag.FlagSet, flags daemon.Settings, str func(key, def, help 
 	str("nats-tls-key", "none", "the client certificate's key `FILE`")
 	str("nats-tls-ca", "the system's", "verify the NATS servers with the CA certificates in `FILE`")
 	str("nats-site", "the NATS server's name", "`NAME` of this computer's site, shown with its records on other sites")
-	fs.BoolFunc("nats-durable-messenger", "keep messenger records for this computer in a JetStream stream while its messenger is down, and deliver them when it is back", func(v string) error {
-		flags["nats-durable-messenger"] = v
-		return nil
-	})
+	boolean("nats-durable-messenger", "keep messenger records for this computer in a JetStream stream while its messenger is down, and deliver them when it is back")
 	str("nats-durable-max-age", natsbridge.DefaultDurableMaxAge.String(), "keep a messenger record at most `DURATION`")
 	str("nats-durable-max-msgs", "1000", "keep at most `N` messenger records (the oldest go first)")
 }
