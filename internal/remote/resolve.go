@@ -121,11 +121,7 @@ func queryWINS(name string, servers []netip.AddrPort, ifaces []netif.Iface) (Res
 	buf := make([]byte, 1500)
 	var said []string
 	for _, srv := range servers {
-		var idb [2]byte
-		_, _ = rand.Read(idb[:])
-		id := binary.BigEndian.Uint16(idb[:])
-		q := wire.NewNameQuery(id, nb, false)
-		pkt, err := wire.AppendNameService(nil, &q)
+		id, pkt, err := nameQuery(nb, false)
 		if err != nil {
 			return Resolution{}, err
 		}
@@ -217,11 +213,7 @@ func queryName(name string, ifaces []netif.Iface, port int) (Resolution, error) 
 		return Resolution{}, err
 	}
 	defer c.Close()
-	var idb [2]byte
-	_, _ = rand.Read(idb[:])
-	id := binary.BigEndian.Uint16(idb[:])
-	q := wire.NewNameQuery(id, nb, true)
-	pkt, err := wire.AppendNameService(nil, &q)
+	id, pkt, err := nameQuery(nb, true)
 	if err != nil {
 		return Resolution{}, err
 	}
@@ -257,4 +249,15 @@ func queryName(name string, ifaces []netif.Iface, port int) (Resolution, error) 
 		}
 	}
 	return Resolution{}, fmt.Errorf("no answer to a NetBIOS name query for %s<00> on %s", name, strings.Join(sentTo, ", "))
+}
+
+// nameQuery encodes a name query for nb (broadcast, or to a name server)
+// with a random transaction id, which it returns too.
+func nameQuery(nb wire.Name, broadcast bool) (uint16, []byte, error) {
+	var idb [2]byte
+	_, _ = rand.Read(idb[:])
+	id := binary.BigEndian.Uint16(idb[:])
+	q := wire.NewNameQuery(id, nb, broadcast)
+	pkt, err := wire.AppendNameService(nil, &q)
+	return id, pkt, err
 }
