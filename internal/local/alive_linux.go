@@ -100,11 +100,17 @@ func holdAlive(mem []byte, ok chan<- bool) {
 	select {}
 }
 
-// mapAlive maps a server's page read-only, checking its size; nil when
-// it is not one.
+// mapAlive maps a server's page read-only, checking its size and that
+// it is sealed against shrinking; nil when it is not one. A page the
+// server could still cut short would let it kill the writer: a load from
+// a mapping past the end of its file is a SIGBUS.
 func mapAlive(fd int) []byte {
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Size != aliveSize {
+		return nil
+	}
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil || seals&unix.F_SEAL_SHRINK == 0 {
 		return nil
 	}
 	mem, err := unix.Mmap(fd, 0, aliveSize, unix.PROT_READ, unix.MAP_SHARED)

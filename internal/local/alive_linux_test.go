@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"golang.org/x/sys/unix"
 )
 
 // When the serving process is killed, the kernel marks its page before
@@ -80,4 +81,67 @@ func TestHandedOverSlotOutlivesThePage(t *testing.T) {
 	if string(data) != "still here" {
 		t.Fatalf("read %q", data)
 	}
+}
+
+// A writer maps a server's page only if the server cannot cut it short:
+// a page that is no memfd sealed against shrinking is refused (the writer
+// then asks its connection), since a load from a mapping past the end of
+// its file would kill the writer with SIGBUS. The server's own page is
+// taken.
+func TestMapAliveNeedsShrinkSeal(t *testing.T) {
+	page := func(seals int) int {
+		fd, err := unix.MemfdCreate("test-alive", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		if err := unix.Ftruncate(fd, aliveSize); err != nil {
+			t.Fatal(err)
+		}
+		if seals != 0 {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return fd
+	}
+	for _, tc := range []struct {
+		name  string
+		seals int
+		want  bool
+	}{
+		{"unsealed", 0, false},
+		{"sealed against growing only", unix.F_SEAL_GROW, false},
+		{"sealed against shrinking", unix.F_SEAL_SHRINK, true},
+	} {
+		fd := page(tc.seals)
+		mem := mapAlive(fd)
+		if (mem != nil) != tc.want {
+			t.Errorf("%s: mapped %v, want %v", tc.name, mem != nil, tc.want)
+		}
+		if mem != nil {
+			unix.Munmap(mem)
+		}
+	}
+
+	// An unsealed page the server cuts short after the fact: refused, so
+	// the writer never touches it.
+	fd := page(0)
+	if mem := mapAlive(fd); mem != nil {
+		unix.Munmap(mem)
+		t.Fatal("an unsealed page was mapped")
+	}
+	if err := unix.Ftruncate(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	f := aliveFile()
+	if f == nil {
+		t.Fatal("this kernel offers no alive page")
+	}
+	mem := mapAlive(int(f.Fd()))
+	if mem == nil {
+		t.Fatal("the server's own page was refused")
+	}
+	unix.Munmap(mem)
 }

@@ -108,7 +108,7 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 		return nil, fmt.Errorf("connection: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
-	c, err := handshake(conn, cfg)
+	c, err := handshake(conn, cfg, cred.UID)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -116,13 +116,24 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 	return c, nil
 }
 
+// sharesWaker reports whether the slot's waker (its eventfd, or pipe) is
+// shared with a process of this user, the server handing it to a writer
+// or a writer writing to the one its server handed: only with this
+// process's own user or root. The waker's open file is one for all who
+// hold it, and its holders can make it block (clear O_NONBLOCK, fill the
+// counter): a writer of another user could then stall the server's Read,
+// a server of another user the writer (mailslotd among them) for good.
+// Others wake a sleeping reader with a message on their connection, which
+// never blocks.
+func sharesWaker(uid uint32) bool { return uid == 0 || uid == uint32(os.Geteuid()) }
+
 func (cfg *DialConfig) trusts(uid uint32) bool {
 	return cfg.TrustAny || uid == 0 || uid == uint32(os.Geteuid()) || slices.Contains(cfg.TrustUIDs, uid)
 }
 
 // handshake says hello, learns the verdict and the maximum record size,
-// and hands the server a new ring.
-func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
+// and hands the server a new ring. server is the server's uid.
+func handshake(conn *net.UnixConn, cfg DialConfig, server uint32) (*Conn, error) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	kind := byte(kindPlain)
 	if cfg.Relay {
@@ -144,6 +155,11 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		flags = msg[2]
 	}
 	alive, efd := receiveAnswerFds(oob[:oobn], flags)
+	if efd >= 0 && !sharesWaker(server) {
+		// Wake-ups go over the connection instead (see sharesWaker).
+		unix.Close(efd)
+		efd = -1
+	}
 	ok := false
 	defer func() {
 		if !ok {

@@ -85,6 +85,9 @@ func runHelper(role, key string) int {
 		}
 		return 0
 	}
+	if code, ok := wakerHelper(role, key); ok {
+		return code
+	}
 	if code, ok := transportHelper(role, key); ok {
 		return code
 	}

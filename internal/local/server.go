@@ -921,14 +921,15 @@ func (s *Server) handshake(w *writer) bool {
 	}
 	// With the answer go the process's page that says it lives
 	// (alive_linux.go; none on the portable transport) and the slot's
-	// waker (the end writers write to), when there are.
+	// waker (the end writers write to), when there are and the writer
+	// may share it (sharesWaker).
 	s.mu.Lock()
 	s.wakerLocked()
 	fds := []int{-1, -1}
 	if f := aliveFile(); f != nil {
 		fds[0] = int(f.Fd())
 	}
-	if s.wk != nil {
+	if s.wk != nil && sharesWaker(w.uid) {
 		fds[1] = s.wk.wfd()
 	}
 	s.mu.Unlock()
