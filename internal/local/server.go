@@ -51,9 +51,13 @@ const sleepRecheck = 100 * time.Millisecond
 // a wake-up through the kernel costs 10 µs and more, and its tail far
 // more, so a record that comes within that while is taken without one.
 // The while adapts between spinMin and spinMax: a sleep that a record
-// ended sooner than spinMax doubles it (spinning on would have caught
-// the record), a longer one halves it (spinning is wasted on a slot whose
-// records come that far apart).
+// ended within the while doubles it (spinning twice as long would have
+// caught the record), a longer one halves it. Records that come further
+// apart than twice the spin are taken after a sleep, and the spin costs
+// little beside them: a reader that spun until each came would keep a CPU
+// busy for a slot whose writers send a record every 100 µs, which on a
+// small machine is the CPU those writers (or the mailslotd relaying to
+// it) need.
 const (
 	spinMin = 20 * time.Microsecond
 	spinMax = 100 * time.Microsecond
@@ -62,7 +66,7 @@ const (
 // nextSpin returns the spin after a sleep of d that a writer ended.
 func nextSpin(spin, d time.Duration) time.Duration {
 	spin = max(spin, spinMin)
-	if d < spinMax {
+	if d < spin {
 		return min(2*spin, spinMax)
 	}
 	return max(spin/2, spinMin)

@@ -153,17 +153,21 @@ func TestWakeThiefCannotDeafenTheSlot(t *testing.T) {
 }
 
 // The spin of an empty Read doubles after a sleep a record ended sooner
-// than spinMax, up to spinMax, and halves after a longer one, down to
-// spinMin.
+// than the spin itself, up to spinMax, and halves after a longer one,
+// down to spinMin.
 func TestNextSpin(t *testing.T) {
 	for _, tc := range []struct {
 		spin, slept, want time.Duration
 	}{
 		{0, 10 * time.Microsecond, 2 * spinMin},
-		{spinMin, spinMax - 1, 2 * spinMin},
-		{spinMin, spinMax, spinMin},
+		{spinMin, spinMin - 1, 2 * spinMin},
+		{spinMin, spinMin, spinMin},
+		{2 * spinMin, spinMin, 4 * spinMin},
+		{2 * spinMin, 2 * spinMin, spinMin},
+		{spinMin, spinMax - 1, spinMin},
 		{spinMax, time.Millisecond, spinMax / 2},
 		{spinMax, 0, spinMax},
+		{spinMax, spinMax - 1, spinMax},
 		{spinMax / 2, time.Microsecond, spinMax},
 		{spinMin, time.Second, spinMin},
 		{3 * spinMin, spinMax, 3 * spinMin / 2},
