@@ -3,10 +3,10 @@
 package daemon
 
 import (
-	"errors"
 	"net"
 	"strings"
 
+	"github.com/mailslot-go/mailslot/internal/loglimit"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
@@ -17,17 +17,25 @@ const nameTTL = 300000
 // active.
 const nameActive = wire.NameFlags(0x0400)
 
-// nameLoop answers NetBIOS name service packets on one interface.
-func (d *Daemon) nameLoop(ifc Iface, c *net.UDPConn) {
+// packetConn is a name service socket: a *net.UDPConn, or a fake in the
+// in-process tests.
+type packetConn interface {
+	ReadFromUDP(b []byte) (int, *net.UDPAddr, error)
+	WriteToUDP(b []byte, addr *net.UDPAddr) (int, error)
+}
+
+// nameLoop answers NetBIOS name service packets on one interface until
+// its socket closes.
+func (d *Daemon) nameLoop(ifc Iface, c packetConn) {
 	defer d.wg.Done()
+	var logs loglimit.Limiter
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := c.ReadFromUDP(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if d.receiveFailed(&logs, "receive name packet", ifc, err) {
 				return
 			}
-			d.log.Warn("receive name packet", "interface", ifc.Name, "err", err)
 			continue
 		}
 		resp := d.answerName(ifc, buf[:n], from)
