@@ -17,25 +17,10 @@ import (
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
 
-// logBuffer collects a logger's text output, for the tests that check
-// what was logged from a receive loop's goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the lines logged that contain s.
-func (b *logBuffer) lines(s string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// logLines returns the lines logged to b that contain s.
+func logLines(b *syncBuf, s string) []string {
 	var out []string
-	for _, l := range strings.Split(b.buf.String(), "\n") {
+	for _, l := range strings.Split(b.String(), "\n") {
 		if strings.Contains(l, s) {
 			out = append(out, l)
 		}
@@ -43,8 +28,10 @@ func (b *logBuffer) lines(s string) []string {
 	return out
 }
 
-func newLogBuffer() (*logBuffer, *slog.Logger) {
-	b := &logBuffer{}
+// debugLog returns a logger at debug level whose text goes to the buffer
+// returned.
+func debugLog() (*syncBuf, *slog.Logger) {
+	b := &syncBuf{}
 	return b, slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -106,7 +93,7 @@ func (r *fakeDgramReader) msg(i int) ([]byte, netip.AddrPort, bool) {
 func TestReceiveDatagrams(t *testing.T) {
 	f := newFakeSink()
 	d := testDaemon(t, f)
-	logs, log := newLogBuffer()
+	logs, log := debugLog()
 	d.log = log
 	from := netip.MustParseAddrPort("10.0.0.1:138")
 	dgram := func(id uint16, data string) fakeDgram {
@@ -138,11 +125,11 @@ func TestReceiveDatagrams(t *testing.T) {
 		t.Errorf("the loop read %d times once its socket had closed, want once", r.pastClose)
 	}
 	// Two failures within acceptLogEvery: the first is logged.
-	if l := logs.lines("receive datagram"); len(l) != 1 || !strings.Contains(l[0], errTransient.Error()) ||
+	if l := logLines(logs, "receive datagram"); len(l) != 1 || !strings.Contains(l[0], errTransient.Error()) ||
 		!strings.Contains(l[0], "interface=eth0") {
 		t.Errorf("failed receives logged as %q", l)
 	}
-	if l := logs.lines("too large"); len(l) != 1 {
+	if l := logLines(logs, "too large"); len(l) != 1 {
 		t.Errorf("the datagram cut short logged as %q", l)
 	}
 }
@@ -197,7 +184,7 @@ func (c *fakePacketConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
 // to its asker, sends nothing for another name, logs a failed receive and
 // a failed answer and goes on, and ends when its socket closes.
 func TestNameLoop(t *testing.T) {
-	logs, log := newLogBuffer()
+	logs, log := debugLog()
 	d := &Daemon{cfg: Config{Name: "HOSTA", Workgroup: "LABGROUP"}, log: log}
 	d.name, _ = wire.NewName("HOSTA", 0)
 	d.group, _ = wire.NewName("LABGROUP", 0)
@@ -250,10 +237,10 @@ func TestNameLoop(t *testing.T) {
 			t.Errorf("answer %d: response %v, id %d, to %v; want id %d to %v", i, p.Response, p.TransactionID, c.writes[i].to, w.id, w.to)
 		}
 	}
-	if l := logs.lines("receive name packet"); len(l) != 1 || !strings.Contains(l[0], errTransient.Error()) {
+	if l := logLines(logs, "receive name packet"); len(l) != 1 || !strings.Contains(l[0], errTransient.Error()) {
 		t.Errorf("failed receives logged as %q", l)
 	}
-	if l := logs.lines("send name response"); len(l) != 1 || !strings.Contains(l[0], errWriteFailed.Error()) {
+	if l := logLines(logs, "send name response"); len(l) != 1 || !strings.Contains(l[0], errWriteFailed.Error()) {
 		t.Errorf("failed answers logged as %q", l)
 	}
 	if n := d.c.nameQueries.Load(); n != 2 {
