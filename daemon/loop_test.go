@@ -118,9 +118,7 @@ func TestReceiveDatagrams(t *testing.T) {
 	if got != "one,two,four" {
 		t.Errorf("records delivered: %s", got)
 	}
-	if m, n := d.c.malformed.Load(), d.c.datagrams.Load(); m != 1 || n != 3 {
-		t.Errorf("%d malformed, %d datagrams; want 1, 3", m, n)
-	}
+	checkCounters(t, map[string]counter{"malformed": {d.c.malformed.Load(), 1}, "datagrams": {d.c.datagrams.Load(), 3}})
 	if r.pastClose != 1 {
 		t.Errorf("the loop read %d times once its socket had closed, want once", r.pastClose)
 	}
