@@ -4,15 +4,20 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mailslot-go/mailslot/daemon/natsbridge"
+	"github.com/mailslot-go/mailslot/internal/errs"
+	"github.com/mailslot-go/mailslot/internal/local"
 	"github.com/mailslot-go/mailslot/internal/stream"
 	"github.com/mailslot-go/mailslot/internal/wire"
 )
@@ -92,17 +97,19 @@ func TestBridgeDatagramOnce(t *testing.T) {
 }
 
 // fakeBridge stands for the NATS bridge: it keeps the group records
-// published and the messenger records held (holdErr refuses them).
+// published and the messenger records held (holdErr refuses them), and
+// counts the duplicates.
 type fakeBridge struct {
-	mu        sync.Mutex
-	published []natsbridge.Record
-	held      []natsbridge.Record
-	holdErr   error
+	mu         sync.Mutex
+	published  []natsbridge.Record
+	held       []natsbridge.Record
+	holdErr    error
+	duplicates atomic.Int64
 }
 
 func (b *fakeBridge) Site() string                            { return "SITE1" }
 func (b *fakeBridge) Stats() natsbridge.Stats                 { return natsbridge.Stats{Connected: true} }
-func (b *fakeBridge) Duplicate()                              {}
+func (b *fakeBridge) Duplicate()                              { b.duplicates.Add(1) }
 func (b *fakeBridge) Close()                                  {}
 func (b *fakeBridge) PublishGroup(r *natsbridge.Record) error { return b.keep(&b.published, r, nil) }
 func (b *fakeBridge) Hold(r *natsbridge.Record) error         { return b.keep(&b.held, r, b.holdErr) }
@@ -176,5 +183,74 @@ func TestHandleDatagramBridge(t *testing.T) {
 		if got := strings.Join(fb.targets(), " "); got != want {
 			t.Errorf("bridge %v: records bridged: %q, want %q", bridged, got, want)
 		}
+	}
+}
+
+// A group record another site's mailslotd sent to this workgroup (in any
+// case) is queued for its slot, from its sender at its site, unless it
+// came already (over the LAN or the bridge): then the bridge counts a
+// duplicate. One for another workgroup, or without a slot, is not.
+func TestBridgeGroupQueued(t *testing.T) {
+	s := &orderSink{}
+	s.room.Store(true)
+	d := testDaemon(t, s)
+	d.bridgeOrigins = map[originKey]string{}
+	fb := &fakeBridge{}
+	d.bridge = fb
+	h := bridgeHandler{d}
+	rec := func(target, path, data string) *natsbridge.Record {
+		return &natsbridge.Record{Target: target, Path: path, Source: "SENDER", Site: "SITE2",
+			Addr: netip.MustParseAddr("10.9.0.1"), ID: 5, Data: []byte(data)}
+	}
+	h.Group(rec("wg", `APP\X`, "one"))
+	h.Group(rec("WG", `APP\X`, "one")) // the same again
+	h.Group(rec("WG", `APP\X`, "two"))
+	h.Group(rec("OTHERWG", `APP\X`, "elsewhere"))
+	h.Group(rec("WG", "", "no slot"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if got := strings.Join(s.got, ","); got != "one,two" {
+		t.Errorf("records queued: %s", got)
+	}
+	for _, o := range s.origins {
+		if o != `\\SENDER (10.9.0.1 at SITE2)` {
+			t.Errorf("origin %q", o)
+		}
+	}
+	if n := fb.duplicates.Load(); n != 1 {
+		t.Errorf("%d duplicates counted, want 1", n)
+	}
+}
+
+// With a durable messenger, a messenger record that finds no reader is
+// held by the bridge and counts as taken; any other record or outcome,
+// or one the bridge cannot hold, is returned as it was.
+func TestHoldMessenger(t *testing.T) {
+	d := testDaemon(t, &countSink{})
+	d.cfg.NATS.Durable = true
+	fb := &fakeBridge{}
+	d.bridge = fb
+	noSlot := fmt.Errorf("open: %w", errs.NotFound)
+	full := fmt.Errorf("write: %w", errs.Timeout)
+	for _, c := range []struct {
+		key  string
+		err  error
+		want error
+	}{
+		{messengerKey, noSlot, nil},
+		{messengerKey, full, full},
+		{messengerKey, nil, nil},
+		{local.Key(`APP\X`), noSlot, noSlot},
+	} {
+		if got := d.holdMessenger(c.key, []byte("hi"), `\\A (10.0.0.1:138)`, c.err); got != c.want {
+			t.Errorf("%s, %v: %v, want %v", c.key, c.err, got, c.want)
+		}
+	}
+	fb.holdErr = errors.New("no JetStream")
+	if got := d.holdMessenger(messengerKey, []byte("hi"), "", noSlot); got != noSlot {
+		t.Errorf("a record the bridge cannot hold: %v, want %v", got, noSlot)
+	}
+	if len(fb.held) != 1 || fb.held[0].Path != "MESSNGR" || fb.held[0].Origin != `\\A (10.0.0.1:138)` || string(fb.held[0].Data) != "hi" {
+		t.Errorf("held: %+v", fb.held)
 	}
 }

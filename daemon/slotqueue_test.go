@@ -285,16 +285,19 @@ func TestSlotQueuesStraightIn(t *testing.T) {
 	}
 }
 
-// orderSink takes records at once while room is set, always by deliver.
+// orderSink takes records at once while room is set, always by deliver,
+// and keeps their data and origins in order.
 type orderSink struct {
-	room atomic.Bool
-	mu   sync.Mutex
-	got  []string
+	room    atomic.Bool
+	mu      sync.Mutex
+	got     []string
+	origins []string
 }
 
 func (s *orderSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
 	s.mu.Lock()
 	s.got = append(s.got, string(data))
+	s.origins = append(s.origins, origin)
 	s.mu.Unlock()
 	return nil
 }
@@ -335,6 +338,21 @@ func TestSlotQueuesBounded(t *testing.T) {
 		t.Error("a record queued after close")
 	}
 	checkNoLeak(t, base)
+}
+
+// A record delivered without the queues (a stream record) is counted for
+// its slot, tracked from then on, as delivered or dropped; one for no
+// slot is not counted for any.
+func TestSlotQueuesCount(t *testing.T) {
+	qs := newSlotQueues(&countSink{})
+	defer qs.close()
+	qs.count("A", "a", nil)
+	qs.count("A", "a", fmt.Errorf("write: %w", errs.Timeout))
+	qs.count("A", "a", nil)
+	qs.count("NONE", "none", fmt.Errorf("open: %w", errs.NotFound))
+	if st := qs.stats(); len(st) != 1 || st[0] != (SlotStats{Path: "a", Delivered: 2, Dropped: 1}) {
+		t.Errorf("counted: %+v, want a alone with 2 delivered, 1 dropped", st)
+	}
 }
 
 // The memory all queues hold together is bounded.
