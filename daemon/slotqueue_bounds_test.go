@@ -83,7 +83,6 @@ func (s *stallSink) outcome(string, string, error)                  {}
 func TestSlotQueuesTrackedBound(t *testing.T) {
 	s := &stallSink{key: "BUSY", release: make(chan struct{})}
 	qs := newSlotQueues(s)
-	defer func() { close(s.release); qs.close() }()
 	put(qs, "busy", "x") // queued: its delivery waits
 	for i := 1; i < maxTrackedSlots; i++ {
 		if !put(qs, fmt.Sprint("s", i), "x") {
@@ -117,6 +116,9 @@ func TestSlotQueuesTrackedBound(t *testing.T) {
 			t.Errorf("slot %s tracked: %v, want %v", c.path, got, c.tracked)
 		}
 	}
+	// Not deferred: a panic with qs.mu held would make close wait forever.
+	close(s.release)
+	qs.close()
 }
 
 // A record goes in a pooled buffer with its origin when both fit, to the
