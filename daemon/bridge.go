@@ -37,6 +37,20 @@ import (
 // whose records the durable messenger keeps.
 var messengerKey = local.Key("MESSNGR")
 
+// siteBridge is what the daemon asks of its NATS bridge: a
+// *natsbridge.Bridge, or a fake in the in-process tests.
+type siteBridge interface {
+	Site() string
+	Stats() natsbridge.Stats
+	PublishGroup(r *natsbridge.Record) error
+	Request(r *natsbridge.Record, timeout time.Duration) stream.Response
+	Hold(r *natsbridge.Record) error
+	Duplicate()
+	Close()
+}
+
+var _ siteBridge = (*natsbridge.Bridge)(nil)
+
 // bridgeHandler delivers what the bridge brings.
 type bridgeHandler struct{ d *Daemon }
 

@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mailslot-go/mailslot/daemon/natsbridge"
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/trust"
 	"github.com/mailslot-go/mailslot/internal/wire"
@@ -80,9 +79,9 @@ type Daemon struct {
 	started     time.Time
 	dedup       *deduper
 	c           counters
-	nextID      atomic.Uint32      // datagram IDs of what the daemon sends
-	announceReq chan struct{}      // AnnouncementRequests for announceLoop
-	bridge      *natsbridge.Bridge // nil without Config.NATS
+	nextID      atomic.Uint32 // datagram IDs of what the daemon sends
+	announceReq chan struct{} // AnnouncementRequests for announceLoop
+	bridge      siteBridge    // nil without Config.NATS
 	// bridgeOrigins: the origins of bridged group records' senders
 	// (bridgeHandler.origin).
 	bridgeOrigins map[originKey]string
@@ -205,6 +204,18 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	ok = true
 	return d, nil
+}
+
+// dgramLoop receives the datagrams of one interface's socket, in batches
+// (see dgramBatch), until it closes.
+func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
+	defer d.wg.Done()
+	b, err := newDgramBatch(c)
+	if err != nil {
+		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
+		return
+	}
+	d.receiveDatagrams(ifc, b)
 }
 
 // Config returns the daemon's configuration, defaults filled in.

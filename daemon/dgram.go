@@ -26,27 +26,28 @@ func netipFrom(ip net.IP) (netip.Addr, bool) {
 	return a.Unmap(), ok
 }
 
-// dgramLoop receives datagrams on one interface until its socket closes,
-// in batches (see dgramBatch).
-func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
-	defer d.wg.Done()
-	b, err := newDgramBatch(c)
-	if err != nil {
-		d.log.Error("receive datagrams", "interface", ifc.Name, "err", err)
-		return
-	}
+// dgramReader receives datagrams in batches: a dgramBatch, or a fake in
+// the in-process tests.
+type dgramReader interface {
+	// read waits for datagrams and returns how many arrived.
+	read() (int, error)
+	// msg returns datagram i of the last read, its sender, and whether it
+	// was cut short.
+	msg(i int) ([]byte, netip.AddrPort, bool)
+}
+
+// receiveDatagrams hands each datagram b receives on one interface to
+// handleDatagram, until b's socket closes. A datagram cut short is
+// counted as malformed and dropped.
+func (d *Daemon) receiveDatagrams(ifc Iface, b dgramReader) {
 	var logs loglimit.Limiter
 	names := newNameTable(maxInternedNames).intern
 	for {
 		n, err := b.read()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if d.receiveFailed(&logs, "receive datagram", ifc, err) {
 				return
 			}
-			if ok, more := logs.Allow(time.Now(), acceptLogEvery); ok {
-				d.log.Warn("receive datagram", "interface", ifc.Name, "err", err, "failed_since_last_log", more)
-			}
-			time.Sleep(acceptPauseMin) // an error that persists must not spin
 			continue
 		}
 		now := time.Now()
@@ -60,6 +61,22 @@ func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
 			d.handleDatagram(ifc, data, from, now, names)
 		}
 	}
+}
+
+// receiveFailed is what a receive loop on ifc does when a read of its
+// socket fails: it reports true when the socket has closed (the loop
+// ends); any other error it logs as what, at most once per
+// acceptLogEvery (logs counts those held back), and pauses acceptPauseMin
+// so that an error that persists does not spin.
+func (d *Daemon) receiveFailed(logs *loglimit.Limiter, what string, ifc Iface, err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	if ok, more := logs.Allow(time.Now(), acceptLogEvery); ok {
+		d.log.Warn(what, "interface", ifc.Name, "err", err, "failed_since_last_log", more)
+	}
+	time.Sleep(acceptPauseMin)
+	return false
 }
 
 // handleDatagram checks one datagram, received at now, and queues its

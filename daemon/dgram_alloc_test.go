@@ -28,10 +28,14 @@ func testDaemon(t testing.TB, sink slotSink) *Daemon {
 
 // testDatagram encodes a mailslot datagram from SENDER to HOSTB<20>.
 func testDatagram(t testing.TB, id uint16, path string, data []byte) []byte {
-	src, _ := wire.NewName("SENDER", 0)
-	dst, _ := wire.NewName("HOSTB", 0x20)
-	dg := wire.Datagram{Type: wire.DirectUnique, Flags: wire.NewDatagramFlags(wire.BNode) | wire.FlagFirst, ID: id,
-		SourceIP: netip.MustParseAddr("10.0.0.1"), SourcePort: 138, SourceName: src, DestinationName: dst}
+	return testDatagramTo(t, wire.DirectUnique, wire.MustName("HOSTB", 0x20), id, path, data)
+}
+
+// testDatagramTo encodes a mailslot datagram of type typ from SENDER at
+// 10.0.0.1 to dst.
+func testDatagramTo(t testing.TB, typ wire.DatagramType, dst wire.Name, id uint16, path string, data []byte) []byte {
+	dg := wire.Datagram{Type: typ, Flags: wire.NewDatagramFlags(wire.BNode) | wire.FlagFirst, ID: id,
+		SourceIP: netip.MustParseAddr("10.0.0.1"), SourcePort: 138, SourceName: wire.MustName("SENDER", 0), DestinationName: dst}
 	mw := wire.MailslotWrite{Name: `\MAILSLOT\` + path, Class: wire.ClassUnreliable, Data: data}
 	b, err := wire.AppendMailslotDatagram(nil, &dg, &mw)
 	if err != nil {

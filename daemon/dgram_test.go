@@ -11,7 +11,8 @@ import (
 )
 
 // The deduper remembers a key for exactly its window, at most max keys
-// (the oldest go first), and nothing at all with no window.
+// (the oldest go first; with max 0, the latest alone), and nothing at all
+// with no window.
 func TestDeduper(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	dd := newDeduper(time.Second, 3)
@@ -43,6 +44,12 @@ func TestDeduper(t *testing.T) {
 	}
 	if len(full.order) > 3 || len(full.seenAt) > 3 {
 		t.Errorf("a deduper of 3 holds %d/%d keys", len(full.order), len(full.seenAt))
+	}
+
+	// With no room at all, the latest key is kept alone.
+	tiny := newDeduper(time.Hour, 0)
+	if tiny.seen(1, t0) || !tiny.seen(1, t0) || tiny.seen(2, t0) || tiny.seen(1, t0) {
+		t.Error("a deduper of 0 keys does not keep the latest one alone")
 	}
 
 	off := newDeduper(0, 3)

@@ -74,18 +74,27 @@ func TestHandleDatagram(t *testing.T) {
 	if got[0] != "to the computer" || got[1] != "to the workgroup" || got[2] != "to the computer" {
 		t.Errorf("ALERTS got %q", got)
 	}
-	for what, c := range map[string]struct{ got, want uint64 }{
+	checkCounters(t, map[string]counter{
 		"datagrams for us": {d.c.datagrams.Load(), 5},
 		"duplicates":       {d.c.duplicates.Load(), 1},
 		"not for us":       {d.c.notForUs.Load(), 2},
 		"malformed":        {d.c.malformed.Load(), 3},
-	} {
+	})
+	d.queues.close()
+	checkNoLeak(t, base)
+}
+
+// counter is a daemon's counter and the value a test wants of it.
+type counter struct{ got, want uint64 }
+
+// checkCounters reports each counter, by name, that is not as wanted.
+func checkCounters(t *testing.T, cs map[string]counter) {
+	t.Helper()
+	for what, c := range cs {
 		if c.got != c.want {
 			t.Errorf("%s: %d, want %d", what, c.got, c.want)
 		}
 	}
-	d.queues.close()
-	checkNoLeak(t, base)
 }
 
 // The interned slot names are bounded: a full table holds exactly max

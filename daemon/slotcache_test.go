@@ -21,21 +21,33 @@ var servedSlots atomic.Int64
 // the test's end, and returns their keys.
 func serveSlots(t *testing.T, n int, network bool) []string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		// The relay is this process: make its user the daemon's.
-		t.Setenv(trust.DaemonUserEnv, strconv.Itoa(os.Geteuid()))
-	}
 	keys := make([]string, n)
 	for i := range keys {
-		keys[i] = local.Key(fmt.Sprintf(`test\%d\%s\%d`, os.Getpid(), t.Name(), servedSlots.Add(1)))
-		s, err := local.Listen(local.Config{Key: keys[i], Network: network, ReadTimeout: -1,
-			Policy: local.Policy{Owner: uint32(os.Geteuid())}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		keys[i] = testSlotKey(t)
+		serveSlot(t, keys[i], network)
 	}
 	return keys
+}
+
+// testSlotKey returns a slot key of this test's own.
+func testSlotKey(t *testing.T) string {
+	return local.Key(fmt.Sprintf(`test\%d\%s\%d`, os.Getpid(), t.Name(), servedSlots.Add(1)))
+}
+
+// serveSlot serves the local slot key (closed at the test's end at the
+// latest), with this process as the daemon, the relay it trusts.
+func serveSlot(t *testing.T, key string, network bool) *local.Server {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Setenv(trust.DaemonUserEnv, strconv.Itoa(os.Geteuid()))
+	}
+	s, err := local.Listen(local.Config{Key: key, Network: network, ReadTimeout: -1,
+		Policy: local.Policy{Owner: uint32(os.Geteuid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // The relay's connections to local slots: one per slot, reused; at most

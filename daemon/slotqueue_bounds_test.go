@@ -3,9 +3,13 @@
 package daemon
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The queues' bounds: at most maxLiveQueues slots have records waiting
@@ -55,4 +59,102 @@ func TestSlotQueuesBounds(t *testing.T) {
 	close(f.stall)
 	qs.close()
 	checkNoLeak(t, base)
+}
+
+// stallSink takes every record at once except those of one slot, whose
+// deliveries wait until release is closed.
+type stallSink struct {
+	key     string
+	release chan struct{}
+}
+
+func (s *stallSink) deliver(key string, _ []byte, _ string, _ time.Duration) error {
+	if key == s.key {
+		<-s.release
+	}
+	return nil
+}
+func (s *stallSink) tryDeliver(key string, _ []byte, _ string) bool { return key != s.key }
+func (s *stallSink) outcome(string, string, error)                  {}
+
+// At most maxTrackedSlots slots are counted: a new one makes the queues
+// forget the one used longest ago that has no records waiting, never one
+// that has.
+func TestSlotQueuesTrackedBound(t *testing.T) {
+	s := &stallSink{key: "BUSY", release: make(chan struct{})}
+	qs := newSlotQueues(s)
+	put(qs, "busy", "x") // queued: its delivery waits
+	for i := 1; i < maxTrackedSlots; i++ {
+		if !put(qs, fmt.Sprint("s", i), "x") {
+			t.Fatalf("record for slot %d refused", i)
+		}
+	}
+	if n := len(qs.stats()); n != maxTrackedSlots {
+		t.Fatalf("%d slots tracked, want %d", n, maxTrackedSlots)
+	}
+	// The busy slot was used longest ago, then s5; the rest in order.
+	t0 := time.Now()
+	qs.mu.Lock()
+	for i := 1; i < maxTrackedSlots; i++ {
+		qs.slots[fmt.Sprint("S", i)].lastUsed = t0.Add(time.Duration(i) * time.Second)
+	}
+	qs.slots["S5"].lastUsed = t0.Add(-time.Hour)
+	qs.slots["BUSY"].lastUsed = t0.Add(-2 * time.Hour)
+	qs.mu.Unlock()
+	if !put(qs, "new", "x") {
+		t.Fatal("the record for a new slot was refused")
+	}
+	st := qs.stats()
+	if len(st) != maxTrackedSlots {
+		t.Errorf("%d slots tracked past the bound, want %d", len(st), maxTrackedSlots)
+	}
+	for _, c := range []struct {
+		path    string
+		tracked bool
+	}{{"new", true}, {"busy", true}, {"s5", false}, {"s1", true}} {
+		if got := statsOf(qs, c.path).Path != ""; got != c.tracked {
+			t.Errorf("slot %s tracked: %v, want %v", c.path, got, c.tracked)
+		}
+	}
+	// Not deferred: a panic with qs.mu held would make close wait forever.
+	close(s.release)
+	qs.close()
+}
+
+// A record goes in a pooled buffer with its origin when both fit, to the
+// last byte, and in one of its own (not pooled) when they do not.
+func TestQueuedRecordBuffer(t *testing.T) {
+	qs := newSlotQueues(&countSink{})
+	defer qs.close()
+	origin := string(appendDgramOrigin(nil, testSender, testFrom))
+	room := recBufSize - len(origin)
+	for _, c := range []struct {
+		n      int
+		pooled bool
+	}{{0, true}, {room, true}, {room + 1, false}, {64 << 10, false}} {
+		data := bytes.Repeat([]byte{'d'}, c.n)
+		r := qs.newRecord(data, testSender, testFrom)
+		if r.pooled != c.pooled || r.origin() != origin || !bytes.Equal(r.data(), data) {
+			t.Errorf("%d bytes: pooled %v (want %v), origin %q, %d bytes of data", c.n, r.pooled, c.pooled, r.origin(), len(r.data()))
+		}
+		if want := max(recBufSize, len(origin)+c.n); cap(*r.buf) != want {
+			t.Errorf("%d bytes: a buffer of %d, want %d", c.n, cap(*r.buf), want)
+		}
+		qs.free(r)
+	}
+}
+
+// A datagram's origin is made without allocating, whatever the sender's
+// address: the longest IPv6 one with a zone of 15 bytes (an interface's
+// name) included.
+func TestAppendDgramOriginLongest(t *testing.T) {
+	from := netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%" + strings.Repeat("z", 15) + "]:65535")
+	want := `\\SENDER (` + from.String() + ")"
+	buf := make([]byte, 0, 256)
+	if allocs := testing.AllocsPerRun(100, func() { buf = appendDgramOrigin(buf[:0], testSender, from) }); allocs != 0 {
+		t.Errorf("%.1f allocations per origin", allocs)
+	}
+	if string(buf) != want {
+		t.Errorf("origin %q, want %q", buf, want)
+	}
 }

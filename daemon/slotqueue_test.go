@@ -18,7 +18,8 @@ import (
 )
 
 // fakeSink stands for the local slots: a slot can be missing, refuse, or
-// stall (its deliveries wait until released).
+// stall (its deliveries wait until released); a slot both stalled and
+// missing closes while its first delivery waits.
 type fakeSink struct {
 	mu        sync.Mutex
 	got       map[string][]string // data delivered, by key
@@ -40,16 +41,19 @@ func (f *fakeSink) deliver(key string, data []byte, origin string, wait time.Dur
 	f.mu.Lock()
 	missing, stalled := f.missing[key], f.stalled[key]
 	f.mu.Unlock()
-	if missing {
-		return fmt.Errorf("open %s: %w", key, errs.NotFound)
-	}
 	if stalled {
 		select {
 		case f.inStalled <- key:
 		default:
 		}
 		<-f.stall
+		if missing { // the slot closed meanwhile
+			return fmt.Errorf("write to %s: %w", key, errs.NotFound)
+		}
 		return fmt.Errorf("write to %s: %w", key, errs.Timeout)
+	}
+	if missing {
+		return fmt.Errorf("open %s: %w", key, errs.NotFound)
 	}
 	if !strings.HasPrefix(origin, `\\SENDER (10.0.0.1:138)`) {
 		return fmt.Errorf("origin %q", origin)
@@ -166,6 +170,9 @@ func TestSlotQueuesStalledSlotDelaysNoOther(t *testing.T) {
 	close(f.stall)
 	poll(t, "the stalled queue to drain", func() bool { return statsOf(qs, "stall").QueueDepth == 0 })
 	qs.close()
+	if b := qs.bytes.Load(); b != 0 {
+		t.Errorf("%d bytes counted once every record is gone", b)
+	}
 	if st := statsOf(qs, "stall"); st.Dropped != n+1 {
 		t.Errorf("stalled slot once released: %+v, want all %d dropped (each delivery timed out)", st, n+1)
 	}
@@ -188,6 +195,45 @@ func TestSlotQueuesMissingSlot(t *testing.T) {
 	if st := qs.stats(); len(st) != 0 {
 		t.Errorf("a slot nobody serves is tracked: %+v", st)
 	}
+	checkNoLeak(t, base)
+}
+
+// Records queued for a slot that closes while one waits to be delivered
+// are all refused as for no slot (not counted as dropped), and the
+// memory they held is counted back.
+func TestSlotQueuesSlotClosesWithRecordsQueued(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	f.setStalled("GONE")
+	f.missing["GONE"] = true
+	qs := newSlotQueues(f)
+	put(qs, "gone", "first")
+	<-f.inStalled
+	const queued = 10
+	for i := 0; i < queued; i++ {
+		put(qs, "gone", fmt.Sprint(i))
+	}
+	if b := qs.bytes.Load(); b != queued*recBufSize {
+		t.Fatalf("%d records queued hold %d bytes, want %d", queued, b, queued*recBufSize)
+	}
+	qs.mu.Lock()
+	q := qs.slots["GONE"]
+	qs.mu.Unlock()
+	close(f.stall)
+	poll(t, "the queue to end", func() bool { return qs.liveQueues() == 0 })
+	if n := f.outcomeCount("gone no_slot"); n != queued+1 {
+		t.Errorf("%d records refused as for no slot, want %d", n, queued+1)
+	}
+	if b := qs.bytes.Load(); b != 0 {
+		t.Errorf("%d bytes counted once every record is gone", b)
+	}
+	if d := q.dropped.Load(); d != 0 {
+		t.Errorf("%d records of a closed slot counted as dropped", d)
+	}
+	if st := qs.stats(); len(st) != 0 {
+		t.Errorf("a slot that never took a record is tracked: %+v", st)
+	}
+	qs.close()
 	checkNoLeak(t, base)
 }
 
@@ -239,16 +285,19 @@ func TestSlotQueuesStraightIn(t *testing.T) {
 	}
 }
 
-// orderSink takes records at once while room is set, always by deliver.
+// orderSink takes records at once while room is set, always by deliver,
+// and keeps their data and origins in order.
 type orderSink struct {
-	room atomic.Bool
-	mu   sync.Mutex
-	got  []string
+	room    atomic.Bool
+	mu      sync.Mutex
+	got     []string
+	origins []string
 }
 
 func (s *orderSink) deliver(key string, data []byte, origin string, wait time.Duration) error {
 	s.mu.Lock()
 	s.got = append(s.got, string(data))
+	s.origins = append(s.origins, origin)
 	s.mu.Unlock()
 	return nil
 }
@@ -289,6 +338,20 @@ func TestSlotQueuesBounded(t *testing.T) {
 		t.Error("a record queued after close")
 	}
 	checkNoLeak(t, base)
+}
+
+// A record delivered without the queues (a stream record) is counted for
+// its slot, tracked from then on, as delivered or dropped; one for no
+// slot is not counted for any.
+func TestSlotQueuesCount(t *testing.T) {
+	qs := newSlotQueues(&countSink{}) // count starts no goroutine: nothing to close
+	qs.count("A", "a", nil)
+	qs.count("A", "a", fmt.Errorf("write: %w", errs.Timeout))
+	qs.count("A", "a", nil)
+	qs.count("NONE", "none", fmt.Errorf("open: %w", errs.NotFound))
+	if st := qs.stats(); len(st) != 1 || st[0] != (SlotStats{Path: "a", Delivered: 2, Dropped: 1}) {
+		t.Errorf("counted: %+v, want a alone with 2 delivered, 1 dropped", st)
+	}
 }
 
 // The memory all queues hold together is bounded.

@@ -5,7 +5,6 @@ package daemon
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -68,8 +67,7 @@ func startWINSClient(t *testing.T, servers ...netip.AddrPort) (*winsClient, *syn
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuf{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs, log := debugLog()
 	lo := []Iface{{Name: "lo", Addr: netip.MustParseAddr("127.0.0.1"), Prefix: netip.MustParsePrefix("127.0.0.0/8")}}
 	c, err := newWINSClient(cfg, lo, wire.MustName("HOSTA", 0), wire.MustName("LABGROUP", 0), log)
 	if err != nil {
