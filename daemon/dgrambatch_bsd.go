@@ -14,7 +14,7 @@ import (
 const dgramBufSize = 2048
 
 // dgramBatch receives one datagram at a time where the system has no
-// recvmmsg(2) that golang.org/x/sys offers (see dgrambatch.go for
+// recvmmsg(2) that golang.org/x/sys offers (see dgrambatch_linux.go for
 // Linux), into one buffer allocated once: still no allocation per
 // datagram.
 type dgramBatch struct {
