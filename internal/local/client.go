@@ -181,10 +181,9 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 		return nil, fmt.Errorf("the server announced a maximum record of %d bytes", max)
 	}
 	size := cfg.RingSize
-	switch {
-	case size == 0 && cfg.SmallRing:
+	if size == 0 && cfg.SmallRing {
 		size = SmallRingSize(max)
-	case size == 0:
+	} else if size == 0 {
 		size = RingSize(max)
 	}
 	mem, mf, err := makeRing(size)
@@ -515,19 +514,18 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
 		n, err := c.conn.Read(b[:])
-		switch {
-		case err != nil && isTimeout(err):
+		if err != nil && isTimeout(err) {
 			if timeout == 0 {
 				c.r.store32(offWriterWaits, 0)
 				return 0, errs.Timeout
 			}
-		case err != nil || n == 0:
+		} else if err != nil || n == 0 {
 			c.dead.Store(true)
 			if c.closing.Load() {
 				return 0, errs.Closed
 			}
 			return 0, c.gone()
-		case b[n-1] == msgQuotaFull && timeout == 0:
+		} else if b[n-1] == msgQuotaFull && timeout == 0 {
 			c.r.store32(offWriterWaits, 0)
 			if t, ok := c.r.putSafe(c.tail, c.r.load64(offHead), c.stamp(), pre, p); ok {
 				return t, nil
@@ -545,12 +543,11 @@ func (c *Conn) drainMessages() error {
 	_ = c.raw.Control(func(fd uintptr) {
 		for {
 			n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT)
-			switch {
-			case err == unix.EINTR:
+			if err == unix.EINTR {
 				continue
-			case err == unix.EAGAIN:
+			} else if err == unix.EAGAIN {
 				return
-			case err != nil || n == 0:
+			} else if err != nil || n == 0 {
 				end = true
 				return
 			}

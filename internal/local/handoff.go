@@ -350,13 +350,7 @@ func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err er
 		for _, d := range fds {
 			unix.CloseOnExec(d) // where MSG_CMSG_CLOEXEC is not to be had
 		}
-		for handoffType == unix.SOCK_STREAM && n > 0 && n < len(buf) {
-			k, _, _, _, err := unix.Recvmsg(int(fd), buf[n:], nil, unix.MSG_DONTWAIT)
-			if err != nil || k == 0 {
-				return
-			}
-			n += k
-		}
+		n = recvRest(int(fd), buf, n)
 	}); err != nil {
 		return nil, 0, err
 	}

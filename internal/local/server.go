@@ -579,14 +579,13 @@ func (s *Server) drainLocked() {
 		}
 		budget -= min(budget, w.nh-w.h)
 		payload, origin, ok := s.split(w)
-		switch {
-		case !ok:
+		if !ok {
 			s.stats.Malformed++
 			s.removeLocked(w)
 			continue
-		case len(payload) > s.MaxMessageSize():
+		} else if len(payload) > s.MaxMessageSize() {
 			s.stats.Oversize++
-		default:
+		} else {
 			if !s.q.pushRing(w.r, payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp, base)}) {
 				s.stats.Malformed++ // the writer broke the ring's file under us
 				s.removeLocked(w)
@@ -933,14 +932,13 @@ func (s *Server) handshake(w *writer) bool {
 	}
 	s.mu.Unlock()
 	var rights []byte
-	switch {
-	case fds[0] >= 0 && fds[1] >= 0:
+	if fds[0] >= 0 && fds[1] >= 0 {
 		rights = unix.UnixRights(fds...)
 		msg[2] = answerAlive | answerWake
-	case fds[0] >= 0:
+	} else if fds[0] >= 0 {
 		rights = unix.UnixRights(fds[0])
 		msg[2] = answerAlive
-	case fds[1] >= 0:
+	} else if fds[1] >= 0 {
 		rights = unix.UnixRights(fds[1])
 		msg[2] = answerWake
 	}

@@ -286,3 +286,33 @@ func setPairBuffers(fd int) {
 func aliveFile() *os.File       { return nil }
 func mapAlive(int) []byte       { return nil }
 func ownerDied(mem []byte) bool { return false }
+
+// readRest completes a message readMsg began on the stream: it reads
+// until b is full or the stream ends. Descriptors sent with a later part
+// are refused (MSG_CTRUNC in flags).
+func readRest(c *net.UnixConn, b []byte, n, flags int, err error) (int, int, error) {
+	for err == nil && n > 0 && n < len(b) {
+		k, _, fl, _, e := c.ReadMsgUnix(b[n:], nil)
+		flags |= fl
+		if k == 0 && e == nil {
+			break // the end of the stream
+		}
+		n += k
+		err = e
+	}
+	return n, flags, err
+}
+
+// recvRest completes a hand-over message recvFds began with n bytes of
+// buf: it reads the rest of it from the stream, without waiting (the
+// whole message is in the pair already).
+func recvRest(fd int, buf []byte, n int) int {
+	for n > 0 && n < len(buf) {
+		k, _, _, _, err := unix.Recvmsg(fd, buf[n:], nil, unix.MSG_DONTWAIT)
+		if err != nil || k == 0 {
+			break
+		}
+		n += k
+	}
+	return n
+}
