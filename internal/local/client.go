@@ -132,17 +132,16 @@ func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
 	// hello: its answer is read even when the hello cannot be sent.
 	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	// Room for the two descriptors an answer may carry; the kernel
+	// closes any more a server sends (MSG_CTRUNC).
+	oob := make([]byte, unix.CmsgSpace(2*4))
 	n, oobn, _, err := readMsg(conn, msg[:], oob)
 	if errors.Is(err, syscall.ECONNRESET) {
 		// The server closed before it read our hello: the kernel reports
 		// the reset first, then what the server sent before it closed.
 		n, oobn, _, err = readMsg(conn, msg[:], oob)
 	}
-	var flags byte
-	if n >= 3 {
-		flags = msg[2]
-	}
+	flags := msg[2] // 0 when the answer is shorter
 	alive, efd := receiveAnswerFds(oob[:oobn], flags)
 	ok := false
 	defer func() {
@@ -336,9 +335,7 @@ func (c *Conn) prefix(p []byte, origin string, hdr *[1 + MaxOrigin]byte) ([]byte
 		}
 		return nil, nil
 	}
-	if len(origin) > MaxOrigin {
-		origin = origin[:MaxOrigin]
-	}
+	origin = origin[:min(len(origin), MaxOrigin)]
 	hdr[0] = byte(len(origin))
 	copy(hdr[1:], origin)
 	return hdr[:1+len(origin)], nil
