@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -107,10 +109,13 @@ func (s *Server) Transfer(label string) (_ *os.File, err error) {
 		first = append(first, s.wk.fds()...) // the writers wake it
 	}
 	err = unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(first...), nil, 0)
-	for i := 0; err == nil && i < len(moving); i += writerBatch {
+	for batch := range slices.Chunk(moving, writerBatch) {
+		if err != nil {
+			break
+		}
 		var fds []int
 		var files []*os.File
-		for _, w := range moving[i:min(i+writerBatch, len(moving))] {
+		for _, w := range batch {
 			f, ferr := w.conn.File()
 			if ferr != nil {
 				// A writer gone before the hand-over: its connection is
@@ -440,7 +445,7 @@ func restore(f *os.File) (Config, *queue, string, []movedWriter, stateFds, error
 		return Config{}, nil, "", nil, st, fmt.Errorf("%w: state file: %v", ErrNotHandoff, err)
 	}
 	all, err := io.ReadAll(f)
-	if err != nil || len(all) < len(handoffMagic) || string(all[:len(handoffMagic)]) != handoffMagic {
+	if err != nil || !strings.HasPrefix(string(all), handoffMagic) {
 		return Config{}, nil, "", nil, st, fmt.Errorf("%w: bad state file", ErrNotHandoff)
 	}
 	d := &dec{b: all[len(handoffMagic):]}
