@@ -115,8 +115,8 @@ type fakeServer struct {
 // when ack, followed by the server's acknowledgement of the ring), then
 // closes the test's copies of fds. It returns the writer (closed at
 // cleanup) and the server's end, whose ring is mapped when the
-// handshake succeeded.
-func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool) (*Conn, *fakeServer, error) {
+// handshake succeeded. before, if any, run just before the handshake.
+func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool, before ...func()) (*Conn, *fakeServer, error) {
 	t.Helper()
 	client, server := connPair(t)
 	var oob []byte
@@ -135,6 +135,9 @@ func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool) 
 	}
 	if answer == nil || !ack {
 		server.CloseWrite()
+	}
+	for _, f := range before {
+		f()
 	}
 	c, err := handshake(client, cfg)
 	for _, fd := range fds {
@@ -451,4 +454,53 @@ func rawOf(t *testing.T, c *net.UnixConn) syscall.RawConn {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// A waker the writer receives as descriptor 0 (a process may run with its
+// standard input closed) is used, and closed, as any other.
+func TestWakerOnDescriptorZero(t *testing.T) {
+	saved, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := unix.Dup3(saved, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer unix.Close(saved)
+	for _, verdict := range []byte{verdictAllowed, verdictDenied} {
+		wp := newWakePipe(t)
+		c, fs, err := fakeDial(t, DialConfig{}, answerMsg(verdict, answerWake, 424), []int{wp.w}, verdict == verdictAllowed, func() { unix.Close(0) })
+		if verdict == verdictDenied {
+			if err == nil {
+				t.Fatal("a denied writer's handshake succeeded")
+			}
+			if st := wp.state(); st != -1 {
+				t.Errorf("the writer that failed keeps the waker open (%d)", st)
+			}
+			restore()
+			continue
+		}
+		if err != nil {
+			restore()
+			t.Fatal(err)
+		}
+		if c.efd != 0 {
+			c.Close()
+			restore()
+			t.Fatalf("the waker came as descriptor %d, not 0", c.efd)
+		}
+		fs.r.store32(offReaderWants, 1)
+		mustWrite(t, c, "wake")
+		if st := wp.state(); st != 8 {
+			t.Errorf("the writer wrote %d bytes to its waker, want 8", st)
+		}
+		c.Close()
+		st := wp.state()
+		restore()
+		if st != -1 {
+			t.Errorf("Close left the waker open (%d)", st)
+		}
+	}
 }
