@@ -345,7 +345,7 @@ func closeAll(fds []int) {
 func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err error) {
 	oob := make([]byte, unix.CmsgSpace(max*4))
 	var rerr error
-	if err := raw.Control(func(fd uintptr) {
+	cerr := raw.Control(func(fd uintptr) {
 		var oobn int
 		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, recvCloexec|unix.MSG_DONTWAIT)
 		if rerr != nil {
@@ -356,8 +356,9 @@ func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err er
 			unix.CloseOnExec(d) // where MSG_CMSG_CLOEXEC is not to be had
 		}
 		n = recvRest(int(fd), buf, n)
-	}); err != nil {
-		return nil, 0, err
+	})
+	if cerr != nil {
+		return nil, 0, cerr
 	}
 	return fds, n, rerr
 }

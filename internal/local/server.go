@@ -1002,9 +1002,10 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 func peerCred(raw syscall.RawConn) (sockdir.Cred, error) {
 	var cred sockdir.Cred
 	var cerr error
-	if err := raw.Control(func(fd uintptr) {
+	err := raw.Control(func(fd uintptr) {
 		cred, cerr = sockdir.PeerCred(int(fd))
-	}); err != nil {
+	})
+	if err != nil {
 		return sockdir.Cred{}, err
 	}
 	return cred, cerr
