@@ -247,7 +247,7 @@ func (c *Conn) RingSize() int { return c.ringSize }
 // must be empty.
 func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 // CPU).
 func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake bool, err error) {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return false, err
 	}
@@ -305,7 +305,7 @@ func (c *Conn) Wake() {
 // way, and reports whether it did.
 func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return false, err
 	}
@@ -325,7 +325,7 @@ func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
 
 // prefix checks a record and returns what goes before it in the ring: a
 // relay's origin, in hdr.
-func (c *Conn) prefix(p []byte, origin string, hdr *[1 + MaxOrigin]byte) ([]byte, error) {
+func (c *Conn) prefix(p []byte, origin string, hdr []byte) ([]byte, error) {
 	if len(p) > c.max {
 		return nil, errs.MessageTooLarge
 	}

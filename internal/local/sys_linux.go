@@ -191,3 +191,10 @@ func readRest(_ *net.UnixConn, _ []byte, n, flags int, err error) (int, int, err
 // recvRest completes a hand-over message recvFds began with n bytes:
 // on a SOCK_SEQPACKET pair it came whole.
 func recvRest(_ int, _ []byte, n int) int { return n }
+
+// pushRing queues a record whose payload and origin lie in r, and reports
+// true: a sealed memfd's pages cannot go while they are copied.
+func (q *queue) pushRing(_ *ring, data, origin []byte, m Meta) bool {
+	q.pushBytes(data, origin, m)
+	return true
+}

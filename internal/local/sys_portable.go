@@ -316,3 +316,23 @@ func recvRest(fd int, buf []byte, n int) int {
 	}
 	return n
 }
+
+// pushRing queues a record whose payload and origin lie in r; when the
+// ring breaks while they are copied, the queue stays as it was and
+// pushRing reports false.
+func (q *queue) pushRing(r *ring, data, origin []byte, m Meta) bool {
+	n, count, bytes := len(q.chunks), q.count, q.bytes
+	last := -1
+	if n > 0 {
+		last = len(q.chunks[n-1])
+	}
+	if r.guard(func() { q.pushBytes(data, origin, m) }) {
+		return true
+	}
+	q.chunks = q.chunks[:n]
+	if n > 0 {
+		q.chunks[n-1] = q.chunks[n-1][:last]
+	}
+	q.count, q.bytes = count, bytes
+	return false
+}
