@@ -279,7 +279,7 @@ func Adopt(f *os.File) (*Server, string, error) {
 	if err != nil || len(extra) != st.claimFds+st.wakeFds {
 		closeAll(extra)
 		if err == nil {
-			err = fmt.Errorf("%w: %d descriptors with the slot, want %d", ErrNotHandoff, len(fds), 2+st.claimFds+st.wakeFds)
+			err = fmt.Errorf("%w: %d descriptors with the slot beside its socket and state, want %d", ErrNotHandoff, len(extra), st.claimFds+st.wakeFds)
 		}
 		return nil, "", err
 	}

@@ -229,3 +229,35 @@ func TestReadTimeout(t *testing.T) {
 		t.Fatalf("read with a context: %v", err)
 	}
 }
+
+// A relay's record whose origin length runs past the record's end breaks
+// the ring's format, whether a Read takes it or the queue does: the
+// relay is cut off and counted, another writer's records still come.
+func TestBrokenRelayFraming(t *testing.T) {
+	asDaemonUser(t)
+	for _, drain := range []bool{false, true} {
+		s := listenT(t, Config{Policy: owner, ReadTimeout: 0, Network: true})
+		relay := dialT(t, DialConfig{Relay: true})
+		plain := dialT(t, DialConfig{})
+		putRaw(t, relay, []byte{200}, []byte("short"))
+		mustWrite(t, plain, "plain")
+		if drain {
+			s.mu.Lock()
+			s.drainLocked()
+			s.mu.Unlock()
+		}
+		if got := readNow(t, s); got != "plain" {
+			t.Fatalf("drain %v: read %q", drain, got)
+		}
+		if got := readNow(t, s); got != "" {
+			t.Fatalf("drain %v: read %q after the last record", drain, got)
+		}
+		if st := s.Stats(); st.Malformed != 1 || st.Records != 1 {
+			t.Errorf("drain %v: stats %+v, want 1 malformed, 1 record", drain, st)
+		}
+		if err := relay.Write([]byte("x"), "o", time.Second); !errors.Is(err, errs.NotFound) {
+			t.Errorf("drain %v: a write of the relay cut off: %v, want NotFound", drain, err)
+		}
+		s.Close()
+	}
+}

@@ -4,11 +4,15 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ringMaps counts this process's mappings of writers' rings (each ring is
@@ -98,6 +102,120 @@ func TestTransferCarriesTheSlot(t *testing.T) {
 			mustWrite(t, c, "new writer")
 			if data, _ := read(t, s2); string(data) != "new writer" {
 				t.Fatalf("read %q from a writer after the hand-over", data)
+			}
+		})
+	}
+}
+
+// openFds counts this process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// Adopt refuses a hand-over whose descriptors do not match its state (one
+// too many; a writer's missing; a writer whose ring the state sizes
+// wrongly), as not a hand-over, and closes every descriptor it got.
+func TestAdoptRefusesBadHandoffs(t *testing.T) {
+	s := listenT(t, Config{Policy: owner})
+	for _, tc := range []struct {
+		name    string
+		waker   bool  // the state names a waker, which comes
+		extra   bool  // one descriptor more comes with the first message
+		writers []int // the writers' ring sizes in the state, each sent with a socket and a ring
+		missing bool  // the writers' message does not come
+		want    string
+	}{
+		{name: "a descriptor too many", extra: true, want: "1 descriptors with the slot beside its socket and state, want 0"},
+		{name: "a descriptor too many with the waker", waker: true, extra: true, want: "2 descriptors with the slot beside its socket and state, want 1"},
+		{name: "a writer missing", waker: true, writers: []int{MinRing}, missing: true, want: "writers"},
+		{name: "a writer's ring of a bad size", waker: true, writers: []int{1000, MinRing}, want: "bad writer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := openFds(t)
+			ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: "@" + testKey(t), Net: "unixpacket"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lnF, err := ln.File()
+			ln.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var moving []*writer
+			for _, size := range tc.writers {
+				moving = append(moving, &writer{r: &ring{size: uint64(size)}})
+			}
+			s.mu.Lock()
+			if tc.waker {
+				if s.wk, err = newWaker(); err != nil {
+					s.mu.Unlock()
+					t.Fatal(err)
+				}
+			}
+			state, err := s.snapshotLocked("bad", moving)
+			wk := s.wk
+			s.wk = nil
+			s.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := []int{int(lnF.Fd()), int(state.Fd())}
+			if wk != nil {
+				first = append(first, wk.fds()...)
+			}
+			var junk []*os.File
+			if tc.extra {
+				f, err := os.Open(os.DevNull)
+				if err != nil {
+					t.Fatal(err)
+				}
+				junk = append(junk, f)
+				first = append(first, int(f.Fd()))
+			}
+			pair, err := socketpair(handoffType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(first...), nil, 0); err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.writers) > 0 && !tc.missing {
+				var fds []int
+				for range tc.writers {
+					p, err := socketpair(SockType)
+					if err != nil {
+						t.Fatal(err)
+					}
+					unix.Close(p[1])
+					_, rf, err := makeRing(MinRing)
+					if err != nil {
+						t.Fatal(err)
+					}
+					junk = append(junk, os.NewFile(uintptr(p[0]), "conn"), rf)
+					fds = append(fds, p[0], int(rf.Fd()))
+				}
+				if err := unix.Sendmsg(pair[0], []byte("W"), unix.UnixRights(fds...), nil, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unix.Close(pair[0])
+			for _, f := range append(junk, lnF, state) {
+				f.Close()
+			}
+			if wk != nil {
+				wk.close()
+			}
+			_, _, err = Adopt(os.NewFile(uintptr(pair[1]), "handoff"))
+			if !errors.Is(err, ErrNotHandoff) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Adopt = %v, want ErrNotHandoff saying %q", err, tc.want)
+			}
+			if n := openFds(t); n != before {
+				t.Errorf("%d descriptors open after the refused hand-over, %d before", n, before)
 			}
 		})
 	}
