@@ -36,6 +36,15 @@ func dialT(t *testing.T, cfg DialConfig) *Conn {
 	return c
 }
 
+// drain moves the records of s's rings into its queue, as a writer's
+// reminder does. The lock is let go even if the drain panics, so that the
+// test's Close does not wait for it for good.
+func drain(s *Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drainLocked()
+}
+
 func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d", i) }
 
 // With nobody reading, a writer whose ring is full is not kept waiting:
@@ -156,9 +165,7 @@ func TestOversizeFromTheRing(t *testing.T) {
 	// Into the queue: the oversize record is dropped there too.
 	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'z'}, 101))
 	putRaw(t, c, noOrigin, []byte("after"))
-	s.mu.Lock()
-	s.drainLocked()
-	s.mu.Unlock()
+	drain(s)
 	for _, want := range []string{string(bytes.Repeat([]byte{'y'}, 100)), "after"} {
 		if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || string(out) != want {
 			t.Fatalf("read %q, %v; want %q", out, err, want)
@@ -197,9 +204,7 @@ func TestBufferTooSmall(t *testing.T) {
 		t.Fatalf("read into 12 bytes: %q, %d, %v", out, n, err)
 	}
 	mustWrite(t, c, "queued record")
-	s.mu.Lock()
-	s.drainLocked()
-	s.mu.Unlock()
+	drain(s)
 	if _, n, _, err := s.Read(context.Background(), make([]byte, 12), false); !errors.Is(err, errs.BufferTooSmall) || n != 13 {
 		t.Fatalf("read of a queued record into 12 bytes: n %d, %v", n, err)
 	}
@@ -235,28 +240,26 @@ func TestReadTimeout(t *testing.T) {
 // relay is cut off and counted, another writer's records still come.
 func TestBrokenRelayFraming(t *testing.T) {
 	asDaemonUser(t)
-	for _, drain := range []bool{false, true} {
+	for _, drained := range []bool{false, true} {
 		s := listenT(t, Config{Policy: owner, ReadTimeout: 0, Network: true})
 		relay := dialT(t, DialConfig{Relay: true})
 		plain := dialT(t, DialConfig{})
 		putRaw(t, relay, []byte{200}, []byte("short"))
 		mustWrite(t, plain, "plain")
-		if drain {
-			s.mu.Lock()
-			s.drainLocked()
-			s.mu.Unlock()
+		if drained {
+			drain(s)
 		}
 		if got := readNow(t, s); got != "plain" {
-			t.Fatalf("drain %v: read %q", drain, got)
+			t.Fatalf("drained %v: read %q", drained, got)
 		}
 		if got := readNow(t, s); got != "" {
-			t.Fatalf("drain %v: read %q after the last record", drain, got)
+			t.Fatalf("drained %v: read %q after the last record", drained, got)
 		}
 		if st := s.Stats(); st.Malformed != 1 || st.Records != 1 {
-			t.Errorf("drain %v: stats %+v, want 1 malformed, 1 record", drain, st)
+			t.Errorf("drained %v: stats %+v, want 1 malformed, 1 record", drained, st)
 		}
 		if err := relay.Write([]byte("x"), "o", time.Second); !errors.Is(err, errs.NotFound) {
-			t.Errorf("drain %v: a write of the relay cut off: %v, want NotFound", drain, err)
+			t.Errorf("drained %v: a write of the relay cut off: %v, want NotFound", drained, err)
 		}
 		s.Close()
 	}

@@ -52,9 +52,7 @@ func TestTransferCarriesTheSlot(t *testing.T) {
 				}
 			}
 			if writers > 0 {
-				s.mu.Lock()
-				s.drainLocked()
-				s.mu.Unlock()
+				drain(s)
 				for i, c := range cs {
 					r := fmt.Sprint(i, " in the ring")
 					mustWrite(t, c, r)
@@ -150,17 +148,13 @@ func TestAdoptRefusesBadHandoffs(t *testing.T) {
 			for _, size := range tc.writers {
 				moving = append(moving, &writer{r: &ring{size: uint64(size)}})
 			}
-			s.mu.Lock()
+			var wk *waker
 			if tc.waker {
-				if s.wk, err = newWaker(); err != nil {
-					s.mu.Unlock()
+				if wk, err = newWaker(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			state, err := s.snapshotLocked("bad", moving)
-			wk := s.wk
-			s.wk = nil
-			s.mu.Unlock()
+			state, err := snapshotWith(s, "bad", moving, wk)
 			if err != nil {
 				t.Fatal(err)
 			}
