@@ -108,7 +108,7 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 		return nil, fmt.Errorf("connection: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
-	c, err := handshake(conn, cfg)
+	c, err := handshake(conn, cfg, time.Now().Add(handshakeTimeout))
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -121,9 +121,9 @@ func (cfg *DialConfig) trusts(uid uint32) bool {
 }
 
 // handshake says hello, learns the verdict and the maximum record size,
-// and hands the server a new ring.
-func handshake(conn *net.UnixConn, cfg DialConfig) (*Conn, error) {
-	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+// and hands the server a new ring, giving up at deadline.
+func handshake(conn *net.UnixConn, cfg DialConfig, deadline time.Time) (*Conn, error) {
+	_ = conn.SetDeadline(deadline)
 	kind := byte(kindPlain)
 	if cfg.Relay {
 		kind = kindRelay

@@ -139,7 +139,7 @@ func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool, 
 	for _, f := range before {
 		f()
 	}
-	c, err := handshake(client, cfg)
+	c, err := handshake(client, cfg, time.Now().Add(5*time.Second))
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
@@ -502,5 +502,15 @@ func TestWakerOnDescriptorZero(t *testing.T) {
 		if st != -1 {
 			t.Errorf("Close left the waker open (%d)", st)
 		}
+	}
+}
+
+// A server that never answers: the handshake gives up at its deadline
+// and says so, which is not a server gone.
+func TestHandshakeSilentServer(t *testing.T) {
+	client, _ := connPair(t)
+	_, err := handshake(client, DialConfig{}, time.Now().Add(20*time.Millisecond))
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errs.NotFound) {
+		t.Fatalf("handshake with a silent server = %v, want its deadline", err)
 	}
 }
