@@ -173,3 +173,60 @@ func TestNextSpin(t *testing.T) {
 		}
 	}
 }
+
+// An empty Read's spin doubles after a sleep a wake-up ended at once (here
+// one given before the Read slept), and does not change after a sleep
+// that its timeout ended.
+func TestSpinAfterAQuickWake(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 20 * time.Millisecond})
+	dialT(t, DialConfig{}) // the slot's waker comes with its first writer
+	s.mu.Lock()
+	wfd := s.wk.wfd()
+	s.mu.Unlock()
+	one := [8]byte{1}
+	if _, err := unix.Write(wfd, one[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("Read = %v, want a timeout", err)
+	}
+	s.mu.Lock()
+	spin := s.spin
+	s.mu.Unlock()
+	if spin != 2*spinMin {
+		t.Fatalf("spin %v after a quick wake and a timeout, want %v", spin, 2*spinMin)
+	}
+}
+
+// signalLocked wakes the Read that sleeps on the slot's waker, and writes
+// to the waker only when one sleeps there.
+func TestSignalWakesOnlyASleeper(t *testing.T) {
+	s := listenT(t, Config{Policy: owner})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tc := range []struct{ sleeping, waker bool }{
+		{false, false}, {true, false}, {false, true}, {true, true},
+	} {
+		s.sleeping = tc.sleeping
+		if tc.waker {
+			wk, err := newWaker()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.wk = wk
+		}
+		s.signalLocked()
+		if s.wk != nil {
+			var b [64]byte
+			var n int
+			var err error
+			_ = s.wk.raw.Control(func(fd uintptr) { n, err = unix.Read(int(fd), b[:]) })
+			if got := err == nil && n > 0; got != tc.sleeping {
+				t.Errorf("sleeping %v: the waker was written %v (%d, %v)", tc.sleeping, got, n, err)
+			}
+			s.wk.close()
+			s.wk = nil
+		}
+	}
+	s.sleeping = false
+}
