@@ -403,9 +403,7 @@ func (s *Server) headLocked() *writer {
 			}
 		}
 	}
-	if len(s.drops) > 0 {
-		s.dropMarkedLocked()
-	}
+	s.dropMarkedLocked()
 	return best
 }
 

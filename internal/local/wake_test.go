@@ -174,15 +174,22 @@ func TestNextSpin(t *testing.T) {
 	}
 }
 
-// An empty Read's spin doubles after a sleep a wake-up ended at once (here
-// one given before the Read slept), and does not change after a sleep
-// that its timeout ended.
+// An empty Read's spin does not change after sleeps that its timeout
+// ended, and doubles after a sleep a wake-up ended at once (here one
+// given before the Read slept).
 func TestSpinAfterAQuickWake(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, ReadTimeout: 20 * time.Millisecond})
 	dialT(t, DialConfig{}) // the slot's waker comes with its first writer
+	// A sleep no wake-up ended leaves the spin as it was.
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("Read = %v, want a timeout", err)
+	}
 	s.mu.Lock()
-	wfd := s.wk.wfd()
+	wfd, spin := s.wk.wfd(), s.spin
 	s.mu.Unlock()
+	if spin != 0 {
+		t.Fatalf("spin %v after a Read that only timed out", spin)
+	}
 	one := [8]byte{1}
 	if _, err := unix.Write(wfd, one[:]); err != nil {
 		t.Fatal(err)
@@ -191,7 +198,7 @@ func TestSpinAfterAQuickWake(t *testing.T) {
 		t.Fatalf("Read = %v, want a timeout", err)
 	}
 	s.mu.Lock()
-	spin := s.spin
+	spin = s.spin
 	s.mu.Unlock()
 	if spin != 2*spinMin {
 		t.Fatalf("spin %v after a quick wake and a timeout, want %v", spin, 2*spinMin)
