@@ -506,9 +506,7 @@ func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int,
 	m = Meta{PID: w.pid, UID: w.uid}
 	if alloc {
 		m.Time = wallTime(w.stamp, clockBase())
-		if len(origin) > 0 {
-			m.Origin = string(origin)
-		}
+		m.Origin = string(origin)
 	}
 	s.stats.Records++
 	s.stats.Bytes += uint64(n)

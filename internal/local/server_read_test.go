@@ -98,23 +98,40 @@ func TestEqualStampsInConnectionOrder(t *testing.T) {
 	}
 }
 
-// The one writer of a slot does not stamp its records: each record's
-// time is when the slot took it, never a time before it was written.
-func TestRecordTimeOfASingleWriter(t *testing.T) {
-	s := listenT(t, Config{Policy: owner, ReadTimeout: 0})
-	c := dialT(t, DialConfig{})
-	mustWrite(t, c, "first")
-	if got := readNow(t, s); got != "first" {
-		t.Fatalf("read %q", got)
-	}
-	before := time.Now().UnixNano()
-	mustWrite(t, c, "second")
-	_, _, m, err := s.Read(context.Background(), nil, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Time < before {
-		t.Fatalf("a record written at %d has the time %d", before, m.Time)
+// A record's time is when it was written, from its stamp, once the slot
+// has several writers; the one writer of a slot does not stamp its
+// records, and each one's time is when the slot took it. Neither is a
+// time before the record was written.
+func TestRecordTimes(t *testing.T) {
+	for _, writers := range []int{1, 2} {
+		s := listenT(t, Config{Policy: owner, ReadTimeout: 0})
+		c := dialT(t, DialConfig{})
+		if writers == 2 {
+			dialT(t, DialConfig{})
+		}
+		mustWrite(t, c, "first")
+		if got := readNow(t, s); got != "first" {
+			t.Fatalf("read %q", got)
+		}
+		// Write the next well after the first was taken, and read it
+		// well after it was written.
+		spinFor(time.Millisecond)
+		before := time.Now().UnixNano()
+		mustWrite(t, c, "second")
+		after := time.Now().UnixNano()
+		spinFor(time.Millisecond)
+		_, _, m, err := s.Read(context.Background(), nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const slack = int64(200 * time.Microsecond) // between the two clocks' readings
+		switch {
+		case writers == 1 && m.Time < after:
+			t.Errorf("the one writer's record, written by %d, has the time %d", after, m.Time)
+		case writers == 2 && (m.Time < before-slack || m.Time > after+slack):
+			t.Errorf("a record written between %d and %d has the time %d", before, after, m.Time)
+		}
+		s.Close()
 	}
 }
 
@@ -135,5 +152,46 @@ func TestRelayLargestRecord(t *testing.T) {
 			t.Fatalf("max %d: read %d bytes from %d bytes of origin, %v", max, len(out), len(m.Origin), err)
 		}
 		s.Close()
+	}
+}
+
+// spinFor lets d pass on the clock, without sleeping: what the test
+// waits for is the clock itself.
+func spinFor(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+	}
+}
+
+// A ring whose records end in a pad with nothing after it is empty, and
+// the server's head moves past the pad at once: the writer has the
+// room back.
+func TestEmptyRingHeadPastAPad(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 0, MaxMessageSize: 1400})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	rec := make([]byte, 1336) // 1352 bytes in the ring: three leave 40 at the end
+	for range 3 {
+		if err := c.Write(rec, "", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := readNow(t, s); len(got) != len(rec) {
+			t.Fatalf("read %d bytes", len(got))
+		}
+	}
+	c.mu.Lock()
+	pos := c.tail & c.r.mask
+	if pos != MinRing-40 {
+		c.mu.Unlock()
+		t.Fatalf("tail at %d", pos)
+	}
+	put32(c.r.data[pos:], 40-recHdr)
+	put32(c.r.data[pos+4:], recPad)
+	c.tail += 40
+	c.r.store64(offTail, c.tail)
+	c.mu.Unlock()
+	if got := readNow(t, s); got != "" {
+		t.Fatalf("read %q from a ring with only a pad", got)
+	}
+	if h := c.r.load64(offHead); h != c.tail {
+		t.Fatalf("the server's head at %d, not past the pad at %d", h, c.tail)
 	}
 }
