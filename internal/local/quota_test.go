@@ -275,3 +275,43 @@ func TestBrokenRelayFraming(t *testing.T) {
 		s.Close()
 	}
 }
+
+// The queue takes records from the rings up to its quota exactly, however
+// far the rings have been read, and no further; Info's next size is the
+// queue's first record's, even an empty one, else the rings'.
+func TestDrainToTheQuota(t *testing.T) {
+	const n = 100
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: 3 * Cost(n, ""), ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	if next, _, _, _ := s.Info(); next != -1 {
+		t.Fatalf("Info's next size of an empty slot: %d", next)
+	}
+	mustWrite(t, c, "")
+	if next, _, _, _ := s.Info(); next != 0 {
+		t.Fatalf("Info's next size with an empty record in the ring: %d", next)
+	}
+	drain(s)
+	mustWrite(t, c, "12345")
+	if next, count, _, _ := s.Info(); next != 0 || count != 2 {
+		t.Fatalf("Info with an empty record queued and another in the ring: next %d, count %d", next, count)
+	}
+	for _, want := range []string{"", "12345"} {
+		if got, _, _, err := s.Read(context.Background(), make([]byte, 10), false); err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	// Past the first lap of the ring.
+	for i := range 2 * MinRing / n {
+		mustWrite(t, c, string(rec(i)[:n]))
+		if got := readNow(t, s); got != string(rec(i)[:n]) {
+			t.Fatalf("read %q", got)
+		}
+	}
+	for i := range 5 {
+		mustWrite(t, c, string(rec(i)[:n]))
+	}
+	drain(s)
+	if st := s.Stats(); st.QueuedBytes != 3*Cost(n, "") {
+		t.Fatalf("the queue holds %d bytes, want its quota of %d", st.QueuedBytes, 3*Cost(n, ""))
+	}
+}

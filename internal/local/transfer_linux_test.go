@@ -214,3 +214,25 @@ func TestAdoptRefusesBadHandoffs(t *testing.T) {
 		})
 	}
 }
+
+// A writer that leaves with nothing unread is forgotten at once: the
+// server keeps neither its ring's mapping nor its descriptor.
+func TestLeavingWriterForgotten(t *testing.T) {
+	s := listenT(t, Config{Policy: owner})
+	// The first writer brings the slot's waker, which stays.
+	dialT(t, DialConfig{}).Close()
+	waitNoConns(t, s)
+	before := openFds(t)
+	c := dialT(t, DialConfig{})
+	c.Close()
+	waitNoConns(t, s)
+	s.mu.Lock()
+	n := len(s.writers)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d writers kept after the only one left", n)
+	}
+	if after := openFds(t); after != before {
+		t.Fatalf("%d descriptors open, %d before the writer came", after, before)
+	}
+}
