@@ -144,3 +144,17 @@ func TestDialNobody(t *testing.T) {
 		t.Fatalf("Dial of a name nobody serves: %v, want NotFound", err)
 	}
 }
+
+// A writer's ring must take two of the slot's largest records: the server
+// refuses a smaller one, and Dial fails.
+func TestRingTooSmallRefused(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 2100})
+	if _, err := Dial(testKey(t), DialConfig{RingSize: MinRing}); err == nil {
+		t.Fatal("a ring of 4 KiB for records of 2100 bytes was taken")
+	}
+	c := dialT(t, DialConfig{RingSize: 2 * MinRing})
+	mustWrite(t, c, "fits")
+	if data, _ := read(t, s); string(data) != "fits" {
+		t.Fatalf("read %q", data)
+	}
+}

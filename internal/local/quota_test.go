@@ -54,6 +54,9 @@ func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d
 func TestQueueTakesTheRingWhenNobodyReads(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
 	c := dialT(t, DialConfig{RingSize: MinRing})
+	if atomic.LoadUint32(c.r.readerWants()) != 0 {
+		t.Fatal("a new writer is asked to wake a reader that does not sleep")
+	}
 	n := 3 * MinRing / len(rec(0)) // three rings' worth
 	for i := range n {
 		if err := c.Write(rec(i), "", 10*time.Second); err != nil {
@@ -104,7 +107,7 @@ func TestQuotaFull(t *testing.T) {
 			t.Fatal("a slot with a quota of 2000 bytes took 1000 records")
 		}
 	}
-	if st := s.Stats(); st.QuotaWaits == 0 || st.QueuedBytes < 2000 {
+	if st := s.Stats(); st.QuotaWaits == 0 || st.QuotaWaits > uint64(accepted) || st.QueuedBytes < 2000 {
 		t.Errorf("quota full: stats %+v", st)
 	}
 	if err := c.Write(rec(accepted), "", 20*time.Millisecond); !errors.Is(err, errs.Timeout) {

@@ -1014,7 +1014,9 @@ func peerCred(raw syscall.RawConn) (sockdir.Cred, error) {
 // largest record twice.
 func (s *Server) receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
 	var b [5]byte
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	// Room for the ring's descriptor: the kernel closes any more a
+	// writer sends, and says so (MSG_CTRUNC), which refuses the message.
+	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, flags, err := readMsg(c, b[:], oob)
 	if err != nil {
 		return nil, nil, err
