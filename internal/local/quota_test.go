@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"golang.org/x/sys/unix"
 )
 
 func listenT(t *testing.T, cfg Config) *Server {
@@ -316,5 +317,33 @@ func TestDrainToTheQuota(t *testing.T) {
 	drain(s)
 	if st := s.Stats(); st.QueuedBytes != 3*Cost(n, "") {
 		t.Fatalf("the queue holds %d bytes, want its quota of %d", st.QueuedBytes, 3*Cost(n, ""))
+	}
+}
+
+// A writer that waits for room is told so (msgSpace) by the Read that
+// leaves its ring half empty, not before.
+func TestSpaceAtHalfTheRing(t *testing.T) {
+	const n = 1024 - recHdr // four fill the ring exactly
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: n, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	for i := range 4 {
+		if ok, err := c.TryWrite(make([]byte, n), ""); !ok || err != nil {
+			t.Fatalf("record %d: %v, %v", i, ok, err)
+		}
+	}
+	c.r.store32(offWriterWaits, 1) // as a writer waiting for room
+	told := func() bool {
+		var b [16]byte
+		var n int
+		_ = c.raw.Control(func(fd uintptr) { n, _, _ = unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT) })
+		return n == 1 && b[0] == msgSpace
+	}
+	for i, want := range []bool{false, true, false, false} {
+		if got := readNow(t, s); len(got) != n {
+			t.Fatalf("read %d bytes", len(got))
+		}
+		if got := told(); got != want {
+			t.Fatalf("after %d of 4 records read, told of room %v, want %v", i+1, got, want)
+		}
 	}
 }
