@@ -80,13 +80,16 @@ func (p *wakePipe) state() int {
 
 // aliveMaps counts this process's mappings of the test's stand-in for a
 // server's page.
-func aliveMaps(t *testing.T) int {
+func aliveMaps(t *testing.T) int { return memfdMaps(t, "test-alive") }
+
+// memfdMaps counts this process's mappings of memfds of the given name.
+func memfdMaps(t *testing.T, name string) int {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Count(string(b), "memfd:test-alive ")
+	return strings.Count(string(b), "memfd:"+name+" ")
 }
 
 // testAlive returns a descriptor of a file that passes for a server's
