@@ -347,3 +347,76 @@ func TestSpaceAtHalfTheRing(t *testing.T) {
 		}
 	}
 }
+
+// Once a writer was told the queue is full, the Read that brings the queue
+// under its quota moves records from the rings into it, and so gives the
+// writer room; a Read that leaves the queue at its quota does not, and
+// the next one still does.
+func TestReadUnderTheQuotaMakesRoom(t *testing.T) {
+	small, big := make([]byte, 10), make([]byte, 100)
+	quota := 3 * Cost(len(big), "") // reached by the small record and three big ones, not two
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: quota, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	mustWrite(t, c, string(small))
+	for i := 0; ; i++ {
+		err := c.Write(big, "", 0)
+		if errors.Is(err, errs.Timeout) {
+			break
+		}
+		if err != nil || i > 1000 {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if st := s.Stats(); st.QueuedBytes != Cost(len(small), "")+quota {
+		t.Fatalf("the queue holds %d bytes, want the small record and the quota's three", st.QueuedBytes)
+	}
+	for i, want := range []bool{false, true} {
+		if _, n, _, err := s.Read(context.Background(), make([]byte, 1000), false); err != nil {
+			t.Fatalf("read %d: %d bytes, %v", i, n, err)
+		}
+		ok, err := c.TryWrite(big, "")
+		if err != nil || ok != want {
+			t.Fatalf("after read %d (queue at %d bytes), TryWrite = %v, %v; want %v", i+1, s.Stats().QueuedBytes, ok, err, want)
+		}
+	}
+}
+
+// While a reader is at work, a full writer's reminders do not move its
+// ring into the queue: the reader frees the ring. A reminder that comes
+// fullRetry after the reader was last seen at work, with no read since,
+// does.
+func TestFullRemindersWhileAReaderWorks(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	for {
+		ok, err := c.TryWrite(make([]byte, 100), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	// remind acts on a reminder as the writer's connection would bring
+	// it, and reports whether the ring was moved into the queue.
+	remind := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.messageLocked(s.writers[0], msgFull)
+		return s.q.Len() > 0
+	}
+	s.mu.Lock()
+	s.reads++ // a Read since the writer last said it was full
+	s.mu.Unlock()
+	start := time.Now()
+	if remind() {
+		t.Fatal("the first reminder after a read moved the ring")
+	}
+	if remind() {
+		t.Fatal("a reminder right after moved the ring")
+	}
+	spinFor(time.Until(start.Add(fullRetry + fullRetry/10)))
+	if !remind() {
+		t.Fatal("a reminder fullRetry after the last read did not move the ring")
+	}
+}
