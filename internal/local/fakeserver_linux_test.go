@@ -517,3 +517,71 @@ func TestHandshakeSilentServer(t *testing.T) {
 		t.Fatalf("handshake with a silent server = %v, want its deadline", err)
 	}
 }
+
+// A ring the server refuses is closed whatever its descriptor's number,
+// even 1 (a process may run with its standard output closed).
+func TestRefusedRingOnDescriptorOne(t *testing.T) {
+	s := listenT(t, Config{Policy: owner})
+	fd, err := dialSlot(testKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{protoVersion, kindPlain}); err != nil {
+		t.Fatal(err)
+	}
+	// readable waits up to 5 s for the server's next message or end.
+	readable := func() {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 5000); n != 1 {
+			t.Fatalf("the server said nothing: %v", err)
+		}
+	}
+	var answer [answerLen]byte
+	oob := make([]byte, unix.CmsgSpace(2*4))
+	readable()
+	if _, oobn, _, _, err := unix.Recvmsg(fd, answer[:], oob, 0); err != nil {
+		t.Fatal(err)
+	} else {
+		closeAll(rights(oob[:oobn]))
+	}
+	_, rf, err := makeRing(MinRing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	var rm [5]byte
+	rm[0] = msgRing
+	put32(rm[1:], MinRing+1) // not a size the server takes
+	saved, err := unix.Dup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(saved)
+	unix.Close(1) // the server receives the ring as descriptor 1
+	err = unix.Sendmsg(fd, rm[:], unix.UnixRights(int(rf.Fd())), nil, 0)
+	// The server ends the connection once it has refused the ring.
+	var b [16]byte
+	var n int
+	var rerr error
+	if err == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		_, rerr = unix.Poll(fds, 5000)
+		if rerr == nil {
+			n, rerr = unix.Read(fd, b[:])
+		}
+	}
+	_, still := unix.FcntlInt(1, unix.F_GETFD, 0)
+	if derr := unix.Dup3(saved, 1, 0); derr != nil {
+		t.Fatal(derr)
+	}
+	if err != nil || n != 0 || rerr != nil {
+		t.Fatalf("send the ring: %v; then read %d bytes, %v", err, n, rerr)
+	}
+	if still == nil {
+		t.Fatal("the refused ring's descriptor is still open")
+	}
+	if st := s.Stats(); st.Records != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
