@@ -119,12 +119,14 @@ func TestAdoptRefusesBadHandoffs(t *testing.T) {
 		extra   bool  // one descriptor more comes with the first message
 		writers []int // the writers' ring sizes in the state, each sent with a socket and a ring
 		missing bool  // the writers' message does not come
+		more    int   // writers sent beyond the state's
 		want    string
 	}{
 		{name: "a descriptor too many", extra: true, want: "1 descriptors with the slot beside its socket and state, want 0"},
 		{name: "a descriptor too many with the waker", waker: true, extra: true, want: "2 descriptors with the slot beside its socket and state, want 1"},
 		{name: "a writer missing", waker: true, writers: []int{MinRing}, missing: true, want: "writers"},
 		{name: "a writer's ring of a bad size", waker: true, writers: []int{1000, MinRing}, want: "bad writer"},
+		{name: "a writer too many", waker: true, writers: []int{MinRing}, more: 1, want: "wrong number of descriptors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := openFds(t)
@@ -173,7 +175,7 @@ func TestAdoptRefusesBadHandoffs(t *testing.T) {
 			}
 			if len(tc.writers) > 0 && !tc.missing {
 				var fds []int
-				for range tc.writers {
+				for range len(tc.writers) + tc.more {
 					p, err := socketpair(SockType)
 					if err != nil {
 						t.Fatal(err)
