@@ -84,14 +84,15 @@ func makeAlive() *os.File {
 // the thread ends, which is when the process does.
 func holdAlive(mem []byte, ok chan<- bool) {
 	runtime.LockOSThread()
-	base := uintptr(unsafe.Pointer(&mem[0]))
+	head := uintptr(unsafe.Pointer(&mem[aliveHead]))
+	entry := uintptr(unsafe.Pointer(&mem[aliveEntry]))
 	word := (*uint32)(unsafe.Pointer(&mem[aliveWord]))
 	atomic.StoreUint32(word, uint32(unix.Gettid()))
-	*(*uintptr)(unsafe.Pointer(&mem[aliveEntry])) = base + aliveHead // the list ends at its head
-	*(*uintptr)(unsafe.Pointer(&mem[aliveHead])) = base + aliveEntry
+	*(*uintptr)(unsafe.Pointer(&mem[aliveEntry])) = head // the list ends at its head
+	*(*uintptr)(unsafe.Pointer(&mem[aliveHead])) = entry
 	*(*int64)(unsafe.Pointer(&mem[aliveHead+8])) = aliveWord - aliveEntry
 	*(*uintptr)(unsafe.Pointer(&mem[aliveHead+16])) = 0
-	_, _, e := unix.RawSyscall(unix.SYS_SET_ROBUST_LIST, base+aliveHead, 24, 0)
+	_, _, e := unix.RawSyscall(unix.SYS_SET_ROBUST_LIST, head, 24, 0)
 	ok <- e == 0
 	if e != 0 {
 		runtime.UnlockOSThread()

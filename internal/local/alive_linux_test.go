@@ -89,22 +89,7 @@ func TestHandedOverSlotOutlivesThePage(t *testing.T) {
 // its file would kill the writer with SIGBUS. The server's own page is
 // taken.
 func TestMapAliveNeedsShrinkSeal(t *testing.T) {
-	page := func(seals int) int {
-		fd, err := unix.MemfdCreate("test-alive", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		if err := unix.Ftruncate(fd, aliveSize); err != nil {
-			t.Fatal(err)
-		}
-		if seals != 0 {
-			if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return fd
-	}
+	page := func(seals int) int { return testAlive(t, seals) }
 	for _, tc := range []struct {
 		name  string
 		seals int

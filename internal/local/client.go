@@ -108,7 +108,7 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 		return nil, fmt.Errorf("connection: %w", err)
 	}
 	conn := fc.(*net.UnixConn)
-	c, err := handshake(conn, cfg, cred.UID)
+	c, err := handshake(conn, cfg, cred.UID, time.Now().Add(handshakeTimeout))
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -132,9 +132,10 @@ func (cfg *DialConfig) trusts(uid uint32) bool {
 }
 
 // handshake says hello, learns the verdict and the maximum record size,
-// and hands the server a new ring. server is the server's uid.
-func handshake(conn *net.UnixConn, cfg DialConfig, server uint32) (*Conn, error) {
-	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+// and hands the server a new ring, giving up at deadline. server is the
+// server's uid.
+func handshake(conn *net.UnixConn, cfg DialConfig, server uint32, deadline time.Time) (*Conn, error) {
+	_ = conn.SetDeadline(deadline)
 	kind := byte(kindPlain)
 	if cfg.Relay {
 		kind = kindRelay
@@ -143,17 +144,16 @@ func handshake(conn *net.UnixConn, cfg DialConfig, server uint32) (*Conn, error)
 	// hello: its answer is read even when the hello cannot be sent.
 	_, herr := conn.Write([]byte{protoVersion, kind})
 	var msg [answerLen]byte
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	// Room for the two descriptors an answer may carry; the kernel
+	// closes any more a server sends (MSG_CTRUNC).
+	oob := make([]byte, unix.CmsgSpace(2*4))
 	n, oobn, _, err := readMsg(conn, msg[:], oob)
 	if errors.Is(err, syscall.ECONNRESET) {
 		// The server closed before it read our hello: the kernel reports
 		// the reset first, then what the server sent before it closed.
 		n, oobn, _, err = readMsg(conn, msg[:], oob)
 	}
-	var flags byte
-	if n >= 3 {
-		flags = msg[2]
-	}
+	flags := msg[2] // 0 when the answer is shorter
 	alive, efd := receiveAnswerFds(oob[:oobn], flags)
 	if efd >= 0 && !sharesWaker(server) {
 		// Wake-ups go over the connection instead (see sharesWaker).
@@ -197,10 +197,9 @@ func handshake(conn *net.UnixConn, cfg DialConfig, server uint32) (*Conn, error)
 		return nil, fmt.Errorf("the server announced a maximum record of %d bytes", max)
 	}
 	size := cfg.RingSize
-	switch {
-	case size == 0 && cfg.SmallRing:
+	if size == 0 && cfg.SmallRing {
 		size = SmallRingSize(max)
-	case size == 0:
+	} else if size == 0 {
 		size = RingSize(max)
 	}
 	mem, mf, err := makeRing(size)
@@ -265,7 +264,7 @@ func (c *Conn) RingSize() int { return c.ringSize }
 // must be empty.
 func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return err
 	}
@@ -284,7 +283,7 @@ func (c *Conn) Write(p []byte, origin string, timeout time.Duration) error {
 // CPU).
 func (c *Conn) WriteHeld(p []byte, origin string, timeout time.Duration) (wake bool, err error) {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return false, err
 	}
@@ -323,7 +322,7 @@ func (c *Conn) Wake() {
 // way, and reports whether it did.
 func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
 	var hdr [1 + MaxOrigin]byte
-	pre, err := c.prefix(p, origin, &hdr)
+	pre, err := c.prefix(p, origin, hdr[:])
 	if err != nil {
 		return false, err
 	}
@@ -343,7 +342,7 @@ func (c *Conn) TryWrite(p []byte, origin string) (bool, error) {
 
 // prefix checks a record and returns what goes before it in the ring: a
 // relay's origin, in hdr.
-func (c *Conn) prefix(p []byte, origin string, hdr *[1 + MaxOrigin]byte) ([]byte, error) {
+func (c *Conn) prefix(p []byte, origin string, hdr []byte) ([]byte, error) {
 	if len(p) > c.max {
 		return nil, errs.MessageTooLarge
 	}
@@ -353,9 +352,7 @@ func (c *Conn) prefix(p []byte, origin string, hdr *[1 + MaxOrigin]byte) ([]byte
 		}
 		return nil, nil
 	}
-	if len(origin) > MaxOrigin {
-		origin = origin[:MaxOrigin]
-	}
+	origin = origin[:min(len(origin), MaxOrigin)]
 	hdr[0] = byte(len(origin))
 	copy(hdr[1:], origin)
 	return hdr[:1+len(origin)], nil
@@ -531,19 +528,18 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
 		n, err := c.conn.Read(b[:])
-		switch {
-		case err != nil && isTimeout(err):
+		if err != nil && isTimeout(err) {
 			if timeout == 0 {
 				c.r.store32(offWriterWaits, 0)
 				return 0, errs.Timeout
 			}
-		case err != nil || n == 0:
+		} else if err != nil || n == 0 {
 			c.dead.Store(true)
 			if c.closing.Load() {
 				return 0, errs.Closed
 			}
 			return 0, c.gone()
-		case b[n-1] == msgQuotaFull && timeout == 0:
+		} else if b[n-1] == msgQuotaFull && timeout == 0 {
 			c.r.store32(offWriterWaits, 0)
 			if t, ok := c.r.putSafe(c.tail, c.r.load64(offHead), c.stamp(), pre, p); ok {
 				return t, nil
@@ -561,12 +557,11 @@ func (c *Conn) drainMessages() error {
 	_ = c.raw.Control(func(fd uintptr) {
 		for {
 			n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT)
-			switch {
-			case err == unix.EINTR:
+			if err == unix.EINTR {
 				continue
-			case err == unix.EAGAIN:
+			} else if err == unix.EAGAIN {
 				return
-			case err != nil || n == 0:
+			} else if err != nil || n == 0 {
 				end = true
 				return
 			}

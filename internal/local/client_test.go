@@ -125,3 +125,36 @@ func TestSmallRingSize(t *testing.T) {
 		t.Errorf("SmallRingSize(64 KiB) = %d, want 256 KiB", got)
 	}
 }
+
+// A relay's record starts with a byte of origin length and the origin,
+// cut to MaxOrigin.
+func TestRelayPrefixLen(t *testing.T) {
+	for _, tc := range []struct{ origin, want int }{
+		{0, 1}, {1, 2}, {MaxOrigin, 1 + MaxOrigin}, {MaxOrigin + 1, 1 + MaxOrigin},
+	} {
+		if got := RelayPrefixLen(tc.origin); got != tc.want {
+			t.Errorf("RelayPrefixLen(%d) = %d, want %d", tc.origin, got, tc.want)
+		}
+	}
+}
+
+// Opening a name nobody serves fails with NotFound.
+func TestDialNobody(t *testing.T) {
+	if _, err := Dial(testKey(t), DialConfig{}); !errors.Is(err, errs.NotFound) {
+		t.Fatalf("Dial of a name nobody serves: %v, want NotFound", err)
+	}
+}
+
+// A writer's ring must take two of the slot's largest records: the server
+// refuses a smaller one, and Dial fails.
+func TestRingTooSmallRefused(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 2100})
+	if _, err := Dial(testKey(t), DialConfig{RingSize: MinRing}); err == nil {
+		t.Fatal("a ring of 4 KiB for records of 2100 bytes was taken")
+	}
+	c := dialT(t, DialConfig{RingSize: 2 * MinRing})
+	mustWrite(t, c, "fits")
+	if data, _ := read(t, s); string(data) != "fits" {
+		t.Fatalf("read %q", data)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -107,10 +109,13 @@ func (s *Server) Transfer(label string) (_ *os.File, err error) {
 		first = append(first, s.wk.fds()...) // the writers wake it
 	}
 	err = unix.Sendmsg(pair[0], []byte(handoffMagic), unix.UnixRights(first...), nil, 0)
-	for i := 0; err == nil && i < len(moving); i += writerBatch {
+	for batch := range slices.Chunk(moving, writerBatch) {
+		if err != nil {
+			break
+		}
 		var fds []int
 		var files []*os.File
-		for _, w := range moving[i:min(i+writerBatch, len(moving))] {
+		for _, w := range batch {
 			f, ferr := w.conn.File()
 			if ferr != nil {
 				// A writer gone before the hand-over: its connection is
@@ -274,7 +279,7 @@ func Adopt(f *os.File) (*Server, string, error) {
 	if err != nil || len(extra) != st.claimFds+st.wakeFds {
 		closeAll(extra)
 		if err == nil {
-			err = fmt.Errorf("%w: %d descriptors with the slot, want %d", ErrNotHandoff, len(fds), 2+st.claimFds+st.wakeFds)
+			err = fmt.Errorf("%w: %d descriptors with the slot beside its socket and state, want %d", ErrNotHandoff, len(extra), st.claimFds+st.wakeFds)
 		}
 		return nil, "", err
 	}
@@ -340,7 +345,7 @@ func closeAll(fds []int) {
 func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err error) {
 	oob := make([]byte, unix.CmsgSpace(max*4))
 	var rerr error
-	if err := raw.Control(func(fd uintptr) {
+	cerr := raw.Control(func(fd uintptr) {
 		var oobn int
 		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, recvCloexec|unix.MSG_DONTWAIT)
 		if rerr != nil {
@@ -350,15 +355,10 @@ func recvFds(raw syscall.RawConn, buf []byte, max int) (fds []int, n int, err er
 		for _, d := range fds {
 			unix.CloseOnExec(d) // where MSG_CMSG_CLOEXEC is not to be had
 		}
-		for handoffType == unix.SOCK_STREAM && n > 0 && n < len(buf) {
-			k, _, _, _, err := unix.Recvmsg(int(fd), buf[n:], nil, unix.MSG_DONTWAIT)
-			if err != nil || k == 0 {
-				return
-			}
-			n += k
-		}
-	}); err != nil {
-		return nil, 0, err
+		n = recvRest(int(fd), buf, n)
+	})
+	if cerr != nil {
+		return nil, 0, cerr
 	}
 	return fds, n, rerr
 }
@@ -446,7 +446,7 @@ func restore(f *os.File) (Config, *queue, string, []movedWriter, stateFds, error
 		return Config{}, nil, "", nil, st, fmt.Errorf("%w: state file: %v", ErrNotHandoff, err)
 	}
 	all, err := io.ReadAll(f)
-	if err != nil || len(all) < len(handoffMagic) || string(all[:len(handoffMagic)]) != handoffMagic {
+	if err != nil || !strings.HasPrefix(string(all), handoffMagic) {
 		return Config{}, nil, "", nil, st, fmt.Errorf("%w: bad state file", ErrNotHandoff)
 	}
 	d := &dec{b: all[len(handoffMagic):]}

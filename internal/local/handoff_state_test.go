@@ -44,12 +44,10 @@ func TestHandoffState(t *testing.T) {
 		{pid: 100, uid: 101, gid: 102, relay: true, r: &ring{size: 8192}, h: 1 << 40, last: 55},
 		{pid: 200, uid: 201, gid: 202, r: &ring{size: 4096}, h: 3, last: -1},
 	}
-	s.mu.Lock()
 	for _, r := range records {
 		s.q.Push([]byte(r.data), r.m)
 	}
-	f, err := s.snapshotLocked("the label", moving)
-	s.mu.Unlock()
+	f, err := snapshotWith(s, "the label", moving, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +125,14 @@ func TestHandoffStateCount(t *testing.T) {
 			t.Errorf("count %d: %d, bad %v", c.n, got, d.bad)
 		}
 	}
+}
+
+// snapshotWith writes s's state as Transfer would with wk as its waker,
+// letting go of the lock even if that panics.
+func snapshotWith(s *Server, label string, moving []*writer, wk *waker) (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wk = wk
+	defer func() { s.wk = nil }()
+	return s.snapshotLocked(label, moving)
 }

@@ -4,6 +4,7 @@ package local
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
+	"github.com/mailslot-go/mailslot/internal/errs"
 	"github.com/mailslot-go/mailslot/internal/trust"
 )
 
@@ -82,6 +84,20 @@ func runHelper(role, key string) int {
 			if _, err := fmt.Fprintf(os.Stdout, "%d\n", seq); err != nil {
 				return fail(err)
 			}
+		}
+		return 0
+	case "dial", "dial-relay":
+		// Open the slot as a writer (a relay for dial-relay) trusting any
+		// server, and say how that went: ok, permission, or the error.
+		c, err := Dial(key, DialConfig{Relay: role == "dial-relay", TrustAny: true})
+		switch {
+		case err == nil:
+			c.Close()
+			fmt.Println("ok")
+		case errors.Is(err, errs.Permission):
+			fmt.Println("permission")
+		default:
+			fmt.Println(err)
 		}
 		return 0
 	}

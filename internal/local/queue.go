@@ -80,10 +80,7 @@ func (q *queue) put(data []byte, on int, m Meta) (origin []byte) {
 		}
 	}
 	if c == nil {
-		size := chunkSize
-		if need > size {
-			size = need
-		}
+		size := max(chunkSize, need)
 		if size == chunkSize {
 			c = chunkPool.Get().(*[chunkSize]byte)[:0]
 		} else {
@@ -167,7 +164,7 @@ func (q *queue) Pop(p []byte, alloc bool) (out []byte, n int, m Meta, fit bool) 
 	}
 	copy(p, payload)
 	m = meta(h)
-	if alloc && len(origin) > 0 {
+	if alloc {
 		m.Origin = string(origin)
 	}
 	q.bytes -= next - q.head

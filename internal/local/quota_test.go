@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/errs"
+	"golang.org/x/sys/unix"
 )
 
 func listenT(t *testing.T, cfg Config) *Server {
@@ -36,6 +37,15 @@ func dialT(t *testing.T, cfg DialConfig) *Conn {
 	return c
 }
 
+// drain moves the records of s's rings into its queue, as a writer's
+// reminder does. The lock is let go even if the drain panics, so that the
+// test's Close does not wait for it for good.
+func drain(s *Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drainLocked()
+}
+
 func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d", i) }
 
 // With nobody reading, a writer whose ring is full is not kept waiting:
@@ -45,6 +55,9 @@ func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d
 func TestQueueTakesTheRingWhenNobodyReads(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
 	c := dialT(t, DialConfig{RingSize: MinRing})
+	if atomic.LoadUint32(c.r.readerWants()) != 0 {
+		t.Fatal("a new writer is asked to wake a reader that does not sleep")
+	}
 	n := 3 * MinRing / len(rec(0)) // three rings' worth
 	for i := range n {
 		if err := c.Write(rec(i), "", 10*time.Second); err != nil {
@@ -95,7 +108,7 @@ func TestQuotaFull(t *testing.T) {
 			t.Fatal("a slot with a quota of 2000 bytes took 1000 records")
 		}
 	}
-	if st := s.Stats(); st.QuotaWaits == 0 || st.QueuedBytes < 2000 {
+	if st := s.Stats(); st.QuotaWaits == 0 || st.QuotaWaits > uint64(accepted) || st.QueuedBytes < 2000 {
 		t.Errorf("quota full: stats %+v", st)
 	}
 	if err := c.Write(rec(accepted), "", 20*time.Millisecond); !errors.Is(err, errs.Timeout) {
@@ -156,9 +169,7 @@ func TestOversizeFromTheRing(t *testing.T) {
 	// Into the queue: the oversize record is dropped there too.
 	putRaw(t, c, noOrigin, bytes.Repeat([]byte{'z'}, 101))
 	putRaw(t, c, noOrigin, []byte("after"))
-	s.mu.Lock()
-	s.drainLocked()
-	s.mu.Unlock()
+	drain(s)
 	for _, want := range []string{string(bytes.Repeat([]byte{'y'}, 100)), "after"} {
 		if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || string(out) != want {
 			t.Fatalf("read %q, %v; want %q", out, err, want)
@@ -197,9 +208,7 @@ func TestBufferTooSmall(t *testing.T) {
 		t.Fatalf("read into 12 bytes: %q, %d, %v", out, n, err)
 	}
 	mustWrite(t, c, "queued record")
-	s.mu.Lock()
-	s.drainLocked()
-	s.mu.Unlock()
+	drain(s)
 	if _, n, _, err := s.Read(context.Background(), make([]byte, 12), false); !errors.Is(err, errs.BufferTooSmall) || n != 13 {
 		t.Fatalf("read of a queued record into 12 bytes: n %d, %v", n, err)
 	}
@@ -213,12 +222,23 @@ func TestBufferTooSmall(t *testing.T) {
 func TestReadTimeout(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, ReadTimeout: 30 * time.Millisecond})
 	dialT(t, DialConfig{}) // a writer: the Read sleeps on the eventfd
-	start := time.Now()
-	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
-		t.Fatalf("read: %v, want a timeout", err)
+	// It ends at its timeout, not at the next look at the rings a
+	// sleeping Read takes (sleepRecheck): the quickest of a few, so
+	// that a machine busy for a moment does not count.
+	quickest := time.Hour
+	for range 3 {
+		start := time.Now()
+		if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+			t.Fatalf("read: %v, want a timeout", err)
+		}
+		el := time.Since(start)
+		if el < 30*time.Millisecond {
+			t.Errorf("a read with a 30 ms timeout returned after %v", el)
+		}
+		quickest = min(quickest, el)
 	}
-	if el := time.Since(start); el < 30*time.Millisecond {
-		t.Errorf("a read with a 30 ms timeout returned after %v", el)
+	if quickest >= 30*time.Millisecond+sleepRecheck/2 {
+		t.Errorf("reads with a 30 ms timeout returned after %v at the soonest", quickest)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
@@ -227,5 +247,176 @@ func TestReadTimeout(t *testing.T) {
 	}
 	if _, _, _, err := s.Read(ctx, nil, true); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("read with a context: %v", err)
+	}
+}
+
+// A relay's record whose origin length runs past the record's end breaks
+// the ring's format, whether a Read takes it or the queue does: the
+// relay is cut off and counted, another writer's records still come.
+func TestBrokenRelayFraming(t *testing.T) {
+	asDaemonUser(t)
+	for _, drained := range []bool{false, true} {
+		s := listenT(t, Config{Policy: owner, ReadTimeout: 0, Network: true})
+		relay := dialT(t, DialConfig{Relay: true})
+		plain := dialT(t, DialConfig{})
+		putRaw(t, relay, []byte{200}, []byte("short"))
+		mustWrite(t, plain, "plain")
+		if drained {
+			drain(s)
+		}
+		if got := readNow(t, s); got != "plain" {
+			t.Fatalf("drained %v: read %q", drained, got)
+		}
+		if got := readNow(t, s); got != "" {
+			t.Fatalf("drained %v: read %q after the last record", drained, got)
+		}
+		if st := s.Stats(); st.Malformed != 1 || st.Records != 1 {
+			t.Errorf("drained %v: stats %+v, want 1 malformed, 1 record", drained, st)
+		}
+		if err := relay.Write([]byte("x"), "o", time.Second); !errors.Is(err, errs.NotFound) {
+			t.Errorf("drained %v: a write of the relay cut off: %v, want NotFound", drained, err)
+		}
+		s.Close()
+	}
+}
+
+// The queue takes records from the rings up to its quota exactly, however
+// far the rings have been read, and no further; Info's next size is the
+// queue's first record's, even an empty one, else the rings'.
+func TestDrainToTheQuota(t *testing.T) {
+	const n = 100
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: 3 * Cost(n, ""), ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	if next, _, _, _ := s.Info(); next != -1 {
+		t.Fatalf("Info's next size of an empty slot: %d", next)
+	}
+	mustWrite(t, c, "")
+	if next, _, _, _ := s.Info(); next != 0 {
+		t.Fatalf("Info's next size with an empty record in the ring: %d", next)
+	}
+	drain(s)
+	mustWrite(t, c, "12345")
+	if next, count, _, _ := s.Info(); next != 0 || count != 2 {
+		t.Fatalf("Info with an empty record queued and another in the ring: next %d, count %d", next, count)
+	}
+	for _, want := range []string{"", "12345"} {
+		if got, _, _, err := s.Read(context.Background(), make([]byte, 10), false); err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	// Past the first lap of the ring.
+	for i := range 2 * MinRing / n {
+		mustWrite(t, c, string(rec(i)[:n]))
+		if got := readNow(t, s); got != string(rec(i)[:n]) {
+			t.Fatalf("read %q", got)
+		}
+	}
+	for i := range 5 {
+		mustWrite(t, c, string(rec(i)[:n]))
+	}
+	drain(s)
+	if st := s.Stats(); st.QueuedBytes != 3*Cost(n, "") {
+		t.Fatalf("the queue holds %d bytes, want its quota of %d", st.QueuedBytes, 3*Cost(n, ""))
+	}
+}
+
+// A writer that waits for room is told so (msgSpace) by the Read that
+// leaves its ring half empty, not before.
+func TestSpaceAtHalfTheRing(t *testing.T) {
+	const n = 1024 - recHdr // four fill the ring exactly
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: n, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	for i := range 4 {
+		if ok, err := c.TryWrite(make([]byte, n), ""); !ok || err != nil {
+			t.Fatalf("record %d: %v, %v", i, ok, err)
+		}
+	}
+	c.r.store32(offWriterWaits, 1) // as a writer waiting for room
+	told := func() bool {
+		var b [16]byte
+		var n int
+		_ = c.raw.Control(func(fd uintptr) { n, _, _ = unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT) })
+		return n == 1 && b[0] == msgSpace
+	}
+	for i, want := range []bool{false, true, false, false} {
+		if got := readNow(t, s); len(got) != n {
+			t.Fatalf("read %d bytes", len(got))
+		}
+		if got := told(); got != want {
+			t.Fatalf("after %d of 4 records read, told of room %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// Once a writer was told the queue is full, the Read that brings the queue
+// under its quota moves records from the rings into it, and so gives the
+// writer room; a Read that leaves the queue at its quota does not, and
+// the next one still does.
+func TestReadUnderTheQuotaMakesRoom(t *testing.T) {
+	small, big := make([]byte, 10), make([]byte, 100)
+	quota := 3 * Cost(len(big), "") // reached by the small record and three big ones, not two
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: quota, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	mustWrite(t, c, string(small))
+	for i := 0; ; i++ {
+		err := c.Write(big, "", 0)
+		if errors.Is(err, errs.Timeout) {
+			break
+		}
+		if err != nil || i > 1000 {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if st := s.Stats(); st.QueuedBytes != Cost(len(small), "")+quota {
+		t.Fatalf("the queue holds %d bytes, want the small record and the quota's three", st.QueuedBytes)
+	}
+	for i, want := range []bool{false, true} {
+		if _, n, _, err := s.Read(context.Background(), make([]byte, 1000), false); err != nil {
+			t.Fatalf("read %d: %d bytes, %v", i, n, err)
+		}
+		ok, err := c.TryWrite(big, "")
+		if err != nil || ok != want {
+			t.Fatalf("after read %d (queue at %d bytes), TryWrite = %v, %v; want %v", i+1, s.Stats().QueuedBytes, ok, err, want)
+		}
+	}
+}
+
+// While a reader is at work, a full writer's reminders do not move its
+// ring into the queue: the reader frees the ring. A reminder that comes
+// fullRetry after the reader was last seen at work, with no read since,
+// does.
+func TestFullRemindersWhileAReaderWorks(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	for {
+		ok, err := c.TryWrite(make([]byte, 100), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	// remind acts on a reminder as the writer's connection would bring
+	// it, and reports whether the ring was moved into the queue.
+	remind := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.messageLocked(s.writers[0], msgFull)
+		return s.q.Len() > 0
+	}
+	s.mu.Lock()
+	s.reads++ // a Read since the writer last said it was full
+	s.mu.Unlock()
+	start := time.Now()
+	if remind() {
+		t.Fatal("the first reminder after a read moved the ring")
+	}
+	if remind() {
+		t.Fatal("a reminder right after moved the ring")
+	}
+	spinFor(time.Until(start.Add(fullRetry + fullRetry/10)))
+	if !remind() {
+		t.Fatal("a reminder fullRetry after the last read did not move the ring")
 	}
 }

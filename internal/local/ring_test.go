@@ -344,6 +344,18 @@ func TestRingCorrupt(t *testing.T) {
 			r.publish(64)
 			return setup{0, 1000}
 		}, ringCorrupt},
+		// Not broken: a tail that stops at the end of the area, past
+		// bytes too few for a header or past a pad, with nothing after.
+		{"tail at the end past the last bytes", func(r *ring) setup {
+			r.publish(size)
+			return setup{size - 8, 1000}
+		}, ringEmpty},
+		{"tail at the end past a pad", func(r *ring) setup {
+			h := uint64(size - 40)
+			base(r, h) // pads the last 40 bytes
+			r.publish(size)
+			return setup{h, 1000}
+		}, ringEmpty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newTestRing(size)

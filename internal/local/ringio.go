@@ -12,8 +12,10 @@ import "sync/atomic"
 // (it holds a writable descriptor) may cut short under our mapping, so
 // that touching it faults: there each access runs under guard
 // (fault_portable.go), which turns the fault into a broken ring (the
-// ring's broken flag) instead of killing the process. A broken ring's
-// writer is dropped (server) or told the server broke the ring (client).
+// ring's broken flag) instead of killing the process; so does pushRing
+// (sys_*.go), which copies a record out of the ring into the queue. A
+// broken ring's writer is dropped (server) or told the server broke the
+// ring (client).
 
 func (r *ring) load64(off int) uint64 {
 	if faultGuard {
@@ -107,28 +109,4 @@ func (r *ring) byteAt(b []byte, i int) (byte, bool) {
 		return v, ok
 	}
 	return b[i], true
-}
-
-// pushRing queues a record whose payload and origin lie in r; when the
-// ring breaks while they are copied, the queue stays as it was and
-// pushRing reports false.
-func (q *queue) pushRing(r *ring, data, origin []byte, m Meta) bool {
-	if !faultGuard {
-		q.pushBytes(data, origin, m)
-		return true
-	}
-	n, count, bytes := len(q.chunks), q.count, q.bytes
-	last := -1
-	if n > 0 {
-		last = len(q.chunks[n-1])
-	}
-	if r.guard(func() { q.pushBytes(data, origin, m) }) {
-		return true
-	}
-	q.chunks = q.chunks[:n]
-	if n > 0 {
-		q.chunks[n-1] = q.chunks[n-1][:last]
-	}
-	q.count, q.bytes = count, bytes
-	return false
 }

@@ -407,9 +407,7 @@ func (s *Server) headLocked() *writer {
 			}
 		}
 	}
-	if len(s.drops) > 0 {
-		s.dropMarkedLocked()
-	}
+	s.dropMarkedLocked()
 	return best
 }
 
@@ -512,9 +510,7 @@ func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int,
 	m = Meta{PID: w.pid, UID: w.uid}
 	if alloc {
 		m.Time = wallTime(w.stamp, clockBase())
-		if len(origin) > 0 {
-			m.Origin = string(origin)
-		}
+		m.Origin = string(origin)
 	}
 	s.stats.Records++
 	s.stats.Bytes += uint64(n)
@@ -583,14 +579,13 @@ func (s *Server) drainLocked() {
 		}
 		budget -= min(budget, w.nh-w.h)
 		payload, origin, ok := s.split(w)
-		switch {
-		case !ok:
+		if !ok {
 			s.stats.Malformed++
 			s.removeLocked(w)
 			continue
-		case len(payload) > s.MaxMessageSize():
+		} else if len(payload) > s.MaxMessageSize() {
 			s.stats.Oversize++
-		default:
+		} else {
 			if !s.q.pushRing(w.r, payload, origin, Meta{PID: w.pid, UID: w.uid, Time: wallTime(w.stamp, base)}) {
 				s.stats.Malformed++ // the writer broke the ring's file under us
 				s.removeLocked(w)
@@ -938,14 +933,13 @@ func (s *Server) handshake(w *writer) bool {
 	}
 	s.mu.Unlock()
 	var rights []byte
-	switch {
-	case fds[0] >= 0 && fds[1] >= 0:
+	if fds[0] >= 0 && fds[1] >= 0 {
 		rights = unix.UnixRights(fds...)
 		msg[2] = answerAlive | answerWake
-	case fds[0] >= 0:
+	} else if fds[0] >= 0 {
 		rights = unix.UnixRights(fds[0])
 		msg[2] = answerAlive
-	case fds[1] >= 0:
+	} else if fds[1] >= 0 {
 		rights = unix.UnixRights(fds[1])
 		msg[2] = answerWake
 	}
@@ -1009,9 +1003,10 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 func peerCred(raw syscall.RawConn) (sockdir.Cred, error) {
 	var cred sockdir.Cred
 	var cerr error
-	if err := raw.Control(func(fd uintptr) {
+	err := raw.Control(func(fd uintptr) {
 		cred, cerr = sockdir.PeerCred(int(fd))
-	}); err != nil {
+	})
+	if err != nil {
 		return sockdir.Cred{}, err
 	}
 	return cred, cerr
@@ -1024,7 +1019,9 @@ func peerCred(raw syscall.RawConn) (sockdir.Cred, error) {
 // largest record twice.
 func (s *Server) receiveRing(c *net.UnixConn, maxBody int) (*ring, *os.File, error) {
 	var b [5]byte
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	// Room for the ring's descriptor: the kernel closes any more a
+	// writer sends, and says so (MSG_CTRUNC), which refuses the message.
+	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, flags, err := readMsg(c, b[:], oob)
 	if err != nil {
 		return nil, nil, err

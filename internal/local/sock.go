@@ -29,22 +29,11 @@ func rights(oob []byte) []int {
 // descriptors sent with it into oob. On a SOCK_SEQPACKET socket that is
 // one read, and a message of another size is returned as it came (n
 // tells; a longer one is cut, with MSG_TRUNC in flags). On a stream
-// (the portable transport) it reads until b is full or the stream ends;
-// descriptors come with the message's first byte, and any sent with a
-// later part are refused (MSG_CTRUNC in flags).
+// (the portable transport) it reads until b is full or the stream ends
+// (readRest); descriptors come with the message's first byte, and any
+// sent with a later part are refused (MSG_CTRUNC in flags).
 func readMsg(c *net.UnixConn, b, oob []byte) (n, oobn, flags int, err error) {
 	n, oobn, flags, _, err = c.ReadMsgUnix(b, oob)
-	if SockType != unix.SOCK_STREAM {
-		return n, oobn, flags, err
-	}
-	for err == nil && n > 0 && n < len(b) {
-		k, _, fl, _, e := c.ReadMsgUnix(b[n:], nil)
-		flags |= fl
-		if k == 0 && e == nil {
-			break // the end of the stream
-		}
-		n += k
-		err = e
-	}
+	n, flags, err = readRest(c, b, n, flags, err)
 	return n, oobn, flags, err
 }

@@ -89,14 +89,13 @@ func dialSlot(key string) (int, error) {
 	pause := 100 * time.Microsecond
 	for {
 		err := unix.Connect(fd, sa)
-		switch {
-		case err == unix.EINTR:
+		if err == unix.EINTR {
 			continue
-		case err == unix.EAGAIN && time.Now().Before(deadline):
+		} else if err == unix.EAGAIN && time.Now().Before(deadline) {
 			time.Sleep(pause)
 			pause = min(2*pause, 10*time.Millisecond)
 			continue
-		case err != nil:
+		} else if err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -182,3 +181,20 @@ const writerBatch = 100
 // setPairBuffers leaves a hand-over's socket pair as the kernel made it:
 // its default buffers hold the messages of thousands of writers.
 func setPairBuffers(int) {}
+
+// readRest completes a message readMsg began: a SOCK_SEQPACKET message
+// comes whole in one read, so there is nothing more to read.
+func readRest(_ *net.UnixConn, _ []byte, n, flags int, err error) (int, int, error) {
+	return n, flags, err
+}
+
+// recvRest completes a hand-over message recvFds began with n bytes:
+// on a SOCK_SEQPACKET pair it came whole.
+func recvRest(_ int, _ []byte, n int) int { return n }
+
+// pushRing queues a record whose payload and origin lie in r, and reports
+// true: a sealed memfd's pages cannot go while they are copied.
+func (q *queue) pushRing(_ *ring, data, origin []byte, m Meta) bool {
+	q.pushBytes(data, origin, m)
+	return true
+}

@@ -286,3 +286,53 @@ func setPairBuffers(fd int) {
 func aliveFile() *os.File       { return nil }
 func mapAlive(int) []byte       { return nil }
 func ownerDied(mem []byte) bool { return false }
+
+// readRest completes a message readMsg began on the stream: it reads
+// until b is full or the stream ends. Descriptors sent with a later part
+// are refused (MSG_CTRUNC in flags).
+func readRest(c *net.UnixConn, b []byte, n, flags int, err error) (int, int, error) {
+	for err == nil && n > 0 && n < len(b) {
+		k, _, fl, _, e := c.ReadMsgUnix(b[n:], nil)
+		flags |= fl
+		if k == 0 && e == nil {
+			break // the end of the stream
+		}
+		n += k
+		err = e
+	}
+	return n, flags, err
+}
+
+// recvRest completes a hand-over message recvFds began with n bytes of
+// buf: it reads the rest of it from the stream, without waiting (the
+// whole message is in the pair already).
+func recvRest(fd int, buf []byte, n int) int {
+	for n > 0 && n < len(buf) {
+		k, _, _, _, err := unix.Recvmsg(fd, buf[n:], nil, unix.MSG_DONTWAIT)
+		if err != nil || k == 0 {
+			break
+		}
+		n += k
+	}
+	return n
+}
+
+// pushRing queues a record whose payload and origin lie in r; when the
+// ring breaks while they are copied, the queue stays as it was and
+// pushRing reports false.
+func (q *queue) pushRing(r *ring, data, origin []byte, m Meta) bool {
+	n, count, bytes := len(q.chunks), q.count, q.bytes
+	last := -1
+	if n > 0 {
+		last = len(q.chunks[n-1])
+	}
+	if r.guard(func() { q.pushBytes(data, origin, m) }) {
+		return true
+	}
+	q.chunks = q.chunks[:n]
+	if n > 0 {
+		q.chunks[n-1] = q.chunks[n-1][:last]
+	}
+	q.count, q.bytes = count, bytes
+	return false
+}

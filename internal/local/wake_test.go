@@ -177,3 +177,70 @@ func TestNextSpin(t *testing.T) {
 		}
 	}
 }
+
+// An empty Read's spin does not change after sleeps that its timeout
+// ended, and grows after a sleep a wake-up ended at once (here one given
+// before the Read slept): from a spin long enough that no sleep of the
+// test's is shorter, to spinMax.
+func TestSpinAfterAQuickWake(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 20 * time.Millisecond})
+	dialT(t, DialConfig{}) // the slot's waker comes with its first writer
+	// A sleep no wake-up ended leaves the spin as it was.
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("Read = %v, want a timeout", err)
+	}
+	s.mu.Lock()
+	wfd, spin := s.wk.wfd(), s.spin
+	const long = 5 * time.Millisecond
+	s.spin = long
+	s.mu.Unlock()
+	if spin != 0 {
+		t.Fatalf("spin %v after a Read that only timed out", spin)
+	}
+	one := [8]byte{1}
+	if _, err := unix.Write(wfd, one[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("Read = %v, want a timeout", err)
+	}
+	s.mu.Lock()
+	spin = s.spin
+	s.mu.Unlock()
+	if spin != spinMax {
+		t.Fatalf("spin %v after a quick wake from %v and a timeout, want %v", spin, long, spinMax)
+	}
+}
+
+// signalLocked wakes the Read that sleeps on the slot's waker, and writes
+// to the waker only when one sleeps there.
+func TestSignalWakesOnlyASleeper(t *testing.T) {
+	s := listenT(t, Config{Policy: owner})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tc := range []struct{ sleeping, waker bool }{
+		{false, false}, {true, false}, {false, true}, {true, true},
+	} {
+		s.sleeping = tc.sleeping
+		if tc.waker {
+			wk, err := newWaker()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.wk = wk
+		}
+		s.signalLocked()
+		if s.wk != nil {
+			var b [64]byte
+			var n int
+			var err error
+			_ = s.wk.raw.Control(func(fd uintptr) { n, err = unix.Read(int(fd), b[:]) })
+			if got := err == nil && n > 0; got != tc.sleeping {
+				t.Errorf("sleeping %v: the waker was written %v (%d, %v)", tc.sleeping, got, n, err)
+			}
+			s.wk.close()
+			s.wk = nil
+		}
+	}
+	s.sleeping = false
+}
