@@ -125,10 +125,15 @@ func Dial(key string, cfg DialConfig) (*Conn, error) {
 // a server of another user the writer (mailslotd among them) for good.
 // Others wake a sleeping reader with a message on their connection, which
 // never blocks.
-func sharesWaker(uid uint32) bool { return uid == 0 || uid == uint32(os.Geteuid()) }
+func sharesWaker(uid uint32) bool { return selfOrRoot(uid) }
+
+// selfOrRoot reports whether uid is this process's own user or root: the
+// users a process gives nothing by trusting (root may do anything to it,
+// its own user may ptrace it).
+func selfOrRoot(uid uint32) bool { return uid == 0 || uid == uint32(os.Geteuid()) }
 
 func (cfg *DialConfig) trusts(uid uint32) bool {
-	return cfg.TrustAny || uid == 0 || uid == uint32(os.Geteuid()) || slices.Contains(cfg.TrustUIDs, uid)
+	return cfg.TrustAny || selfOrRoot(uid) || slices.Contains(cfg.TrustUIDs, uid)
 }
 
 // handshake says hello, learns the verdict and the maximum record size,
