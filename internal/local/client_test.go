@@ -3,6 +3,7 @@
 package local
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -156,5 +157,19 @@ func TestRingTooSmallRefused(t *testing.T) {
 	mustWrite(t, c, "fits")
 	if data, _ := read(t, s); string(data) != "fits" {
 		t.Fatalf("read %q", data)
+	}
+}
+
+// A ring that holds exactly two of the largest records is big enough.
+func TestRingOfTwoLargestRecords(t *testing.T) {
+	const max = MinRing/2 - recHdr // 2*align8(recHdr+max) == MinRing
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: max})
+	c := dialT(t, DialConfig{RingSize: MinRing})
+	big := bytes.Repeat([]byte{'x'}, max)
+	if err := c.Write(big, "", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := read(t, s); !bytes.Equal(data, big) {
+		t.Fatalf("read %d bytes, want the %d written", len(data), max)
 	}
 }

@@ -420,3 +420,54 @@ func TestFullRemindersWhileAReaderWorks(t *testing.T) {
 		t.Fatal("a reminder fullRetry after the last read did not move the ring")
 	}
 }
+
+// A reminder that fills the queue to exactly its quota tells the waiting
+// writer that the queue is full too (msgQuotaFull), and the slot then
+// moves records again as soon as a Read makes room; a reminder that
+// leaves the queue below its quota does not.
+func TestReminderAtTheQuotaAnswersQuotaFull(t *testing.T) {
+	const n = 100
+	for _, tc := range []struct {
+		name  string
+		quota int
+		full  bool
+	}{
+		{"at the quota", 3 * Cost(n, ""), true},
+		{"below the quota", 1 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: tc.quota, ReadTimeout: 0})
+			c := dialT(t, DialConfig{RingSize: MinRing})
+			for {
+				ok, err := c.TryWrite(make([]byte, n), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+			}
+			// The writer waits for room, as waitRoom marks it.
+			c.r.store32(offWriterWaits, 1)
+			s.mu.Lock()
+			s.messageLocked(s.writers[0], msgFull)
+			queued, waits, quotaWait := s.q.Bytes(), s.stats.QuotaWaits, s.quotaWait
+			s.mu.Unlock()
+			if tc.full && queued != tc.quota {
+				t.Fatalf("the reminder queued %d bytes, want the quota of %d", queued, tc.quota)
+			}
+			if quotaWait != tc.full || (waits == 1) != tc.full {
+				t.Fatalf("queue of %d bytes (quota %d): quota wait %v, %d quota waits counted; want %v", queued, tc.quota, quotaWait, waits, tc.full)
+			}
+			var b [16]byte
+			_ = c.conn.SetReadDeadline(time.Now().Add(time.Second))
+			got, err := c.conn.Read(b[:])
+			if err != nil {
+				t.Fatalf("no answer to the reminder: %v", err)
+			}
+			if last := b[got-1]; (last == msgQuotaFull) != tc.full {
+				t.Fatalf("the writer was answered %q", b[:got])
+			}
+		})
+	}
+}

@@ -13,25 +13,62 @@ import (
 	"time"
 
 	"github.com/mailslot-go/mailslot/internal/asuser"
+	"golang.org/x/sys/unix"
 )
 
 // wakerHelper plays the roles of the waker tests: "waker-writer" opens
-// the slot as a writer, says whether it was handed the slot's waker, and
-// writes one record.
+// the slot as a writer, says whether it was handed the slot's waker and
+// the server's page, and writes one record.
+//
+// "serve-fd0-page" and "serve-fd0-waker" serve the slot from a process
+// whose descriptor 0 was free (started with its standard input closed),
+// so that the server's page, or the slot's waker, is descriptor 0. Any
+// user may write.
 func wakerHelper(role, key string) (int, bool) {
-	if role != "waker-writer" {
+	fail := func(err error) (int, bool) {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2, true
+	}
+	switch role {
+	case "serve-fd0-page", "serve-fd0-waker":
+		if role == "serve-fd0-page" {
+			unix.Close(0)
+			if f := aliveFile(); f == nil || f.Fd() != 0 {
+				return fail(fmt.Errorf("the page is not descriptor 0"))
+			}
+		}
+		s, err := Listen(Config{Policy: Policy{Owner: uint32(os.Geteuid()), AnyUser: true}, Key: key, ReadTimeout: -1})
+		if err != nil {
+			return fail(err)
+		}
+		defer s.Close()
+		if role == "serve-fd0-waker" {
+			unix.Close(0)
+			s.mu.Lock()
+			s.wakerLocked()
+			fd := -1
+			if s.wk != nil {
+				fd = s.wk.wfd()
+			}
+			s.mu.Unlock()
+			if fd != 0 {
+				return fail(fmt.Errorf("the waker is descriptor %d, not 0", fd))
+			}
+		}
+		fmt.Println("ready")
+		select {}
+	case "waker-writer":
+	default:
 		return 0, false
 	}
 	c, err := Dial(key, DialConfig{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper:", err)
-		return 2, true
+		return fail(err)
 	}
 	defer c.Close()
-	fmt.Printf("waker %v\n", c.efd >= 0)
+	fmt.Printf("waker %v page %v\n", c.efd >= 0, c.alive != nil)
 	if err := c.Write([]byte("from another user"), "", -1); err != nil {
-		fmt.Fprintln(os.Stderr, "helper:", err)
-		return 2, true
+		return fail(err)
 	}
 	return 0, true
 }
@@ -56,6 +93,12 @@ func TestWakerNotHandedToOtherUsers(t *testing.T) {
 	if own.efd < 0 {
 		t.Fatalf("a writer of the server's own user was not handed the waker")
 	}
+	// The page that says the server lives is handed to every writer
+	// (where the transport has one).
+	page := aliveFile() != nil
+	if (own.alive != nil) != page {
+		t.Fatalf("a writer of the server's own user holds the page: %v, want %v", own.alive != nil, page)
+	}
 
 	cmd := asuser.Command(t, asuser.Nobody, asuser.Nobody, "waker-writer", key)
 	var out, errb bytes.Buffer
@@ -73,8 +116,8 @@ func TestWakerNotHandedToOtherUsers(t *testing.T) {
 	if err := asuser.Start(t, cmd)(); err != nil {
 		t.Fatalf("writer as uid %d: %v\n%s", asuser.Nobody, err, errb.String())
 	}
-	if o := strings.TrimSpace(out.String()); o != "waker false" {
-		t.Fatalf("writer of another user: %q, want %q", o, "waker false")
+	if o, want := strings.TrimSpace(out.String()), fmt.Sprintf("waker false page %v", page); o != want {
+		t.Fatalf("writer of another user: %q, want %q", o, want)
 	}
 	select {
 	case r := <-got:

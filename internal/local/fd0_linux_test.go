@@ -1,0 +1,57 @@
+//go:build linux && !mailslot_portable
+
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailslot-go/mailslot/internal/asuser"
+)
+
+// A server started with its standard input closed may get descriptor 0
+// for its page or for the slot's waker; writers are handed either all the
+// same (a writer of another user, the page alone).
+func TestServerDescriptorZero(t *testing.T) {
+	for _, role := range []string{"serve-fd0-page", "serve-fd0-waker"} {
+		t.Run(role, func(t *testing.T) {
+			key := testKey(t)
+			cmd := helperCmd(role, key)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+				t.Fatalf("server said %q", line)
+			}
+			c, err := Dial(key, DialConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.alive == nil || c.efd < 0 {
+				t.Fatalf("the writer holds the page: %v, the waker: %v; want both", c.alive != nil, c.efd >= 0)
+			}
+			if err := c.Write([]byte("x"), "", time.Second); err != nil {
+				t.Fatal(err)
+			}
+			// A writer of another user gets the page without the waker.
+			w := asuser.Command(t, asuser.Nobody, asuser.Nobody, "waker-writer", key)
+			var wout, werr bytes.Buffer
+			w.Stdout, w.Stderr = &wout, &werr
+			if err := asuser.Start(t, w)(); err != nil {
+				t.Fatalf("writer as uid %d: %v\n%s", asuser.Nobody, err, werr.String())
+			}
+			if o := strings.TrimSpace(wout.String()); o != "waker false page true" {
+				t.Fatalf("writer of another user: %q, want %q", o, "waker false page true")
+			}
+		})
+	}
+}
