@@ -244,3 +244,32 @@ func TestSignalWakesOnlyASleeper(t *testing.T) {
 	}
 	s.sleeping = false
 }
+
+// Once a Read that waited has returned, nobody waits: a writer that
+// comes then is not asked to wake the slot at each record.
+func TestWriterAfterAWaitNotAskedToWake(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: -1})
+	got := make(chan error, 1)
+	go func() {
+		// With no writer yet the slot has no waker: the Read waits for
+		// the first writer's handshake, then sleeps on the waker.
+		_, _, _, err := s.Read(context.Background(), nil, true)
+		got <- err
+	}()
+	waitSleeping(t, s)
+	c := dialT(t, DialConfig{})
+	mustWrite(t, c, "wake")
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	late := dialT(t, DialConfig{})
+	if v := late.r.load32(offReaderWants); v != 0 {
+		t.Fatalf("a writer that came after the Read returned is asked to wake the slot (readerWants %d)", v)
+	}
+	s.mu.Lock()
+	waiters, sleeping := s.waiters, s.sleeping
+	s.mu.Unlock()
+	if waiters != 0 || sleeping {
+		t.Fatalf("after the Read returned: %d waiting, sleeping %v", waiters, sleeping)
+	}
+}
