@@ -149,3 +149,30 @@ func TestHostileStampsDoNotStarveOthers(t *testing.T) {
 	}
 	t.Fatalf("the honest record, written first, was not read in %d reads: every one took a record stamped in the past by another writer", most)
 }
+
+// A record written into a ring just after the server found it empty, and
+// before another writer's record that the same look found, is read
+// first: the second Write began after the first returned.
+func TestRecordLandingDuringTheLook(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 0})
+	first := dialT(t, DialConfig{})
+	second := dialT(t, DialConfig{})
+	fired := false
+	testHookRingEmpty = func(w *writer) {
+		if fired || w != s.writers[0] {
+			return
+		}
+		fired = true
+		mustWrite(t, first, "first")
+		mustWrite(t, second, "second")
+	}
+	defer func() { testHookRingEmpty = nil }()
+	for _, want := range []string{"first", "second"} {
+		if got := readNow(t, s); got != want {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+	}
+	if !fired {
+		t.Fatal("the server never found the first writer's ring empty")
+	}
+}

@@ -380,6 +380,11 @@ func (s *Server) armLocked(v uint32) {
 	}
 }
 
+// testHookRingEmpty, set only by tests, runs (with mu held) each time
+// headLocked first finds a ring empty: a test writes there to play a
+// writer whose record lands just after the look.
+var testHookRingEmpty func(*writer)
+
 // headLocked finds the writer whose next record comes first: the oldest
 // stamp among the records at the rings' heads.
 func (s *Server) headLocked() *writer {
@@ -392,6 +397,9 @@ func (s *Server) headLocked() *writer {
 				found = true
 			} else {
 				empty = true
+				if testHookRingEmpty != nil {
+					testHookRingEmpty(w)
+				}
 			}
 		}
 		if w.has && (best == nil || w.stamp < best.stamp) {
