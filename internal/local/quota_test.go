@@ -471,3 +471,34 @@ func TestReminderAtTheQuotaAnswersQuotaFull(t *testing.T) {
 		})
 	}
 }
+
+// A drain takes at most what the rings held when it began: a writer that
+// keeps writing as fast as the server moves its records does not keep the
+// slot in the drain.
+func TestDrainStopsAtWhatTheRingsHeld(t *testing.T) {
+	const n = 100
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: 1 << 20, ReadTimeout: 0})
+	busy := dialT(t, DialConfig{RingSize: MinRing})
+	dialT(t, DialConfig{RingSize: MinRing}) // a writer that writes nothing
+	mustWrite(t, busy, string(rec(0)[:n]))
+	const most = 1000
+	written := 1
+	testHookRingEmpty = func(w *writer) {
+		// Each look at the rings finds the idle one empty: the busy
+		// writer has written its next record by then.
+		if w == s.writers[1] && written < most {
+			mustWrite(t, busy, string(rec(written)[:n]))
+			written++
+		}
+	}
+	defer func() { testHookRingEmpty = nil }()
+	drain(s)
+	testHookRingEmpty = nil
+	held := 2 * MinRing / align8(recHdr+n)
+	s.mu.Lock()
+	got := s.q.Len()
+	s.mu.Unlock()
+	if got > held+1 || got < 2 {
+		t.Fatalf("one drain moved %d records (%d written meanwhile); the rings held at most %d", got, written, held)
+	}
+}
