@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailslot-go/mailslot/internal/asuser"
 	"github.com/mailslot-go/mailslot/internal/errs"
 	"golang.org/x/sys/unix"
 )
@@ -126,6 +127,12 @@ type fakeServer struct {
 // handshake succeeded. before, if any, run just before the handshake.
 func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool, before ...func()) (*Conn, *fakeServer, error) {
 	t.Helper()
+	return fakeDialFrom(t, uint32(os.Geteuid()), cfg, answer, fds, ack, before...)
+}
+
+// fakeDialFrom is fakeDial with a server run by the user serverUID.
+func fakeDialFrom(t *testing.T, serverUID uint32, cfg DialConfig, answer []byte, fds []int, ack bool, before ...func()) (*Conn, *fakeServer, error) {
+	t.Helper()
 	client, server := connPair(t)
 	var oob []byte
 	if len(fds) > 0 {
@@ -147,7 +154,7 @@ func fakeDial(t *testing.T, cfg DialConfig, answer []byte, fds []int, ack bool, 
 	for _, f := range before {
 		f()
 	}
-	c, err := handshake(client, cfg, uint32(os.Geteuid()), time.Now().Add(5*time.Second))
+	c, err := handshake(client, cfg, serverUID, time.Now().Add(5*time.Second))
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
@@ -510,6 +517,19 @@ func TestWakerOnDescriptorZero(t *testing.T) {
 		if st != -1 {
 			t.Errorf("Close left the waker open (%d)", st)
 		}
+	}
+
+	// From a server of another user the waker is closed at once, on
+	// descriptor 0 as on any other.
+	wp := newWakePipe(t)
+	c, _, err := fakeDialFrom(t, asuser.Nobody, DialConfig{TrustAny: true}, answerMsg(verdictAllowed, answerWake, 424), []int{wp.w}, true, func() { unix.Close(0) })
+	st := wp.state()
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.efd != -1 || st != -1 {
+		t.Errorf("a writer kept the waker of a server of uid %d on descriptor 0 (efd %d, waker state %d)", asuser.Nobody, c.efd, st)
 	}
 }
 
