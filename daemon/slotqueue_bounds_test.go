@@ -36,6 +36,21 @@ func TestSlotQueuesBounds(t *testing.T) {
 	if f.outcomeCount("onemore dropped") != 1 {
 		t.Errorf("the dropped record's outcome: %v", f.outcomes)
 	}
+	// Each live slot's first record is taken out of its queue by its
+	// delivery, which then waits: once they all do, the queues hold
+	// nothing yet.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		f.mu.Lock()
+		entered := f.entered
+		f.mu.Unlock()
+		if entered == maxLiveQueues {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d stalled deliveries began", entered, maxLiveQueues)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// A live slot still takes records while the bytes allow.
 	accepted := 0
 	for i := 0; ; i++ {

@@ -28,6 +28,7 @@ type fakeSink struct {
 	stall     chan struct{} // closed to release stalled deliveries
 	stalled   map[string]bool
 	inStalled chan string
+	entered   int // deliveries that began to wait for stall
 }
 
 func newFakeSink() *fakeSink {
@@ -42,6 +43,9 @@ func (f *fakeSink) deliver(key string, data []byte, origin string, wait time.Dur
 	missing, stalled := f.missing[key], f.stalled[key]
 	f.mu.Unlock()
 	if stalled {
+		f.mu.Lock()
+		f.entered++
+		f.mu.Unlock()
 		select {
 		case f.inStalled <- key:
 		default:
