@@ -58,9 +58,19 @@ const sleepRecheck = 100 * time.Millisecond
 // busy for a slot whose writers send a record every 100 µs, which on a
 // small machine is the CPU those writers (or the mailslotd relaying to
 // it) need.
+//
+// Past spinYieldAfter, each turn of the spin also offers the CPU to any
+// other thread of the computer that waits for it (sched_yield): on a small
+// machine the process the reader waits for, a writer or the mailslotd
+// relaying records from the network, may be waiting for this very CPU,
+// and a spin that kept it would delay the record it waits for (a stream
+// of 64 KiB records through mailslotd went 2.4 times as fast on 2 CPUs).
+// A record that comes sooner, such as the answer of a ping-pong, is taken
+// without the system call.
 const (
-	spinMin = 20 * time.Microsecond
-	spinMax = 100 * time.Microsecond
+	spinMin        = 20 * time.Microsecond
+	spinMax        = 100 * time.Microsecond
+	spinYieldAfter = 5 * time.Microsecond
 )
 
 // nextSpin returns the spin after a sleep of d that a writer ended.
@@ -361,10 +371,14 @@ func (s *Server) wakerLocked() {
 // spinLocked looks at the rings for a little while without sleeping; it
 // reports whether something came (a record, or the slot's end).
 func (s *Server) spinLocked() bool {
-	until := nanotime() + int64(max(s.spin, spinMin))
-	for nanotime() < until {
+	start := nanotime()
+	until := start + int64(max(s.spin, spinMin))
+	for now := start; now < until; now = nanotime() {
 		s.mu.Unlock()
 		runtime.Gosched()
+		if now-start >= int64(spinYieldAfter) {
+			yieldCPU()
+		}
 		s.mu.Lock()
 		if s.closed || s.q.Len() > 0 || s.headLocked() != nil {
 			return true

@@ -198,3 +198,6 @@ func (q *queue) pushRing(_ *ring, data, origin []byte, m Meta) bool {
 	q.pushBytes(data, origin, m)
 	return true
 }
+
+// yieldCPU lets another thread that waits for this CPU run first.
+func yieldCPU() { _, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }

@@ -336,3 +336,7 @@ func (q *queue) pushRing(r *ring, data, origin []byte, m Meta) bool {
 	q.count, q.bytes = count, bytes
 	return false
 }
+
+// yieldCPU does nothing on the portable transport, whose systems have no
+// common system call for it; the spin yields to goroutines alone.
+func yieldCPU() {}
