@@ -3,7 +3,6 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -19,18 +18,7 @@ func TestServerDescriptorZero(t *testing.T) {
 	for _, role := range []string{"serve-fd0-page", "serve-fd0-waker"} {
 		t.Run(role, func(t *testing.T) {
 			key := testKey(t)
-			cmd := helperCmd(role, key)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-				t.Fatalf("server said %q", line)
-			}
+			startServing(t, role, key)
 			c, err := Dial(key, DialConfig{})
 			if err != nil {
 				t.Fatal(err)

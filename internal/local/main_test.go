@@ -126,7 +126,14 @@ func seqRecord(id, seq int) []byte {
 // test's cleanup.
 func startServer(t *testing.T, key string) *exec.Cmd {
 	t.Helper()
-	cmd := helperCmd("serve", key)
+	return startServing(t, "serve", key)
+}
+
+// startServing starts a helper process playing role, one that serves key
+// and says "ready" once it does; it is killed at the test's cleanup.
+func startServing(t *testing.T, role, key string) *exec.Cmd {
+	t.Helper()
+	cmd := helperCmd(role, key)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
