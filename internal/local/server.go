@@ -943,27 +943,22 @@ func (s *Server) handshake(w *writer) bool {
 	// With the answer go the process's page that says it lives
 	// (alive_linux.go; none on the portable transport) and the slot's
 	// waker (the end writers write to), when there are and the writer
-	// may share it (sharesWaker).
+	// may share it (sharesWaker), in that order, each named by its flag.
 	s.mu.Lock()
 	s.wakerLocked()
-	fds := []int{-1, -1}
+	var fds []int
 	if f := aliveFile(); f != nil {
-		fds[0] = int(f.Fd())
+		fds = append(fds, int(f.Fd()))
+		msg[2] |= answerAlive
 	}
 	if s.wk != nil && sharesWaker(w.uid) {
-		fds[1] = s.wk.wfd()
+		fds = append(fds, s.wk.wfd())
+		msg[2] |= answerWake
 	}
 	s.mu.Unlock()
 	var rights []byte
-	if fds[0] >= 0 && fds[1] >= 0 {
+	if len(fds) > 0 {
 		rights = unix.UnixRights(fds...)
-		msg[2] = answerAlive | answerWake
-	} else if fds[0] >= 0 {
-		rights = unix.UnixRights(fds[0])
-		msg[2] = answerAlive
-	} else if fds[1] >= 0 {
-		rights = unix.UnixRights(fds[1])
-		msg[2] = answerWake
 	}
 	if _, _, err := c.WriteMsgUnix(msg[:], rights, nil); err != nil {
 		return false
