@@ -45,6 +45,17 @@ func mustWrite(t *testing.T, c *Conn, s string) {
 }
 
 // readNow reads one record without waiting; "" when Read finds none.
+// readAsync starts a Read of s with ctx and returns the channel its error
+// comes on.
+func readAsync(ctx context.Context, s *Server) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, err := s.Read(ctx, nil, true)
+		done <- err
+	}()
+	return done
+}
+
 func readNow(t *testing.T, s *Server) string {
 	t.Helper()
 	out, _, _, err := s.Read(context.Background(), nil, true)

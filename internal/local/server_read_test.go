@@ -32,11 +32,7 @@ func TestReadWaitingWithoutWaker(t *testing.T) {
 			s := listenT(t, Config{Policy: owner, ReadTimeout: tc.timeout})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				_, _, _, err := s.Read(ctx, nil, true)
-				done <- err
-			}()
+			done := readAsync(ctx, s)
 			if tc.end != nil {
 				waitSleeping(t, s)
 				tc.end(s, cancel)
@@ -63,13 +59,9 @@ func TestWakeIsPrompt(t *testing.T) {
 	c := dialT(t, DialConfig{})
 	quickest := time.Hour
 	for i := range 3 {
-		done := make(chan error, 1)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _, _, err := s.Read(ctx, nil, true)
-			done <- err
-		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done := readAsync(ctx, s)
 		waitSleeping(t, s)
 		start := time.Now()
 		mustWrite(t, c, fmt.Sprint(i))

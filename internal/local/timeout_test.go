@@ -25,11 +25,7 @@ func TestSetReadTimeoutReachesARead(t *testing.T) {
 		if err := s.SetReadTimeout(-1); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			_, _, _, err := s.Read(context.Background(), nil, true)
-			done <- err
-		}()
+		done := readAsync(context.Background(), s)
 		// Once the Read has begun (it counts itself under the lock it
 		// holds until it first lets go), change the timeout.
 		for {

@@ -22,13 +22,9 @@ func TestSleepingReadWokenByNewWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_, _, _, err := s.Read(ctx, nil, true)
-		got <- err
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := readAsync(ctx, s)
 	// Wait until the Read sleeps, then start the writer.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -62,11 +58,7 @@ func TestSleepingReadEndsAtTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := mustDial(t, key)
-	got := make(chan error, 1)
-	go func() {
-		_, _, _, err := s.Read(context.Background(), nil, true)
-		got <- err
-	}()
+	got := readAsync(context.Background(), s)
 	waitSleeping(t, s)
 	f, err := s.Transfer("t")
 	if err != nil {
@@ -128,13 +120,9 @@ func TestWakeThiefCannotDeafenTheSlot(t *testing.T) {
 			}
 		}
 	}()
-	got := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, _, _, err := s.Read(ctx, nil, true)
-		got <- err
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := readAsync(ctx, s)
 	waitSleeping(t, s)
 	mustWrite(t, honest, "honest")
 	select {
@@ -249,13 +237,9 @@ func TestSignalWakesOnlyASleeper(t *testing.T) {
 // comes then is not asked to wake the slot at each record.
 func TestWriterAfterAWaitNotAskedToWake(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, ReadTimeout: -1})
-	got := make(chan error, 1)
-	go func() {
-		// With no writer yet the slot has no waker: the Read waits for
-		// the first writer's handshake, then sleeps on the waker.
-		_, _, _, err := s.Read(context.Background(), nil, true)
-		got <- err
-	}()
+	// With no writer yet the slot has no waker: the Read waits for the
+	// first writer's handshake, then sleeps on the waker.
+	got := readAsync(context.Background(), s)
 	waitSleeping(t, s)
 	c := dialT(t, DialConfig{})
 	mustWrite(t, c, "wake")
