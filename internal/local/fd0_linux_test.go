@@ -3,12 +3,8 @@
 package local
 
 import (
-	"bytes"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/mailslot-go/mailslot/internal/asuser"
 )
 
 // A server started with its standard input closed may get descriptor 0
@@ -31,15 +27,7 @@ func TestServerDescriptorZero(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A writer of another user gets the page without the waker.
-			w := asuser.Command(t, asuser.Nobody, asuser.Nobody, "waker-writer", key)
-			var wout, werr bytes.Buffer
-			w.Stdout, w.Stderr = &wout, &werr
-			if err := asuser.Start(t, w)(); err != nil {
-				t.Fatalf("writer as uid %d: %v\n%s", asuser.Nobody, err, werr.String())
-			}
-			if o := strings.TrimSpace(wout.String()); o != "waker false page true" {
-				t.Fatalf("writer of another user: %q, want %q", o, "waker false page true")
-			}
+			writeAsOtherUser(t, key, true)
 		})
 	}
 }

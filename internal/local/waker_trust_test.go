@@ -100,9 +100,6 @@ func TestWakerNotHandedToOtherUsers(t *testing.T) {
 		t.Fatalf("a writer of the server's own user holds the page: %v, want %v", own.alive != nil, page)
 	}
 
-	cmd := asuser.Command(t, asuser.Nobody, asuser.Nobody, "waker-writer", key)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	got := make(chan string, 1)
 	go func() {
 		buf := make([]byte, 100)
@@ -113,12 +110,7 @@ func TestWakerNotHandedToOtherUsers(t *testing.T) {
 		}
 		got <- string(buf[:n])
 	}()
-	if err := asuser.Start(t, cmd)(); err != nil {
-		t.Fatalf("writer as uid %d: %v\n%s", asuser.Nobody, err, errb.String())
-	}
-	if o, want := strings.TrimSpace(out.String()), fmt.Sprintf("waker false page %v", page); o != want {
-		t.Fatalf("writer of another user: %q, want %q", o, want)
-	}
+	writeAsOtherUser(t, key, page)
 	select {
 	case r := <-got:
 		if r != "from another user" {
@@ -126,6 +118,21 @@ func TestWakerNotHandedToOtherUsers(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the record of a writer without the waker did not reach the sleeping Read")
+	}
+}
+
+// writeAsOtherUser runs the "waker-writer" helper as nobody on key and
+// checks that it was handed no waker, and the server's page if page.
+func writeAsOtherUser(t *testing.T, key string, page bool) {
+	t.Helper()
+	cmd := asuser.Command(t, asuser.Nobody, asuser.Nobody, "waker-writer", key)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := asuser.Start(t, cmd)(); err != nil {
+		t.Fatalf("writer as uid %d: %v\n%s", asuser.Nobody, err, errb.String())
+	}
+	if o, want := strings.TrimSpace(out.String()), fmt.Sprintf("waker false page %v", page); o != want {
+		t.Fatalf("writer of another user: %q, want %q", o, want)
 	}
 }
 
