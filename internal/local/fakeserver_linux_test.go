@@ -422,15 +422,7 @@ func TestWriterWaitsForRoom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for {
-				ok, err := c.TryWrite(rec, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					break
-				}
-			}
+			fillRing(t, c, rec)
 			if strings.Contains(tc.name, "stale") {
 				// An answer to an earlier request, left unread.
 				send(rawOf(t, fs.conn), msgSpace)

@@ -46,6 +46,20 @@ func drain(s *Server) {
 	s.drainLocked()
 }
 
+// fillRing writes rec with TryWrite until c's ring has no room for it.
+func fillRing(t *testing.T, c *Conn, rec []byte) {
+	t.Helper()
+	for {
+		ok, err := c.TryWrite(rec, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
 func rec(i int) []byte { return fmt.Appendf(bytes.Repeat([]byte{'.'}, 90), "%09d", i) }
 
 // With nobody reading, a writer whose ring is full is not kept waiting:
@@ -388,15 +402,7 @@ func TestReadUnderTheQuotaMakesRoom(t *testing.T) {
 func TestFullRemindersWhileAReaderWorks(t *testing.T) {
 	s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, ReadTimeout: 0})
 	c := dialT(t, DialConfig{RingSize: MinRing})
-	for {
-		ok, err := c.TryWrite(make([]byte, 100), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-	}
+	fillRing(t, c, make([]byte, 100))
 	// remind acts on a reminder as the writer's connection would bring
 	// it, and reports whether the ring was moved into the queue.
 	remind := func() bool {
@@ -438,15 +444,7 @@ func TestReminderAtTheQuotaAnswersQuotaFull(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := listenT(t, Config{Policy: owner, MaxMessageSize: 1000, Quota: tc.quota, ReadTimeout: 0})
 			c := dialT(t, DialConfig{RingSize: MinRing})
-			for {
-				ok, err := c.TryWrite(make([]byte, n), "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					break
-				}
-			}
+			fillRing(t, c, make([]byte, n))
 			// The writer waits for room, as waitRoom marks it.
 			c.r.store32(offWriterWaits, 1)
 			s.mu.Lock()
