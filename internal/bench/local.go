@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -25,13 +26,16 @@ type Case struct {
 
 // Result is a case measured both ways. Records is how many records each
 // run moved; OursRecords, when set, is how many ours moved (each side
-// may be given a count that makes its run last about as long).
+// may be given a count that makes its run last about as long). Ours and
+// Baseline are each side's best run; Rounds holds the ratio of each
+// round's pair of runs, which saw the same moment of the machine.
 type Result struct {
 	Case
 	Records     int
 	OursRecords int
 	Ours        time.Duration
 	Baseline    time.Duration
+	Rounds      []float64
 }
 
 func (r Result) oursN() int {
@@ -57,6 +61,15 @@ func (r Result) BaselineRate() float64 { return float64(r.Records) / r.Baseline.
 
 // Ratio is our throughput over the baseline's.
 func (r Result) Ratio() float64 { return r.OursRate() / r.BaselineRate() }
+
+// RoundRange returns the lowest and highest ratio of a round's pair of
+// runs (0, 0 without rounds): how far the machine's moods moved the ratio.
+func (r Result) RoundRange() (lo, hi float64) {
+	if len(r.Rounds) == 0 {
+		return 0, 0
+	}
+	return slices.Min(r.Rounds), slices.Max(r.Rounds)
+}
 
 // DefaultLocalCases are the throughput cases with writers as goroutines:
 // 1, 4 and 16 writers, records of 16 B, 100 B, 4 KiB and 64 KiB.
@@ -213,14 +226,15 @@ func heap() uint64 {
 }
 
 // Print writes results as a table; runs says of how many runs each figure
-// is the best.
+// is the best. The last column is the range of the rounds' own ratios.
 func Print(w io.Writer, title, baseline string, runs int, rs []Result) {
-	fmt.Fprintf(w, "%s (baseline: %s, measured in the same run; best of %d; ratio ours/baseline, higher is better)\n", title, baseline, runs)
+	fmt.Fprintf(w, "%s (baseline: %s, measured in the same run; best of %d; ratio ours/baseline, higher is better; rounds: the lowest and highest ratio of a round's two runs)\n", title, baseline, runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "writers\tsize\trecords\tours rec/s\tours MB/s\tbaseline records\tbaseline rec/s\tratio\t")
+	fmt.Fprintln(tw, "writers\tsize\trecords\tours rec/s\tours MB/s\tbaseline records\tbaseline rec/s\tratio\trounds\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%.2fx\t\n", r.Writers, r.Size, r.oursN(),
-			r.OursRate(), r.OursRate()*float64(r.Size)/1e6, r.Records, r.BaselineRate(), r.Ratio())
+		lo, hi := r.RoundRange()
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.1f\t%d\t%.0f\t%.2fx\t%.2f-%.2fx\t\n", r.Writers, r.Size, r.oursN(),
+			r.OursRate(), r.OursRate()*float64(r.Size)/1e6, r.Records, r.BaselineRate(), r.Ratio(), lo, hi)
 	}
 	tw.Flush()
 }

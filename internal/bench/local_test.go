@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,32 @@ func checkResults(t *testing.T, rs []Result, want int) {
 	for _, r := range rs {
 		if r.Ours <= 0 || r.Baseline <= 0 || r.Records < tiny.MinRecords-r.Writers {
 			t.Fatalf("bad result %+v", r)
+		}
+		// Each round's ratio is of its own pair of runs: none beats the
+		// ratio of the best run of ours to the baseline's best.
+		if lo, hi := r.RoundRange(); len(r.Rounds) != tiny.Runs || lo <= 0 || lo > hi || hi > r.OursRate()/(float64(r.Records)/r.Baseline.Seconds())*1.000001 {
+			t.Fatalf("rounds %v (best-run ratio %.3f) of %+v", r.Rounds, r.Ratio(), r)
+		}
+	}
+}
+
+// TestPrintShowsRounds checks the table's columns, the range of the
+// rounds' ratios among them.
+func TestPrintShowsRounds(t *testing.T) {
+	r := Result{Case: Case{Writers: 4, Size: 100}, Records: 1000, OursRecords: 4000,
+		Ours: time.Second, Baseline: time.Second, Rounds: []float64{3.5, 2.25, 4}}
+	if lo, hi := r.RoundRange(); lo != 2.25 || hi != 4 {
+		t.Fatalf("RoundRange = %v, %v", lo, hi)
+	}
+	if lo, hi := (Result{}).RoundRange(); lo != 0 || hi != 0 {
+		t.Fatalf("RoundRange without rounds = %v, %v", lo, hi)
+	}
+	var b strings.Builder
+	Print(&b, "t", "raw", 3, []Result{r})
+	out := b.String()
+	for _, want := range []string{"best of 3", "rounds", "4.00x", "2.25-4.00x", "4000", "1000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 }
@@ -212,3 +239,31 @@ func BenchmarkProcs(b *testing.B) {
 // limitOf converts n to the type of an rlimit's fields (uint64 on Linux
 // and macOS, int64 on FreeBSD); like is any value of that type.
 func limitOf[T int64 | uint64](n int, like T) T { return T(n) }
+
+// TestBestOfKeepsRounds checks that the network figures keep each side's
+// best run and the ratio of every round's own pair.
+func TestBestOfKeepsRounds(t *testing.T) {
+	rs := []NetResult{
+		{What: "x", Records: 100, Ours: 2 * time.Second, OursGot: 100, Baseline: time.Second, BaseGot: 100, PeakRSSKiB: 5},
+		{What: "x", Records: 100, Ours: time.Second, OursGot: 100, Baseline: 4 * time.Second, BaseGot: 100, PeakRSSKiB: 9},
+		{What: "x", Records: 100, Ours: 4 * time.Second, OursGot: 100, Baseline: 2 * time.Second, BaseGot: 50, PeakRSSKiB: 7},
+	}
+	b := bestOf(rs)
+	if b.Ours != time.Second || b.Baseline != time.Second || b.BaseGot != 100 || b.PeakRSSKiB != 9 {
+		t.Fatalf("best of the runs: %+v", b)
+	}
+	if want := []float64{0.5, 4, 1}; !slices.Equal(b.Rounds, want) {
+		t.Fatalf("rounds %v, want %v", b.Rounds, want)
+	}
+	if lo, hi := b.RoundRange(); lo != 0.5 || hi != 4 {
+		t.Fatalf("RoundRange = %v, %v", lo, hi)
+	}
+	var out strings.Builder
+	PrintNet(&out, []NetResult{b})
+	if !strings.Contains(out.String(), "ratio 1.00x (rounds 0.50-4.00x)") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	if (NetResult{Rounds: []float64{2}}).roundsNote() != "" {
+		t.Fatal("a single round is the ratio itself: no range to show")
+	}
+}

@@ -225,9 +225,9 @@ func PrintNATS(w io.Writer, r NATSResult) {
 		if f.What != r.Flood.What {
 			note = "once"
 		}
-		fmt.Fprintf(w, "  %-13s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | raw pub/sub %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx (%s)\n",
+		fmt.Fprintf(w, "  %-13s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | raw pub/sub %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx (%s)%s\n",
 			f.What, f.Size, Rate(f.OursGot, f.Ours), Rate(f.OursGot, f.Ours)*float64(f.Size)/1e6, f.OursGot, f.Records,
-			Rate(f.BaseGot, f.Baseline), Rate(f.BaseGot, f.Baseline)*float64(f.Size)/1e6, f.BaseGot, f.Records, f.Ratio(), note)
+			Rate(f.BaseGot, f.Baseline), Rate(f.BaseGot, f.Baseline)*float64(f.Size)/1e6, f.BaseGot, f.Records, f.Ratio(), note, f.roundsNote())
 	}
 	fmt.Fprintf(w, "  (our writer alone sent %.0f rec/s: each group record is a broadcast datagram, one system call; raw pub/sub publishes into a buffer)\n", r.WriterRate)
 	PrintLatency(w, "  latency, group record from just before the write to the read on the other site", "raw pub/sub, publish to delivery", []Latency{r.Latency})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,28 @@ type NetResult struct {
 	Ours, Baseline   time.Duration // time to move the records that arrived
 	OursGot, BaseGot int           // records that arrived (datagrams may be lost)
 	PeakRSSKiB       int           // mailslotd's peak resident memory meanwhile (0: not sampled)
+	// Rounds holds, once the best runs are chosen (bestOf), the ratio of
+	// each round's own pair of runs, which saw the same moment of the
+	// machine.
+	Rounds []float64
+}
+
+// RoundRange returns the lowest and highest ratio of a round's pair of
+// runs (0, 0 without rounds).
+func (r NetResult) RoundRange() (lo, hi float64) {
+	if len(r.Rounds) == 0 {
+		return 0, 0
+	}
+	return slices.Min(r.Rounds), slices.Max(r.Rounds)
+}
+
+// roundsNote is the table's mention of the rounds' range, if any.
+func (r NetResult) roundsNote() string {
+	if len(r.Rounds) < 2 {
+		return ""
+	}
+	lo, hi := r.RoundRange()
+	return fmt.Sprintf(" (rounds %.2f-%.2fx)", lo, hi)
 }
 
 // Rate returns records/s for a duration and count.
@@ -74,6 +97,10 @@ func Net(a, b *lab.Host, daemonPid int, records int) ([]NetResult, error) {
 // records that arrived in it, and the highest peak memory.
 func bestOf(rs []NetResult) NetResult {
 	best := rs[0]
+	best.Rounds = nil
+	for _, r := range rs {
+		best.Rounds = append(best.Rounds, r.Ratio())
+	}
 	for _, r := range rs[1:] {
 		if Rate(r.OursGot, r.Ours) > Rate(best.OursGot, best.Ours) {
 			best.Ours, best.OursGot = r.Ours, r.OursGot
@@ -400,9 +427,9 @@ func PrintNet(w io.Writer, rs []NetResult) {
 		if r.What == "stream" {
 			base = "raw TCP loop, 1-byte answer per record; best of 3"
 		}
-		fmt.Fprintf(w, "  %-11s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | %s %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx\n",
+		fmt.Fprintf(w, "  %-11s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | %s %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx%s\n",
 			r.What, r.Size, Rate(r.OursGot, r.Ours), Rate(r.OursGot, r.Ours)*float64(r.Size)/1e6, r.OursGot, r.Records,
-			base, Rate(r.BaseGot, r.Baseline), Rate(r.BaseGot, r.Baseline)*float64(r.Size)/1e6, r.BaseGot, r.Records, r.Ratio())
+			base, Rate(r.BaseGot, r.Baseline), Rate(r.BaseGot, r.Baseline)*float64(r.Size)/1e6, r.BaseGot, r.Records, r.Ratio(), r.roundsNote())
 		if r.PeakRSSKiB > 0 {
 			fmt.Fprintf(w, "  mailslotd peak resident memory meanwhile: %.1f MiB\n", float64(r.PeakRSSKiB)/1024)
 		}

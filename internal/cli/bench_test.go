@@ -80,7 +80,17 @@ func TestBenchLocalQuick(t *testing.T) {
 		if len(rows) != len(cases) {
 			t.Fatalf("%s: %d rows, want %d:\n%s", title, len(rows), len(cases), r.stdout)
 		}
-		checkNumeric(t, title, rows, 7)
+		// The last column is the range of the rounds' ratios, lo-hi.
+		var figures [][]string
+		for _, row := range rows {
+			last := row[len(row)-1]
+			lo, hi, ok := strings.Cut(strings.TrimSuffix(last, "x"), "-")
+			if !ok || !strings.HasSuffix(last, "x") || !numeric(lo) || !numeric(hi) {
+				t.Fatalf("%s: %q in row %q is not a range of ratios", title, last, row)
+			}
+			figures = append(figures, row[:len(row)-1])
+		}
+		checkNumeric(t, title, figures, 7)
 	}
 	for _, title := range []string{"round-trip latency", "wake latency"} {
 		rows := tableRows(t, r.stdout, title)
