@@ -325,13 +325,14 @@ type refusal struct {
 }
 
 // The relay's rings: the first maxLargeRings slots open at once get a
-// full-size ring (local.RingSize: 1 MiB for a slot of 64 KiB records,
-// room for a burst while its reader is busy), the others the smallest
-// (local.SmallRingSize: 256 KiB for 64 KiB records). At most 16 MiB +
-// 240 x 256 KiB = 76 MiB of shared memory so.
+// full-size ring (local.RingSize, up to maxRelayRing: 1 MiB for a slot
+// of 64 KiB records, room for a burst while its reader is busy), the
+// others the smallest (local.SmallRingSize: 256 KiB for 64 KiB records).
+// At most 16 MiB + 240 x 256 KiB = 76 MiB of shared memory so.
 const (
 	maxCachedSlots = 256
 	maxLargeRings  = 16
+	maxRelayRing   = 1 << 20
 	refusalMemory  = time.Second
 )
 
@@ -357,7 +358,7 @@ func (sc *slotCache) get(key string) (*local.Conn, error) {
 	sc.mu.Lock()
 	small := sc.large >= maxLargeRings
 	sc.mu.Unlock()
-	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: small})
+	c, err := local.Dial(key, local.DialConfig{Relay: true, TrustAny: true, SmallRing: small, MaxRing: maxRelayRing})
 	if err != nil {
 		if errors.Is(err, errs.Permission) {
 			sc.mu.Lock()

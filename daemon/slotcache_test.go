@@ -72,6 +72,14 @@ func TestSlotCache(t *testing.T) {
 		if large := isLarge(c); large != (i < maxLargeRings) {
 			t.Errorf("slot %d: full-size ring %v", i, large)
 		}
+		// A slot of 64 KiB records: a writer's own ring would be larger.
+		want := local.SmallRingSize(c.MaxMessageSize())
+		if i < maxLargeRings {
+			want = min(local.RingSize(c.MaxMessageSize()), maxRelayRing)
+		}
+		if c.RingSize() != want || local.RingSize(c.MaxMessageSize()) <= maxRelayRing {
+			t.Errorf("slot %d of %d B records: ring of %d B, want %d (a writer's own: %d)", i, c.MaxMessageSize(), c.RingSize(), want, local.RingSize(c.MaxMessageSize()))
+		}
 	}
 	if sc.len() != maxCachedSlots || sc.large != maxLargeRings {
 		t.Fatalf("%d connections, %d large; want %d, %d", sc.len(), sc.large, maxCachedSlots, maxLargeRings)

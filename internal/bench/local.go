@@ -185,10 +185,13 @@ func pump(writers []func([]byte) error, read func([]byte) error, size, n int) (t
 }
 
 // QueueOverhead queues n records of size bytes without reading them and
-// returns the heap bytes each record costs beyond its payload.
+// returns the heap bytes each record costs beyond its payload. The slot
+// takes records of up to size bytes, so that the writer's ring (sized by
+// the slot's largest record, see local.RingSize) holds few of them: the
+// records it holds are in shared memory, not on the heap.
 func QueueOverhead(n, size int) (float64, error) {
 	name := benchName()
-	s, err := mailslot.Create(name, mailslot.WithQueueQuota(1<<40), mailslot.WithReadTimeout(0))
+	s, err := mailslot.Create(name, mailslot.WithQueueQuota(1<<40), mailslot.WithReadTimeout(0), mailslot.WithMaxMessageSize(size))
 	if err != nil {
 		return 0, err
 	}

@@ -49,9 +49,11 @@ type DialConfig struct {
 	// RingSize overrides the ring's data area (0: RingSize of the slot's
 	// maximum record). SmallRing asks for the smallest ring that takes
 	// the slot's largest record (a relay to many slots keeps its memory
-	// down so).
+	// down so). MaxRing, a power of two, caps RingSize's choice, but
+	// never below the smallest ring (0: no cap).
 	RingSize  int
 	SmallRing bool
+	MaxRing   int
 }
 
 // Conn is the writing end of a local slot.
@@ -206,6 +208,12 @@ func handshake(conn *net.UnixConn, cfg DialConfig, server uint32, deadline time.
 		size = SmallRingSize(max)
 	} else if size == 0 {
 		size = RingSize(max)
+		if cfg.MaxRing > 0 && size > cfg.MaxRing {
+			size = cfg.MaxRing
+			if small := SmallRingSize(max); size < small {
+				size = small
+			}
+		}
 	}
 	mem, mf, err := makeRing(size)
 	if err != nil {

@@ -4,28 +4,26 @@ package local
 
 import "testing"
 
-// RingSize: sixteen of the largest records, rounded up to a power of
-// two between 64 KiB and 1 MiB, and never less than two of the largest
-// with a relay's framing. validRingSize takes exactly the powers of two
-// from MinRing to MaxRing.
+// RingSize: 64 of the largest records, rounded up to a power of two
+// between 64 KiB and 4 MiB, and never less than two of the largest with a
+// relay's framing. validRingSize takes exactly the powers of two from
+// MinRing to MaxRing.
 func TestRingSizeTable(t *testing.T) {
 	for _, c := range []struct{ max, want int }{
 		{0, 64 << 10},
 		{100, 64 << 10},
-		// 16 records of 4080+16 bytes: exactly 64 KiB.
-		{4080, 64 << 10},
-		// One byte more: 16*4104 > 64 KiB.
-		{4081, 128 << 10},
-		{8176, 128 << 10},
-		{8177, 256 << 10},
-		// 16 of the largest would need 1 MiB + 256: capped at 1 MiB.
-		{65536, 1 << 20},
-		// Two of the largest with framing: exactly 1 MiB (2*(16+1+255+
-		// 524016)), then one byte more.
-		{524016, 1 << 20},
-		{524017, 2 << 20},
-		// Two of the largest with framing need more than 1 MiB.
-		{600 << 10, 2 << 20},
+		// 64 records of 1008+16 bytes: exactly 64 KiB.
+		{1008, 64 << 10},
+		// One byte more: 64*1032 > 64 KiB.
+		{1009, 128 << 10},
+		{4080, 256 << 10},
+		{4081, 512 << 10},
+		// 64 of the largest would need 4 MiB + 1 KiB: capped at 4 MiB.
+		{65536, 4 << 20},
+		// Two of the largest with framing: exactly 4 MiB (2*(16+1+255+
+		// 2096880)), then one byte more.
+		{2096880, 4 << 20},
+		{2096881, 8 << 20},
 	} {
 		if got := RingSize(c.max); got != c.want {
 			t.Errorf("RingSize(%d) = %d, want %d", c.max, got, c.want)
