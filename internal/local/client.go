@@ -68,7 +68,10 @@ type Conn struct {
 	mu   sync.Mutex // one record at a time into the ring
 	r    *ring
 	tail uint64 // ours; published after each record
-	head uint64 // the server's, as last loaded
+	// faulted is how much of the ring's data area is mapped ahead of
+	// the tail during its first pass (ring.faultAhead).
+	faulted uint64
+	head    uint64 // the server's, as last loaded
 
 	alive   []byte      // the server process's page (alive_linux.go), or nil
 	efd     int         // where to write wake-ups (the slot's eventfd, or its pipe), or -1
@@ -400,7 +403,9 @@ func (c *Conn) tryPut(pre, p []byte) (uint64, bool, error) {
 func (c *Conn) publish(t uint64) bool {
 	c.tail = t
 	c.r.store64(offTail, t)
-	return c.r.take32(offReaderWants)
+	wake := c.r.take32(offReaderWants)
+	c.r.faultAhead(t, &c.faulted, true)
+	return wake
 }
 
 // brokenErr is the error of a write to a ring the server broke: it moved

@@ -133,6 +133,29 @@ func SmallRingSize(max int) int {
 
 func align8(n int) int { return (n + 7) &^ 7 }
 
+// faultChunk is how much of a ring's data area faultAhead maps at once.
+const faultChunk = 256 << 10
+
+// faultAhead maps, during the ring's first pass, the pages that records
+// will reach next: a chunk at a time, once pos (a writer's tail, or the
+// reader's head) comes within half a chunk of *done, the end of what is
+// mapped so far. A fresh 4 MiB ring would otherwise cost each side a
+// page fault every 4 KiB. Pages are mapped at most a chunk and a half
+// ahead of pos: a ring costs memory only as records pass through it.
+func (r *ring) faultAhead(pos uint64, done *uint64, write bool) {
+	if *done >= r.size || pos+faultChunk/2 < *done {
+		return
+	}
+	start := max(*done, pos&^(4096-1))
+	if start >= r.size {
+		*done = r.size
+		return
+	}
+	end := min(start+faultChunk, r.size)
+	prefault(r.data[start:end], write)
+	*done = end
+}
+
 func (r *ring) u64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&r.mem[off])) }
 func (r *ring) u32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.mem[off])) }
 

@@ -126,6 +126,7 @@ type writer struct {
 	r        *ring
 	memfd    *os.File // kept to hand the ring on with the slot
 	h, t     uint64   // our head, and the writer's tail as last validated
+	faulted  uint64   // the data area mapped ahead of h in the first pass (ring.faultAhead)
 	last     int64    // the stamp of the last record taken
 	load     int64    // a time before the last load of the tail (with other writers)
 	prevLoad int64    // the same for the load before it
@@ -581,6 +582,7 @@ func (s *Server) commitLocked(w *writer) {
 	if w.t-w.h <= w.r.size/2 && w.r.take32(offWriterWaits) {
 		send(w.raw, msgSpace)
 	}
+	w.r.faultAhead(w.h, &w.faulted, false)
 }
 
 // drainLocked moves records from the rings into the queue, oldest first,
