@@ -99,10 +99,11 @@ func validRingSize(n int) bool {
 // a message to the server and one back, two kernel wake-ups, a few system
 // calls on each side. The larger the ring, the rarer that is while a
 // reader keeps up: to a slot of 64 KiB records, four writer processes on
-// two CPUs moved 1.5 times as many records through 4 MiB rings as through
-// 1 MiB ones, with records of 64 KiB and of 4 KiB alike (records of
-// 100 B, which seldom fill either, did not gain). Its pages cost memory
-// only once records have passed through them.
+// two CPUs moved 1.3 to 1.9 times as many 64 KiB records through 2 MiB
+// rings as through 1 MiB ones. 4 MiB rings moved more still of those, but
+// a quarter fewer small ones (four writers of 100 B records; likely the
+// cache, which four 4 MiB rings overflow), so 2 MiB it is. Its pages cost
+// memory only once records have passed through them.
 func RingSize(max int) int {
 	need := ringRecords * align8(recHdr+max)
 	n := 64 << 10
@@ -118,7 +119,7 @@ func RingSize(max int) int {
 // ringRecords and maxAutoRing size RingSize's rings.
 const (
 	ringRecords = 64
-	maxAutoRing = 4 << 20
+	maxAutoRing = 2 << 20
 )
 
 // SmallRingSize returns the smallest data area that takes two of the
@@ -140,7 +141,7 @@ const faultChunk = 256 << 10
 // faultAhead maps, during the ring's first pass, the pages that records
 // will reach next: a chunk at a time, once pos (a writer's tail, or the
 // reader's head) comes within half a chunk of *done, the end of what is
-// mapped so far. A fresh 4 MiB ring would otherwise cost each side a
+// mapped so far. A fresh 2 MiB ring would otherwise cost each side a
 // page fault every 4 KiB. Pages are mapped at most a chunk and a half
 // ahead of pos: a ring costs memory only as records pass through it.
 func (r *ring) faultAhead(pos uint64, done *uint64, write bool) {

@@ -5,7 +5,7 @@ package local
 import "testing"
 
 // RingSize: 64 of the largest records, rounded up to a power of two
-// between 64 KiB and 4 MiB, and never less than two of the largest with a
+// between 64 KiB and 2 MiB, and never less than two of the largest with a
 // relay's framing. validRingSize takes exactly the powers of two from
 // MinRing to MaxRing.
 func TestRingSizeTable(t *testing.T) {
@@ -18,12 +18,12 @@ func TestRingSizeTable(t *testing.T) {
 		{1009, 128 << 10},
 		{4080, 256 << 10},
 		{4081, 512 << 10},
-		// 64 of the largest would need 4 MiB + 1 KiB: capped at 4 MiB.
-		{65536, 4 << 20},
-		// Two of the largest with framing: exactly 4 MiB (2*(16+1+255+
-		// 2096880)), then one byte more.
-		{2096880, 4 << 20},
-		{2096881, 8 << 20},
+		// 64 of the largest would need 4 MiB + 1 KiB: capped at 2 MiB.
+		{65536, 2 << 20},
+		// Two of the largest with framing: exactly 2 MiB (2*(16+1+255+
+		// 1048304)), then one byte more.
+		{1048304, 2 << 20},
+		{1048305, 4 << 20},
 	} {
 		if got := RingSize(c.max); got != c.want {
 			t.Errorf("RingSize(%d) = %d, want %d", c.max, got, c.want)
