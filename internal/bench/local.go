@@ -64,11 +64,15 @@ func (r Result) Ratio() float64 { return r.OursRate() / r.BaselineRate() }
 
 // RoundRange returns the lowest and highest ratio of a round's pair of
 // runs (0, 0 without rounds): how far the machine's moods moved the ratio.
-func (r Result) RoundRange() (lo, hi float64) {
-	if len(r.Rounds) == 0 {
+func (r Result) RoundRange() (lo, hi float64) { return roundRange(r.Rounds) }
+
+// roundRange returns the lowest and highest of rounds' ratios (0, 0 for
+// none).
+func roundRange(rounds []float64) (lo, hi float64) {
+	if len(rounds) == 0 {
 		return 0, 0
 	}
-	return slices.Min(r.Rounds), slices.Max(r.Rounds)
+	return slices.Min(rounds), slices.Max(rounds)
 }
 
 // DefaultLocalCases are the throughput cases with writers as goroutines:

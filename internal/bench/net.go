@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -38,12 +37,7 @@ type NetResult struct {
 
 // RoundRange returns the lowest and highest ratio of a round's pair of
 // runs (0, 0 without rounds).
-func (r NetResult) RoundRange() (lo, hi float64) {
-	if len(r.Rounds) == 0 {
-		return 0, 0
-	}
-	return slices.Min(r.Rounds), slices.Max(r.Rounds)
-}
+func (r NetResult) RoundRange() (lo, hi float64) { return roundRange(r.Rounds) }
 
 // roundsNote is the table's mention of the rounds' range, if any.
 func (r NetResult) roundsNote() string {

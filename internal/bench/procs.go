@@ -325,7 +325,7 @@ func measure(c Case, p Plan, run func(impl string, n int) (time.Duration, error)
 		if err != nil {
 			return Result{}, err
 		}
-		r.Rounds = append(r.Rounds, float64(no)/o.Seconds()/(float64(nb)/b.Seconds()))
+		r.Rounds = append(r.Rounds, Rate(no, o)/Rate(nb, b))
 		if r.Baseline == 0 || b < r.Baseline {
 			r.Baseline = b
 		}
