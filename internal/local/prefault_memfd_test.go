@@ -13,7 +13,7 @@ import (
 // resident counts the pages of mem (page-aligned) in memory.
 func resident(t *testing.T, mem []byte) int {
 	t.Helper()
-	vec := make([]byte, (len(mem)+4095)/4096)
+	vec := make([]byte, (len(mem)+sysPage-1)/sysPage)
 	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0])))
 	if e != 0 {
 		t.Fatal(e)
@@ -41,8 +41,8 @@ func TestRingMappedAheadOfRecords(t *testing.T) {
 	if noPrefault.Load() {
 		t.Fatal("the kernel refused MADV_POPULATE_WRITE")
 	}
-	if got := pages(0, chunk); got != chunk/4096 {
-		t.Fatalf("after one record: %d of the first chunk's %d pages mapped", got, chunk/4096)
+	if got := pages(0, chunk); got != chunk/sysPage {
+		t.Fatalf("after one record: %d of the first chunk's %d pages mapped", got, chunk/sysPage)
 	}
 	if got := pages(chunk, len(c.r.data)); got != 0 {
 		t.Fatalf("after one record: %d pages mapped past the first chunk", got)
@@ -67,8 +67,8 @@ func TestRingMappedAheadOfRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := pages(0, 2*chunk); got != 2*chunk/4096 {
-		t.Fatalf("past half the first chunk: %d of two chunks' %d pages mapped", got, 2*chunk/4096)
+	if got := pages(0, 2*chunk); got != 2*chunk/sysPage {
+		t.Fatalf("past half the first chunk: %d of two chunks' %d pages mapped", got, 2*chunk/sysPage)
 	}
 	if got := pages(2*chunk, len(c.r.data)); got != 0 {
 		t.Fatalf("past half the first chunk: %d pages mapped past the second", got)
@@ -94,12 +94,12 @@ func TestFaultAheadSteps(t *testing.T) {
 		pos, done, want uint64
 	}{
 		{0, 0, chunk},
-		{chunk/2 - 1, chunk, chunk},                     // more than half a chunk ahead: nothing
-		{chunk / 2, chunk, 2 * chunk},                   // half a chunk ahead: the next
-		{3*chunk + 5000, chunk, 3*chunk + 4096 + chunk}, // ran past: from pos's page
-		{2<<20 - 100, 7 * chunk, 2 << 20},               // the last chunk, cut at the end
-		{5 << 20, 1 << 20, 2 << 20},                     // past the first pass
-		{100, 2 << 20, 2 << 20},                         // all done
+		{chunk/2 - 1, chunk, chunk},   // more than half a chunk ahead: nothing
+		{chunk / 2, chunk, 2 * chunk}, // half a chunk ahead: the next
+		{3*chunk + 5000, chunk, (3*chunk+5000)&^uint64(sysPage-1) + chunk}, // ran past: from pos's page
+		{2<<20 - 100, 7 * chunk, 2 << 20},                                  // the last chunk, cut at the end
+		{5 << 20, 1 << 20, 2 << 20},                                        // past the first pass
+		{100, 2 << 20, 2 << 20},                                            // all done
 	} {
 		done := c.done
 		r.faultAhead(c.pos, &done, true)

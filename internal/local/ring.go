@@ -4,6 +4,7 @@ package local
 
 import (
 	"encoding/binary"
+	"os"
 	"sync/atomic"
 	"unsafe"
 )
@@ -138,6 +139,9 @@ func align8(n int) int { return (n + 7) &^ 7 }
 // faultChunk is how much of a ring's data area faultAhead maps at once.
 const faultChunk = 256 << 10
 
+// sysPage is the system's page size: madvise takes whole pages.
+var sysPage = os.Getpagesize()
+
 // faultAhead maps, during the ring's first pass, the pages that records
 // will reach next: a chunk at a time, once pos (a writer's tail, or the
 // reader's head) comes within half a chunk of *done, the end of what is
@@ -148,13 +152,16 @@ func (r *ring) faultAhead(pos uint64, done *uint64, write bool) {
 	if *done >= r.size || pos+faultChunk/2 < *done {
 		return
 	}
-	start := max(*done, pos&^(4096-1))
+	start := max(*done, pos&^uint64(sysPage-1))
 	if start >= r.size {
 		*done = r.size
 		return
 	}
 	end := min(start+faultChunk, r.size)
-	prefault(r.data[start:end], write)
+	// From the page of start in the whole mapping, which begins on a
+	// page: the data area need not (ringHdr is 4 KiB, a page may be more).
+	from := (ringHdr + int(start)) &^ (sysPage - 1)
+	prefault(r.mem[from:ringHdr+int(end)], write)
 	*done = end
 }
 
