@@ -4,6 +4,7 @@ package local
 
 import (
 	"bytes"
+	"os"
 	"testing"
 	"unsafe"
 
@@ -106,5 +107,34 @@ func TestFaultAheadSteps(t *testing.T) {
 		if done != c.want {
 			t.Errorf("faultAhead(pos %d, done %d): done %d, want %d", c.pos, c.done, done, c.want)
 		}
+	}
+}
+
+// A writer can cut its ring file short under the reader's mapping (the
+// portable transport's rings are files): mapping ahead must then fail
+// quietly, never raise SIGBUS in the reader, and leave prefaulting on.
+func TestPrefaultOfACutFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "ring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 20
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	prefault(mem[:faultChunk], true)
+	if err := f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	prefault(mem[faultChunk:], true)
+	prefault(mem[faultChunk:], false)
+	if noPrefault.Load() {
+		t.Fatal("a cut file turned prefaulting off")
 	}
 }
