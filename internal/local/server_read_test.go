@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,5 +187,67 @@ func TestEmptyRingHeadPastAPad(t *testing.T) {
 	}
 	if h := c.r.load64(offHead); h != c.tail {
 		t.Fatalf("the server's head at %d, not past the pad at %d", h, c.tail)
+	}
+}
+
+// countGosched counts the spin's calls of runtime.Gosched until the test
+// ends.
+func countGosched(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	yieldGoroutines = func() { n.Add(1); runtime.Gosched() }
+	t.Cleanup(func() { yieldGoroutines = runtime.Gosched })
+	return &n
+}
+
+// With one thread for Go code, an empty Read's spin lets the process's
+// other goroutines run: a writer goroutine's record, written while the
+// Read spins, is taken in the spin.
+func TestSpinSharesTheOnlyThread(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s := listenT(t, Config{Policy: owner, ReadTimeout: -1})
+	c := dialT(t, DialConfig{})
+	mustWrite(t, c, "first") // the writer's ring and the slot's waker
+	if got := readNow(t, s); got != "first" {
+		t.Fatalf("read %q", got)
+	}
+	n := countGosched(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := readAsync(ctx, s)
+	// The Read finds the slot empty and spins; this goroutine runs again
+	// only when the spin gives the thread up, or when the Read sleeps,
+	// which is too late.
+	for n.Load() == 0 {
+		s.mu.Lock()
+		asleep := s.sleeping
+		s.mu.Unlock()
+		if asleep {
+			t.Fatal("the Read slept without letting this goroutine run")
+		}
+		runtime.Gosched()
+	}
+	mustWrite(t, c, "second")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With more threads, the spin leaves the process's other goroutines to
+// them: a Gosched would also wake an idle thread to look for work, which
+// costs a CPU and the Read's wake-up time.
+func TestSpinKeepsToItself(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 5 * time.Millisecond})
+	c := dialT(t, DialConfig{})
+	mustWrite(t, c, "first")
+	if got := readNow(t, s); got != "first" {
+		t.Fatalf("read %q", got)
+	}
+	n := countGosched(t)
+	if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+		t.Fatalf("Read of an empty slot = %v, want a timeout", err)
+	}
+	if n.Load() != 0 {
+		t.Fatalf("the spin called runtime.Gosched %d times", n.Load())
 	}
 }

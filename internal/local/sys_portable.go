@@ -338,5 +338,6 @@ func (q *queue) pushRing(r *ring, data, origin []byte, m Meta) bool {
 }
 
 // yieldCPU does nothing on the portable transport, whose systems have no
-// common system call for it; the spin yields to goroutines alone.
+// common system call for it: the spin yields to goroutines alone, and to
+// them only under GOMAXPROCS 1 (see spinLocked).
 func yieldCPU() {}
