@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mailslot-go/mailslot/internal/local"
 )
 
 // TestMain lets this test binary serve as the bench's writer processes.
@@ -134,9 +136,12 @@ func TestRecordsLost(t *testing.T) {
 
 func TestLatency(t *testing.T) {
 	ws := workers(t, 1)
-	pp, err := PingPong(ws[0], 100, 200, 2)
+	pp, err := PingPong(ws[0], 100, 200, 2, PingWarm)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := "round trip, 100 B, in the rings' first pass"; pp.What != want {
+		t.Fatalf("round trips named %q, want %q", pp.What, want)
 	}
 	wk, err := Wake(ws[0], 50, 100*time.Microsecond, 1)
 	if err != nil {
@@ -266,5 +271,23 @@ func TestBestOfKeepsRounds(t *testing.T) {
 	}
 	if (NetResult{Rounds: []float64{2}}).roundsNote() != "" {
 		t.Fatal("a single round is the ratio itself: no range to show")
+	}
+}
+
+// RingPass takes a fresh connection's rings once around, and no fewer
+// round trips do.
+func TestRingPass(t *testing.T) {
+	for _, size := range []int{0, 16, 100, 4096, 65536} {
+		n := RingPass(size)
+		ring := local.RingSize(local.MaxRecord)
+		if room := local.RecordSpace(size); (n-1)*room > ring || n*room <= ring {
+			t.Fatalf("%d B: %d round trips of %d bytes each for a ring of %d", size, n, room, ring)
+		}
+		if got := pingWhat(size, n); !strings.Contains(got, "after the rings' first pass") {
+			t.Fatalf("%d B, %d warm: %q", size, n, got)
+		}
+		if got := pingWhat(size, n-1); !strings.Contains(got, "in the rings' first pass") {
+			t.Fatalf("%d B, %d warm: %q", size, n-1, got)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mailslot-go/mailslot"
+	"github.com/mailslot-go/mailslot/internal/local"
 )
 
 // What a measurement runs through.
@@ -97,12 +98,22 @@ func taskWrite(args []string, ready func() error) (string, error) {
 	return "", nil
 }
 
-// pingWarm round trips open each ping-pong run unmeasured: the parent
-// connects back during the first.
-const pingWarm = 20
+// PingWarm round trips at least open each ping-pong run unmeasured: the
+// parent connects back during the first.
+const PingWarm = 20
 
-// taskPingPong: IMPL ADDR-A ADDR-B SIZE COUNT. Serves B, writes a record
-// to A and waits for the answer on B, COUNT times (after pingWarm
+// RingPass is how many round trips of size-byte records take a fresh
+// connection's rings (those of a slot of records up to local.MaxRecord)
+// once around. Until then each 4 KiB of a ring is touched for the first
+// time by the writer and by the reader, which costs a page fault on each
+// side (several µs, tens where faults trap to a hypervisor); from then on
+// no more.
+func RingPass(size int) int {
+	return local.RingSize(local.MaxRecord)/local.RecordSpace(size) + 1
+}
+
+// taskPingPong: IMPL ADDR-A ADDR-B SIZE COUNT WARM. Serves B, writes a
+// record to A and waits for the answer on B, COUNT times (after WARM
 // unmeasured ones), and returns each round trip in nanoseconds.
 func taskPingPong(args []string, ready func() error) (string, error) {
 	size, err := atoi(args, 3)
@@ -110,6 +121,10 @@ func taskPingPong(args []string, ready func() error) (string, error) {
 		return "", err
 	}
 	count, err := atoi(args, 4)
+	if err != nil {
+		return "", err
+	}
+	warm, err := atoi(args, 5)
 	if err != nil {
 		return "", err
 	}
@@ -128,7 +143,7 @@ func taskPingPong(args []string, ready func() error) (string, error) {
 	}
 	rec, buf := make([]byte, size), make([]byte, size+1)
 	rtt := make([]int64, count)
-	for i := -pingWarm; i < count; i++ {
+	for i := -warm; i < count; i++ {
 		t0 := time.Now()
 		if _, err := s.Write(rec); err != nil {
 			return "", err
@@ -383,10 +398,12 @@ func Quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(i, len(sorted)-1)]
 }
 
-// pingPongOnce runs count round trips with worker w through impl: the
-// worker writes to slot A, this process reads and answers into slot B,
-// which the worker serves and reads.
-func pingPongOnce(w *Worker, impl string, size, count int) ([]time.Duration, error) {
+// pingPongOnce runs count round trips with worker w through impl, after
+// warm unmeasured ones (at least PingWarm): the worker writes to slot A,
+// this process reads and answers into slot B, which the worker serves and
+// reads.
+func pingPongOnce(w *Worker, impl string, size, count, warm int) ([]time.Duration, error) {
+	warm = max(warm, PingWarm)
 	a, b := newAddr(impl), newAddr(impl)
 	r, err := listen(impl, a)
 	if err != nil {
@@ -402,12 +419,12 @@ func pingPongOnce(w *Worker, impl string, size, count int) ([]time.Duration, err
 	consume := func() error {
 		var err error
 		// The worker serves B from its ready on; its first round trips
-		// (pingWarm) wait for this connection and are not measured.
+		// (PingWarm) wait for this connection and are not measured.
 		if s, err = dial(impl, b); err != nil {
 			return err
 		}
 		buf := make([]byte, size+1)
-		for i := 0; i < count+pingWarm; i++ {
+		for i := 0; i < count+warm; i++ {
 			k, err := r.Read(buf)
 			if err != nil {
 				return err
@@ -418,7 +435,7 @@ func pingPongOnce(w *Worker, impl string, size, count int) ([]time.Duration, err
 		}
 		return nil
 	}
-	_, res, err := Drive([]*Worker{w}, "pingpong", [][]string{{impl, a, b, strconv.Itoa(size), strconv.Itoa(count)}}, consume, func() { r.Close() })
+	_, res, err := Drive([]*Worker{w}, "pingpong", [][]string{{impl, a, b, strconv.Itoa(size), strconv.Itoa(count), strconv.Itoa(warm)}}, consume, func() { r.Close() })
 	if err != nil {
 		return nil, err
 	}
@@ -485,11 +502,22 @@ func alternate(what string, count, rounds int, once func(impl string, n int) ([]
 }
 
 // PingPong measures count round trips of size-byte records between this
-// process and worker w, through local mailslots and through raw sockets.
-func PingPong(w *Worker, size, count, rounds int) (Latency, error) {
-	return alternate(fmt.Sprintf("round trip, %d B", size), count, rounds, func(impl string, n int) ([]time.Duration, error) {
-		return pingPongOnce(w, impl, size, n)
+// process and worker w, through local mailslots and through raw sockets,
+// each run of them after warm unmeasured ones: RingPass(size) or more to
+// measure connections in their steady state, less to measure the first
+// pass of their rings.
+func PingPong(w *Worker, size, count, rounds, warm int) (Latency, error) {
+	return alternate(pingWhat(size, warm), count, rounds, func(impl string, n int) ([]time.Duration, error) {
+		return pingPongOnce(w, impl, size, n, warm)
 	})
+}
+
+// pingWhat names a round-trip measurement.
+func pingWhat(size, warm int) string {
+	if warm < RingPass(size) {
+		return fmt.Sprintf("round trip, %d B, in the rings' first pass", size)
+	}
+	return fmt.Sprintf("round trip, %d B, after the rings' first pass", size)
 }
 
 // Wake measures count wakes of a Read blocked on an empty slot by a write

@@ -77,10 +77,16 @@ func RunLocal(w io.Writer, s LocalSettings) error {
 	}
 	if ws != nil {
 		note("round-trip latency")
-		if l, err := PingPong(ws[0], pingSize, s.RoundTrips, s.LatencyRounds); err != nil {
-			fail("round trip", err)
-		} else {
-			PrintLatency(w, "round-trip latency: a writer process writes to slot A, this process reads and answers into slot B, which the writer serves", "the same with raw Unix datagram sockets", []Latency{l})
+		var ls []Latency
+		for _, warm := range []int{RingPass(pingSize), PingWarm} {
+			if l, err := PingPong(ws[0], pingSize, s.RoundTrips, s.LatencyRounds, warm); err != nil {
+				fail("round trip", err)
+			} else {
+				ls = append(ls, l)
+			}
+		}
+		if len(ls) > 0 {
+			PrintLatency(w, "round-trip latency: a writer process writes to slot A, this process reads and answers into slot B, which the writer serves", "the same with raw Unix datagram sockets", ls)
 			fmt.Fprintln(w)
 		}
 		note("wake latency")

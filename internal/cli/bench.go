@@ -29,7 +29,9 @@ the same run (raw Unix datagram sockets doing the same work) and the ratio:
     again as writer workers) with records of 16 B, 100 B, 4 KiB and 64 KiB; then of 1, 4
     and 16 writers as goroutines of this process;
   - round-trip latency (p50, p99): a writer process writes to one slot, this process
-    answers into a slot the writer serves;
+    answers into a slot the writer serves; once on connections whose rings have been
+    round once (their steady state), once on fresh ones, whose first pass touches each
+    page of the rings for the first time;
   - wake latency (p50, p99): from just before a writer process's write until a Read
     blocked on the empty slot returns;
   - idle slots: the time, heap, goroutines and descriptors that 10,000 slots cost;

@@ -92,10 +92,18 @@ func TestBenchLocalQuick(t *testing.T) {
 		}
 		checkNumeric(t, title, figures, 7)
 	}
-	for _, title := range []string{"round-trip latency", "wake latency"} {
+	for title, want := range map[string][]string{
+		"round-trip latency": {"after the rings' first pass", "in the rings' first pass"},
+		"wake latency":       {"wake, "},
+	} {
 		rows := tableRows(t, r.stdout, title)
-		if len(rows) != 1 {
-			t.Fatalf("%s: %d rows, want 1", title, len(rows))
+		if len(rows) != len(want) {
+			t.Fatalf("%s: %d rows, want %d", title, len(rows), len(want))
+		}
+		for i, row := range rows {
+			if !strings.Contains(strings.Join(row, " "), want[i]) {
+				t.Fatalf("%s: row %q, want it to say %q", title, row, want[i])
+			}
 		}
 		checkNumeric(t, title, rows, 7)
 	}

@@ -136,6 +136,11 @@ func SmallRingSize(max int) int {
 
 func align8(n int) int { return (n + 7) &^ 7 }
 
+// RecordSpace is the room a record of n payload bytes takes in the ring
+// of a writer that is not a relay (a relay's records carry their origin
+// too).
+func RecordSpace(n int) int { return align8(recHdr + n) }
+
 // faultChunk is how much of a ring's data area faultAhead maps at once.
 const faultChunk = 256 << 10
 

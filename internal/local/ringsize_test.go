@@ -2,7 +2,10 @@
 
 package local
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // RingSize: 64 of the largest records, rounded up to a power of two
 // between 64 KiB and 2 MiB, and never less than two of the largest with a
@@ -51,6 +54,20 @@ func TestRingSizeTable(t *testing.T) {
 	} {
 		if got := SmallRingSize(c.max); got != c.want {
 			t.Errorf("SmallRingSize(%d) = %d, want %d", c.max, got, c.want)
+		}
+	}
+}
+
+// RecordSpace is what a record of a writer that is not a relay takes of
+// its ring.
+func TestRecordSpace(t *testing.T) {
+	listenT(t, Config{Policy: owner})
+	c := dialT(t, DialConfig{})
+	for _, n := range []int{0, 1, 7, 8, 100, 4096} {
+		before := c.tail
+		mustWrite(t, c, strings.Repeat("x", n))
+		if got := c.tail - before; got != uint64(RecordSpace(n)) {
+			t.Fatalf("a %d-byte record took %d bytes of the ring, RecordSpace says %d", n, got, RecordSpace(n))
 		}
 	}
 }
