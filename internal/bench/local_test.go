@@ -291,3 +291,15 @@ func TestRingPass(t *testing.T) {
 		}
 	}
 }
+
+// A paced sender goes no faster than PacedRate.
+func TestPacerHoldsTheRate(t *testing.T) {
+	p := newPacer(true)
+	const n = 640
+	for i := range n {
+		p.pace(i)
+	}
+	if took, least := time.Since(p.start), n*time.Second/PacedRate; took < least {
+		t.Fatalf("%d paced records in %v, less than the %v the rate allows", n, took, least)
+	}
+}

@@ -58,7 +58,7 @@ func (r NetResult) Ratio() float64 {
 
 // Net measures, between hosts a and b of a lab LAN where b runs mailslotd
 // (pid daemonPid): 100-byte records as datagrams against a raw UDP loop
-// sending the same bytes, paced (a pause every 64 records) and as a flood
+// sending the same bytes, paced (PacedRate records a second) and as a flood
 // (no pause), and 64 KiB records over the stream port against a raw TCP
 // loop that also waits for a one-byte answer per record. Each runs three
 // times, ours and the baseline in turn, and each side keeps its best run
@@ -165,11 +165,31 @@ func (c *counter) settle(n int, idle time.Duration) (int, time.Duration) {
 	return int(c.got.Load()), time.Duration(c.last.Load() - c.first.Load())
 }
 
-// pace pauses a paced sender after every 64th record: a steady stream,
-// not a burst the kernel must drop. A flood sends without pause.
-func pace(paced bool, i int) {
-	if paced && i%64 == 63 {
-		time.Sleep(50 * time.Microsecond)
+// PacedRate is the rate of the paced datagram case, records per second:
+// one that a 2-core machine's raw UDP loop keeps up with, with no loss.
+const PacedRate = 50_000
+
+// pacer holds a paced sender to PacedRate, 64 records at a time: a steady
+// stream, not a burst the kernel must drop. It waits with nanosleep, as
+// time.Sleep may wait a whole millisecond for a shorter gap (its timer
+// waits in the runtime's poller, in milliseconds, unless a busy thread of
+// the process happens to run it), which made the paced rate depend on
+// what else the process did. A flood sends without pause.
+type pacer struct {
+	paced bool
+	start time.Time
+}
+
+func newPacer(paced bool) *pacer { return &pacer{paced: paced, start: time.Now()} }
+
+// pace is called after record i is sent.
+func (p *pacer) pace(i int) {
+	if !p.paced || i%64 != 63 {
+		return
+	}
+	due := p.start.Add(time.Duration(i+1) * time.Second / PacedRate)
+	if d := time.Until(due); d > 0 {
+		preciseSleep(d)
 	}
 }
 
@@ -194,11 +214,12 @@ func netDatagrams(a, b *lab.Host, daemonPid, n int, paced bool) (NetResult, erro
 	w.DatagramsOnly = true
 	stopRSS := sampleRSS(daemonPid, &res.PeakRSSKiB)
 	if err := a.Run(func() error {
+		p := newPacer(paced)
 		for i := 0; i < n; i++ {
 			if err := w.Write(rec, -1); err != nil {
 				return err
 			}
-			pace(paced, i)
+			p.pace(i)
 		}
 		return nil
 	}); err != nil {
@@ -239,11 +260,12 @@ func netDatagrams(a, b *lab.Host, daemonPid, n int, paced bool) (NetResult, erro
 	}
 	defer sc.Close()
 	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.Addr, 7138))
+	p := newPacer(paced)
 	for i := 0; i < n; i++ {
 		if _, err := sc.WriteToUDP(frame, to); err != nil {
 			return res, err
 		}
-		pace(paced, i)
+		p.pace(i)
 	}
 	res.BaseGot, res.Baseline = raw.settle(n, time.Second)
 	return res, nil
