@@ -224,6 +224,11 @@ func TestSpinSharesTheOnlyThread(t *testing.T) {
 		if asleep {
 			t.Fatal("the Read slept without letting this goroutine run")
 		}
+		select {
+		case err := <-done:
+			t.Fatalf("the Read of an empty slot returned %v", err)
+		default:
+		}
 		runtime.Gosched()
 	}
 	mustWrite(t, c, "second")
