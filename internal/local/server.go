@@ -119,6 +119,10 @@ type Server struct {
 	sleeping bool
 	spin     time.Duration // how long an empty Read spins; see nextSpin
 
+	// The wall clock's offset from the monotonic one, and when it was
+	// read (monotonic); see clockBaseLocked.
+	wallOff, wallAt int64
+
 	wg sync.WaitGroup
 }
 
@@ -547,7 +551,7 @@ func (s *Server) takeLocked(w *writer, p []byte, alloc bool) (out []byte, n int,
 	n = len(payload)
 	m = Meta{PID: w.pid, UID: w.uid}
 	if alloc {
-		m.Time = wallTime(w.stamp, clockBase())
+		m.Time = wallTime(w.stamp, s.clockBaseLocked())
 		m.Origin = string(origin)
 	}
 	s.stats.Records++
@@ -576,8 +580,23 @@ func (s *Server) split(w *writer) (payload, origin []byte, ok bool) {
 	return b[1+on:], b[1 : 1+on], true
 }
 
-// clockBase returns the wall-clock time and the monotonic time, now.
-func clockBase() [2]int64 { return [2]int64{time.Now().UnixNano(), nanotime()} }
+// wallRefresh is how often clockBaseLocked reads the wall clock: a step
+// of it (settimeofday, an NTP step) shows in records' times within that.
+const wallRefresh = 100 * time.Millisecond
+
+// clockBaseLocked returns the wall-clock time and the monotonic time, now.
+// It reads the monotonic clock only, and adds the two clocks' offset as it
+// read it last, at most wallRefresh ago: reading the wall clock as well
+// (time.Now) cost 70 ns of the 240 that taking a record with its time
+// took.
+func (s *Server) clockBaseLocked() [2]int64 {
+	mono := nanotime()
+	if mono-s.wallAt >= int64(wallRefresh) {
+		s.wallOff = time.Now().UnixNano() - nanotime()
+		s.wallAt = mono
+	}
+	return [2]int64{mono + s.wallOff, mono}
+}
 
 // wallTime turns a writer's monotonic stamp into wall-clock time, given a
 // clockBase: never later than then; a record without a stamp gets then.
@@ -610,7 +629,7 @@ func (s *Server) drainLocked() {
 	for _, w := range s.writers {
 		budget += w.r.size
 	}
-	base := clockBase()
+	base := s.clockBaseLocked()
 	for s.q.Bytes() < s.cfg.Quota && budget > 0 {
 		w := s.headLocked()
 		if w == nil {

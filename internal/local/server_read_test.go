@@ -256,3 +256,52 @@ func TestSpinKeepsToItself(t *testing.T) {
 		t.Fatalf("the spin called runtime.Gosched %d times", n.Load())
 	}
 }
+
+// A record's time is the monotonic clock plus the wall clock's offset from
+// it, which is read again once it is wallRefresh old, and not before.
+func TestWallClockOffsetRefresh(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 0})
+	c := dialT(t, DialConfig{})
+	timeOf := func() int64 {
+		t.Helper()
+		mustWrite(t, c, "x")
+		_, _, m, err := s.Read(context.Background(), nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Time
+	}
+	timeOf() // the first record reads the offset
+	const hour = int64(time.Hour)
+	for try := 0; ; try++ {
+		// As if the wall clock had stepped an hour ahead since the
+		// offset was read.
+		s.mu.Lock()
+		read := s.wallAt
+		s.wallOff += hour
+		s.mu.Unlock()
+		if read == 0 {
+			t.Fatal("no time kept for the offset read")
+		}
+		got := timeOf()
+		if nanotime()-read >= int64(wallRefresh) {
+			// The machine stalled past wallRefresh: the offset may
+			// rightly have been read again. Look once more.
+			if try < 10 {
+				continue
+			}
+			t.Fatal("every try stalled past wallRefresh")
+		}
+		if got < time.Now().UnixNano()+hour/2 {
+			t.Fatalf("a record's time %d ignores the offset read %v before", got, time.Duration(nanotime()-read))
+		}
+		break
+	}
+	// Once the offset is wallRefresh old, the wall clock is read again.
+	s.mu.Lock()
+	s.wallAt -= int64(wallRefresh)
+	s.mu.Unlock()
+	if got, now := timeOf(), time.Now().UnixNano(); got > now || got < now-hour/2 {
+		t.Fatalf("a record's time %d, at %d, after the offset was wallRefresh old", got, now)
+	}
+}
