@@ -591,6 +591,8 @@ const wallRefresh = 100 * time.Millisecond
 // took.
 func (s *Server) clockBaseLocked() [2]int64 {
 	mono := nanotime()
+	// wallAt 0 (never read) counts as old: the monotonic clock runs from
+	// the computer's boot, long past wallRefresh by then.
 	if mono-s.wallAt >= int64(wallRefresh) {
 		s.wallOff = time.Now().UnixNano() - nanotime()
 		s.wallAt = mono
