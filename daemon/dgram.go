@@ -55,7 +55,9 @@ func (d *Daemon) receiveDatagrams(ifc Iface, b dgramReader) {
 			data, from, cut := b.msg(i)
 			if cut {
 				d.c.malformed.Add(1)
-				d.log.Debug("dropped datagram: too large", "from", from, "interface", ifc.Name)
+				if d.debugOn() {
+					d.log.Debug("dropped datagram: too large", "from", from, "interface", ifc.Name)
+				}
 				continue
 			}
 			d.handleDatagram(ifc, data, from, now, names)
@@ -86,7 +88,9 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 	dg, w, err := wire.DecodeMailslotDatagramNames(b, names)
 	if err != nil {
 		d.c.malformed.Add(1)
-		d.log.Debug("dropped datagram", "from", from, "interface", ifc.Name, "err", err)
+		if d.debugOn() {
+			d.log.Debug("dropped datagram", "from", from, "interface", ifc.Name, "err", err)
+		}
 		return
 	}
 	if !d.forUs(&dg) {
@@ -94,18 +98,24 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 			d.bridgeOtherGroup(&dg, &w, from.Addr()) // written here to another workgroup
 		}
 		d.c.notForUs.Add(1)
-		d.log.Debug("datagram for another name", "from", from, "to", dg.DestinationName.String())
+		if d.debugOn() {
+			d.log.Debug("datagram for another name", "from", from, "to", dg.DestinationName.String())
+		}
 		return
 	}
 	d.c.datagrams.Add(1)
 	if d.dedup.seen(dedupKey(from, &dg, &w), now) {
 		d.c.duplicates.Add(1)
-		d.log.Debug("dropped duplicate datagram", "from", from, "id", dg.ID)
+		if d.debugOn() {
+			d.log.Debug("dropped duplicate datagram", "from", from, "id", dg.ID)
+		}
 		return
 	}
 	if len(w.Name) <= len(mailslotPrefix) || !strings.EqualFold(w.Name[:len(mailslotPrefix)], mailslotPrefix) {
 		d.c.malformed.Add(1)
-		d.log.Debug("not a mailslot name", "from", from, "name", w.Name)
+		if d.debugOn() {
+			d.log.Debug("not a mailslot name", "from", from, "name", w.Name)
+		}
 		return
 	}
 	path := w.Name[len(mailslotPrefix):]
@@ -115,6 +125,12 @@ func (d *Daemon) handleDatagram(ifc Iface, b []byte, from netip.AddrPort, now ti
 	}
 	d.queues.enqueue(local.Key(path), path, w.Data, dg.SourceName, from)
 }
+
+// debugOn reports whether debug records are logged. The datagram path
+// asks before it logs one: the call's arguments would allocate even when
+// the logger drops it, and a flood of junk must not cost a per-datagram
+// allocation.
+func (d *Daemon) debugOn() bool { return d.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // dgramSink hands queued datagram records to their slots for slotQueues.
 type dgramSink struct{ d *Daemon }
@@ -143,7 +159,7 @@ func (s dgramSink) outcome(path, origin string, err error) {
 	if err == nil {
 		return
 	}
-	debug := d.log.Enabled(context.Background(), slog.LevelDebug)
+	debug := d.debugOn()
 	if debug {
 		origin = strings.Clone(origin) // the record's buffer goes back to its pool
 	}

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -70,6 +71,56 @@ func TestHandleDatagramAllocs(t *testing.T) {
 	if d.c.duplicates.Load() != 0 || d.c.malformed.Load() != 0 {
 		t.Errorf("the datagrams were not all taken: %+v", d.Stats())
 	}
+}
+
+// Datagrams that are dropped cost no allocation either: a flood of
+// replays or of another computer's datagrams makes no garbage, and one of
+// junk makes only the decoder's error (which says what is wrong): logging
+// it at debug level, off, adds nothing.
+func TestDroppedDatagramAllocs(t *testing.T) {
+	record := testDatagram(t, 1, `APP\JOBS`, make([]byte, 100))
+	names := newNameTable(maxInternedNames).intern
+	decoderAllocs := func(frame []byte) float64 {
+		return testing.AllocsPerRun(100, func() { _, _, _ = wire.DecodeMailslotDatagramNames(frame, names) })
+	}
+	for _, tc := range []struct {
+		name    string
+		frame   []byte
+		counter func(d *Daemon) uint64
+	}{
+		{"malformed", record[:20], func(d *Daemon) uint64 { return d.c.malformed.Load() }},
+		{"not a mailslot", testDatagramNamed(t), func(d *Daemon) uint64 { return d.c.malformed.Load() }},
+		{"another computer's", testDatagramTo(t, wire.DirectUnique, wire.MustName("OTHER", 0x20), 2, `APP\JOBS`, []byte("x")),
+			func(d *Daemon) uint64 { return d.c.notForUs.Load() }},
+		{"duplicate", record, func(d *Daemon) uint64 { return d.c.duplicates.Load() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testDaemon(t, &countSink{})
+			from := netip.MustParseAddrPort("10.0.0.1:138")
+			run := func() { d.handleDatagram(Iface{Name: "eth0"}, tc.frame, from, time.Now(), names) }
+			run() // a duplicate's first copy is taken
+			before := tc.counter(d)
+			want := decoderAllocs(tc.frame)
+			if a := testing.AllocsPerRun(1000, run); a > want {
+				t.Errorf("%.2f allocations per dropped datagram, the decoder's own %.2f", a, want)
+			}
+			if got := tc.counter(d) - before; got != 1001 {
+				t.Errorf("counted %d of the 1001 dropped datagrams", got)
+			}
+		})
+	}
+}
+
+// testDatagramNamed encodes a datagram to HOSTB<20> whose SMB
+// transaction names `\MAILSLOX\JOBS`: not a mailslot.
+func testDatagramNamed(t testing.TB) []byte {
+	b := testDatagram(t, 3, "JOBS", []byte("x"))
+	i := bytes.Index(b, []byte(`\MAILSLOT\JOBS`))
+	if i < 0 {
+		t.Fatal("no mailslot name in the datagram")
+	}
+	b[i+len(`\MAILSLO`)] = 'X'
+	return b
 }
 
 func BenchmarkHandleDatagram(b *testing.B) {
