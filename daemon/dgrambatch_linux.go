@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,11 +16,6 @@ import (
 const (
 	// dgramBatchLen is the most datagrams one receive takes from the kernel.
 	dgramBatchLen = 64
-	// busyBatch is the size of a batch from which the receive loop counts
-	// as under load, and busyPause how long it then lets the next
-	// datagrams gather before it receives again (see read).
-	busyBatch = 4
-	busyPause = 50 * time.Microsecond
 	// dgramBufSize is each datagram's room: a NetBIOS datagram is at most
 	// 576 bytes, and 2 KiB takes any frame of the LAN. A larger datagram
 	// arrives cut short and is dropped as malformed.
@@ -40,8 +34,6 @@ type dgramBatch struct {
 	recv  func(fd uintptr) bool
 	n     int
 	errno syscall.Errno
-	// pause sleeps the thread (nanosleep); tests replace it.
-	pause func(time.Duration)
 }
 
 func newDgramBatch(c *net.UDPConn) (*dgramBatch, error) {
@@ -65,7 +57,6 @@ func newDgramBatch(c *net.UDPConn) (*dgramBatch, error) {
 		h.SetIovlen(1)
 	}
 	b.recv = b.recvmmsg // made once: a method value allocates
-	b.pause = nanosleep
 	return b, nil
 }
 
@@ -91,18 +82,7 @@ func (b *dgramBatch) recvmmsg(fd uintptr) bool {
 }
 
 // read waits for datagrams and returns how many arrived.
-//
-// After a batch of busyBatch or more, it first pauses for busyPause: under
-// load each wake-up of the loop (the poller, two switches between
-// threads) cost more than the datagrams it took, and on a 2-CPU machine
-// that time came out of the senders'. Letting a few more datagrams gather
-// first took mailslotd's CPU per datagram of a flood from 6.0 to 3.8 µs.
-// A datagram that finds the loop idle is taken at once, as before; under
-// load a datagram waits at most busyPause longer.
 func (b *dgramBatch) read() (int, error) {
-	if b.n >= busyBatch {
-		b.pause(busyPause)
-	}
 	b.n, b.errno = 0, 0
 	if err := b.rc.Read(b.recv); err != nil {
 		return 0, err
@@ -125,12 +105,4 @@ func (b *dgramBatch) msg(i int) ([]byte, netip.AddrPort, bool) {
 		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
 	}
 	return data, from, h.Hdr.Flags&unix.MSG_TRUNC != 0
-}
-
-// nanosleep sleeps the calling thread for d: a Go timer under a
-// millisecond may take a whole one (the poller waits in milliseconds).
-func nanosleep(d time.Duration) {
-	ts := unix.NsecToTimespec(int64(d))
-	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
-	}
 }
