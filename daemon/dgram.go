@@ -264,7 +264,12 @@ type deduper struct {
 	window time.Duration
 	max    int
 	seenAt map[uint64]time.Time
-	order  []seenEntry // oldest first, for eviction
+	// order is a ring of the keys, oldest first, for eviction: entry i
+	// (i < n) is at order[(first+i)%len(order)]. It grows by doubling up
+	// to max entries and is then reused: a deduper that keeps up with a
+	// flood allocates nothing for it.
+	order    []seenEntry
+	first, n int
 }
 
 type seenEntry struct {
@@ -302,26 +307,46 @@ func (dd *deduper) seen(k uint64, now time.Time) bool {
 		return false
 	}
 	// Forget what has aged out.
-	for len(dd.order) > 0 && now.Sub(dd.order[0].t) >= dd.window {
+	for dd.n > 0 && now.Sub(dd.order[dd.first].t) >= dd.window {
 		dd.forgetOldest()
 	}
 	if _, ok := dd.seenAt[k]; ok {
 		return true
 	}
 	// Make room, the oldest first.
-	for len(dd.order) > 0 && len(dd.order) >= dd.max {
+	for dd.n > 0 && dd.n >= dd.max {
 		dd.forgetOldest()
 	}
+	if dd.n == len(dd.order) {
+		dd.grow()
+	}
 	dd.seenAt[k] = now
-	dd.order = append(dd.order, seenEntry{k, now})
+	dd.order[(dd.first+dd.n)%len(dd.order)] = seenEntry{k, now}
+	dd.n++
 	return false
 }
+
+// grow doubles the ring (up to max entries, at least one), the oldest
+// entry first in the new one.
+func (dd *deduper) grow() {
+	size := max(min(2*len(dd.order), dd.max), 1, minDedupRing)
+	order := make([]seenEntry, size)
+	for i := 0; i < dd.n; i++ {
+		order[i] = dd.order[(dd.first+i)%len(dd.order)]
+	}
+	dd.order, dd.first = order, 0
+}
+
+// minDedupRing is the ring's first size.
+const minDedupRing = 16
 
 // forgetOldest drops the oldest entry (a key is in order once: a copy
 // seen again is not added).
 func (dd *deduper) forgetOldest() {
-	delete(dd.seenAt, dd.order[0].k)
-	dd.order = dd.order[1:]
+	delete(dd.seenAt, dd.order[dd.first].k)
+	dd.order[dd.first] = seenEntry{}
+	dd.first = (dd.first + 1) % len(dd.order)
+	dd.n--
 }
 
 // slotCache keeps a relay connection to each local slot records went to,

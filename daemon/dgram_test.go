@@ -42,8 +42,8 @@ func TestDeduper(t *testing.T) {
 	if full.seen(1, t0) {
 		t.Error("the oldest key survived a full deduper")
 	}
-	if len(full.order) > 3 || len(full.seenAt) > 3 {
-		t.Errorf("a deduper of 3 holds %d/%d keys", len(full.order), len(full.seenAt))
+	if full.n > 3 || len(full.seenAt) > 3 {
+		t.Errorf("a deduper of 3 holds %d/%d keys", full.n, len(full.seenAt))
 	}
 
 	// With no room at all, the latest key is kept alone.
@@ -56,6 +56,46 @@ func TestDeduper(t *testing.T) {
 	off.seen(9, t0)
 	if off.seen(9, t0) {
 		t.Error("a deduper without a window dropped a copy")
+	}
+}
+
+// A full deduper wraps its ring: it keeps exactly the latest max keys
+// through many turns, ages them out in order, and allocates nothing
+// once it has grown.
+func TestDeduperRing(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	const max = 100 // not a power of two: the ring's last size is max
+	dd := newDeduper(time.Minute, max)
+	for k := uint64(1); k <= 1000; k++ {
+		if dd.seen(k, t0.Add(time.Duration(k)*time.Millisecond)) {
+			t.Fatalf("key %d seen before it came", k)
+		}
+	}
+	if len(dd.order) != max || dd.n != max || len(dd.seenAt) != max {
+		t.Fatalf("ring %d, %d entries, %d keys; want %d each", len(dd.order), dd.n, len(dd.seenAt), max)
+	}
+	for k := uint64(1); k <= 1000; k++ {
+		if _, ok := dd.seenAt[k]; ok != (k > 1000-max) {
+			t.Fatalf("key %d kept %v, want %v", k, ok, !ok)
+		}
+	}
+	// Key 901 came at t0+901ms: a minute later it and the keys before it
+	// age out, the rest stay.
+	at := t0.Add(time.Minute + 950*time.Millisecond)
+	if dd.seen(2000, at) {
+		t.Fatal("a new key was seen before")
+	}
+	if dd.n != 1000-950+1 {
+		t.Fatalf("%d keys after the aged ones went, want %d", dd.n, 1000-950+1)
+	}
+	for k := uint64(951); k <= 1000; k++ {
+		if !dd.seen(k, at) {
+			t.Fatalf("key %d, within its window, was forgotten", k)
+		}
+	}
+	k := uint64(5000)
+	if a := testing.AllocsPerRun(10*max, func() { k++; dd.seen(k, at) }); a != 0 {
+		t.Errorf("%.3f allocations per new key in a full deduper", a)
 	}
 }
 
