@@ -442,16 +442,24 @@ func TestReadTimeouts(t *testing.T) {
 		return
 	}
 	s.SetReadTimeout(mailslot.WaitForever)
+	errc := startBlockedRead(t, s)
+	s.Close()
+	if err := <-errc; !errors.Is(err, mailslot.ErrClosed) {
+		t.Fatalf("blocked read after Close = %v, want ErrClosed", err)
+	}
+}
+
+// startBlockedRead starts a Read on s in a goroutine, waits until it is
+// blocked, and returns the channel its error comes on.
+func startBlockedRead(t *testing.T, s *mailslot.Slot) <-chan error {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := s.Read(make([]byte, 10))
 		errc <- err
 	}()
 	waitBlocked(t)
-	s.Close()
-	if err := <-errc; !errors.Is(err, mailslot.ErrClosed) {
-		t.Fatalf("blocked read after Close = %v, want ErrClosed", err)
-	}
+	return errc
 }
 
 // waitBlocked waits until a goroutine sleeps in a slot's Read (not

@@ -67,12 +67,7 @@ func checkOverLocalMax(t *testing.T, s *mailslot.Slot, c *mailslot.Client, rec [
 // blocked (their wait is measured from when they began).
 func checkTimeoutOfBlockedRead(t *testing.T, s *mailslot.Slot, _ *mailslot.Client) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := s.Read(make([]byte, 10))
-		errc <- err
-	}()
-	waitBlocked(t)
+	errc := startBlockedRead(t, s)
 	if err := s.SetReadTimeout(0); err != nil {
 		t.Fatal(err)
 	}

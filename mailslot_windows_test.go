@@ -114,17 +114,12 @@ func checkOverLocalMax(t *testing.T, s *mailslot.Slot, c *mailslot.Client, rec [
 func checkTimeoutOfBlockedRead(t *testing.T, s *mailslot.Slot, c *mailslot.Client) {
 	t.Helper()
 	const attempts = 5
-	var errc chan error
+	var errc <-chan error
 	for i := 0; ; i++ {
 		if err := s.SetReadTimeout(mailslot.WaitForever); err != nil {
 			t.Fatal(err)
 		}
-		errc = make(chan error, 1)
-		go func() {
-			_, err := s.Read(make([]byte, 10))
-			errc <- err
-		}()
-		waitBlocked(t)
+		errc = startBlockedRead(t, s)
 		if err := s.SetReadTimeout(0); err != nil {
 			t.Fatal(err)
 		}
