@@ -326,10 +326,10 @@ func (dd *deduper) seen(k uint64, now time.Time) bool {
 	return false
 }
 
-// grow doubles the ring (up to max entries, at least one), the oldest
-// entry first in the new one.
+// grow doubles the ring (up to max entries, at least minDedupRing), the
+// oldest entry first in the new one.
 func (dd *deduper) grow() {
-	size := max(min(2*len(dd.order), dd.max), 1, minDedupRing)
+	size := max(min(2*len(dd.order), dd.max), minDedupRing)
 	order := make([]seenEntry, size)
 	for i := 0; i < dd.n; i++ {
 		order[i] = dd.order[(dd.first+i)%len(dd.order)]
@@ -344,7 +344,6 @@ const minDedupRing = 16
 // seen again is not added).
 func (dd *deduper) forgetOldest() {
 	delete(dd.seenAt, dd.order[dd.first].k)
-	dd.order[dd.first] = seenEntry{}
 	dd.first = (dd.first + 1) % len(dd.order)
 	dd.n--
 }
