@@ -110,14 +110,17 @@ func (s *stamped) settle(n int, idle time.Duration) (int, time.Duration, []time.
 }
 
 // send sends n records of size bytes, each stamped, paced at rate
-// records/s (0: as fast as it can).
+// records/s (0: as fast as it can). It waits with preciseSleep: at
+// 10,000 records/s a time.Sleep of 100 µs took 1.1 ms here, which sent the
+// records in bursts of 11 and measured how long the last of a burst
+// waited behind the others, not a record's way at that rate.
 func send(n, size, rate int, write func([]byte) error) error {
 	rec := make([]byte, size)
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		if rate > 0 {
 			if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
-				time.Sleep(d)
+				preciseSleep(d)
 			}
 		}
 		binary.LittleEndian.PutUint64(rec, uint64(time.Now().UnixNano()))
