@@ -257,6 +257,69 @@ func TestSpinKeepsToItself(t *testing.T) {
 	}
 }
 
+// countYields counts the spin's sched_yield calls until the test ends.
+func countYields(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	yieldThread = func() { n.Add(1); yieldCPU() }
+	t.Cleanup(func() { yieldThread = yieldCPU })
+	return &n
+}
+
+// An empty Read's spin gives its CPU to other threads only after a large
+// record: a writer of large records needs a CPU to copy the next one in,
+// while after small ones a yield only delays the Read's next record.
+func TestSpinYieldsAfterLargeRecords(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	s := listenT(t, Config{Policy: owner, ReadTimeout: time.Millisecond})
+	c := dialT(t, DialConfig{})
+	emptyReads := func(k int) {
+		t.Helper()
+		for range k {
+			if _, _, _, err := s.Read(context.Background(), nil, true); !errors.Is(err, errs.Timeout) {
+				t.Fatalf("Read of an empty slot = %v, want a timeout", err)
+			}
+		}
+	}
+	n := countYields(t)
+	small := strings.Repeat("s", spinYieldSize-1)
+	mustWrite(t, c, small)
+	if got := readNow(t, s); got != small {
+		t.Fatalf("read %d bytes, want %d", len(got), len(small))
+	}
+	emptyReads(20)
+	if n.Load() != 0 {
+		t.Fatalf("after a %d-byte record the spin yielded the CPU %d times", len(small), n.Load())
+	}
+	large := strings.Repeat("L", spinYieldSize)
+	mustWrite(t, c, large)
+	if got := readNow(t, s); got != large {
+		t.Fatalf("read %d bytes, want %d", len(got), len(large))
+	}
+	// A spin yields once it has lasted spinYieldAfter; one that a busy
+	// machine preempted for its whole while may not have: try a few.
+	for try := 0; n.Load() == 0; try++ {
+		if try == 100 {
+			t.Fatalf("after a %d-byte record 100 empty Reads' spins never yielded the CPU", len(large))
+		}
+		emptyReads(1)
+	}
+	// A record that does not fit the caller's buffer was not read: it
+	// does not change the rule.
+	mustWrite(t, c, "x")
+	_ = readNow(t, s)
+	n.Store(0)
+	mustWrite(t, c, large)
+	if _, _, _, err := s.Read(context.Background(), make([]byte, 10), false); !errors.Is(err, errs.BufferTooSmall) {
+		t.Fatalf("Read into 10 bytes = %v, want BufferTooSmall", err)
+	}
+	s.mu.Lock()
+	last := s.lastSize
+	s.mu.Unlock()
+	if last != 1 {
+		t.Fatalf("after a read of 1 byte and a large record left unread, the last size is %d", last)
+	}
+}
+
 // A record's time is the monotonic clock plus the wall clock's offset from
 // it, which is read again once it is wallRefresh old, and not before.
 func TestWallClockOffsetRefresh(t *testing.T) {
