@@ -42,6 +42,12 @@ const (
 	// queueLinger is how long a queue's goroutine waits for records once
 	// its queue is empty before it ends (a later record starts another).
 	queueLinger = 5 * time.Second
+	// maxSpareQueues is how many empty channels of retired queues are kept
+	// for new ones (each 2048 records' room, 48 KiB): a record for a slot
+	// that no one serves here starts a queue that its failed delivery
+	// retires at once, and a group record comes to every member of the
+	// workgroup, most of which serve no slot of that name.
+	maxSpareQueues = 4
 	// queueWait is how long a queued record waits for room in a full slot.
 	queueWait = 250 * time.Millisecond
 	// recBufSize is the size of the pooled buffers records are queued in:
@@ -122,6 +128,7 @@ type slotQueues struct {
 	mu     sync.Mutex
 	slots  map[string]*slotQueue // at most maxTrackedSlots
 	live   int                   // queues with a goroutine
+	spare  []chan queuedRecord   // empty channels of retired queues, for new ones
 	closed bool
 	bytes  atomic.Int64 // buffer bytes held by queued records
 	done   chan struct{}
@@ -197,7 +204,7 @@ func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 		err = errQueueFull
 	} else {
 		if q.ch == nil {
-			q.ch = make(chan queuedRecord, slotQueueLen)
+			q.ch = qs.newChan()
 			qs.live++
 			qs.wg.Add(1)
 			go qs.run(q, q.ch)
@@ -308,6 +315,7 @@ func (qs *slotQueues) run(q *slotQueue, ch chan queuedRecord) {
 			qs.mu.Lock()
 			if q.parked && len(ch) == 0 {
 				qs.retireLocked(q)
+				qs.recycleLocked(ch)
 				qs.mu.Unlock()
 				return
 			}
@@ -344,7 +352,8 @@ func (qs *slotQueues) retireLocked(q *slotQueue) {
 	}
 }
 
-// drain empties a retired queue's channel (nothing else sends to it).
+// drain empties a retired queue's channel (nothing else sends to it),
+// and keeps it for a later queue.
 func (qs *slotQueues) drain(q *slotQueue, ch chan queuedRecord, err error) {
 	for {
 		select {
@@ -356,8 +365,32 @@ func (qs *slotQueues) drain(q *slotQueue, ch chan queuedRecord, err error) {
 			qs.sink.outcome(q.path, r.origin(), err)
 			qs.free(r)
 		default:
+			qs.mu.Lock()
+			qs.recycleLocked(ch)
+			qs.mu.Unlock()
 			return
 		}
+	}
+}
+
+// newChan returns a channel for a new queue: a spare one, or a new one.
+// qs.mu is held.
+func (qs *slotQueues) newChan() chan queuedRecord {
+	if n := len(qs.spare); n > 0 {
+		ch := qs.spare[n-1]
+		qs.spare[n-1] = nil
+		qs.spare = qs.spare[:n-1]
+		return ch
+	}
+	return make(chan queuedRecord, slotQueueLen)
+}
+
+// recycleLocked keeps the empty channel of a retired queue, which no one
+// sends to any more, for the next queue, if fewer than maxSpareQueues
+// are kept; qs.mu is held.
+func (qs *slotQueues) recycleLocked(ch chan queuedRecord) {
+	if len(qs.spare) < maxSpareQueues && !qs.closed {
+		qs.spare = append(qs.spare, ch)
 	}
 }
 
@@ -425,6 +458,7 @@ func (qs *slotQueues) close() {
 		return
 	}
 	qs.closed = true
+	qs.spare = nil
 	close(qs.done)
 	qs.mu.Unlock()
 	qs.wg.Wait()

@@ -430,3 +430,71 @@ func TestAppendDgramOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A record for a slot that no one serves starts a queue that its failed
+// delivery retires at once; the next such queue takes the retired one's
+// channel (2048 records' room) instead of a new one, and a queue on a
+// reused channel delivers as any other.
+func TestSlotQueuesReuseRetiredChannels(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	f.missing["NOBODY"] = true
+	qs := newSlotQueues(f)
+	spares := func() int {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return len(qs.spare)
+	}
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 1; i <= n; i++ {
+		put(qs, "nobody", "x")
+		poll(t, "the record's outcome", func() bool { return f.outcomeCount("nobody no_slot") == i && spares() == 1 })
+	}
+	runtime.ReadMemStats(&after)
+	// A new channel is 48 KiB; what remains per record is its goroutine.
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 8<<10 {
+		t.Fatalf("a record for a slot no one serves allocated %d bytes", per)
+	}
+	// Several retired at once: at most maxSpareQueues are kept.
+	for i := range maxSpareQueues + 3 {
+		f.mu.Lock()
+		f.missing[fmt.Sprintf("GONE%d", i)] = true
+		f.mu.Unlock()
+	}
+	f.setStalled("GONE0")
+	for i := range maxSpareQueues + 3 {
+		put(qs, fmt.Sprintf("gone%d", i), "x")
+	}
+	<-f.inStalled // GONE0's queue holds its channel until released
+	close(f.stall)
+	poll(t, "the queues to retire", func() bool {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return qs.live == 0
+	})
+	if got := spares(); got != maxSpareQueues {
+		t.Fatalf("%d spare channels kept, want %d", got, maxSpareQueues)
+	}
+	// A served slot's queue on a reused channel delivers in order.
+	f.mu.Lock()
+	f.stalled["ALIVE"] = false
+	f.mu.Unlock()
+	for i := range 10 {
+		put(qs, "alive", fmt.Sprint(i))
+	}
+	poll(t, "the served slot's records", func() bool { return f.count("ALIVE") == 10 })
+	f.mu.Lock()
+	got := strings.Join(f.got["ALIVE"], ",")
+	f.mu.Unlock()
+	if got != "0,1,2,3,4,5,6,7,8,9" {
+		t.Fatalf("the served slot got %s", got)
+	}
+	qs.close()
+	if spares() != 0 {
+		t.Fatal("the spare channels outlived close")
+	}
+	checkNoLeak(t, base)
+}
