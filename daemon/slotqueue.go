@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"sort"
 	"sync"
@@ -48,6 +49,14 @@ const (
 	// retires at once, and a group record comes to every member of the
 	// workgroup, most of which serve no slot of that name.
 	maxSpareQueues = 4
+	// absentMemory is how long a slot found not served stays so for the
+	// records that follow: they are counted as for no slot at once,
+	// without a queue or an attempt to open it. A group record comes to
+	// every member of its workgroup, most of which serve no slot of its
+	// name, and each attempt costs a goroutine and a connection attempt
+	// (22 µs); a slot created meanwhile misses at most this long of them,
+	// as datagrams may be missed.
+	absentMemory = 10 * time.Millisecond
 	// queueWait is how long a queued record waits for room in a full slot.
 	queueWait = 250 * time.Millisecond
 	// recBufSize is the size of the pooled buffers records are queued in:
@@ -124,11 +133,14 @@ type slotQueues struct {
 	sink   slotSink
 	wait   time.Duration // queueWait
 	linger time.Duration // queueLinger
+	// absentFor is absentMemory.
+	absentFor time.Duration
 
 	mu     sync.Mutex
 	slots  map[string]*slotQueue // at most maxTrackedSlots
 	live   int                   // queues with a goroutine
 	spare  []chan queuedRecord   // empty channels of retired queues, for new ones
+	absent map[string]time.Time  // slots found not served, until when that holds
 	closed bool
 	bytes  atomic.Int64 // buffer bytes held by queued records
 	done   chan struct{}
@@ -137,13 +149,17 @@ type slotQueues struct {
 
 func newSlotQueues(sink slotSink) *slotQueues {
 	return &slotQueues{
-		sink: sink, wait: queueWait, linger: queueLinger,
+		sink: sink, wait: queueWait, linger: queueLinger, absentFor: absentMemory,
 		slots: map[string]*slotQueue{}, done: make(chan struct{}),
 	}
 }
 
 // errQueueFull says why a record was dropped before it reached its queue.
 var errQueueFull = errors.New("the slot's delivery queue is full")
+
+// errSlotAbsent is the outcome of a record for a slot found not served a
+// moment ago (absentMemory).
+var errSlotAbsent = fmt.Errorf("%w: no one served the slot a moment ago", errs.NotFound)
 
 // errTooManySlots says a record was dropped because too many slots have
 // records waiting.
@@ -198,7 +214,16 @@ func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 	// An if chain, not a switch: gremlins counts a case's condition as
 	// never run (see scripts/mutants.md).
 	var err error
-	if q == nil || (q.ch == nil && qs.live >= maxLiveQueues) {
+	if q != nil && q.ch == nil && qs.absentLocked(key) {
+		// No one served the slot a moment ago: no queue, no dial.
+		if q.delivered.Load() == 0 && q.dropped.Load() == 0 {
+			delete(qs.slots, key)
+		}
+		qs.mu.Unlock()
+		qs.sink.outcome(path, rec.origin(), errSlotAbsent)
+		qs.free(rec)
+		return false
+	} else if q == nil || (q.ch == nil && qs.live >= maxLiveQueues) {
 		err = errTooManySlots
 	} else if qs.bytes.Load()+size > maxQueuedBytes {
 		err = errQueueFull
@@ -336,6 +361,9 @@ func (qs *slotQueues) run(q *slotQueue, ch chan queuedRecord) {
 func (qs *slotQueues) retire(q *slotQueue, ch chan queuedRecord, err error) {
 	qs.mu.Lock()
 	qs.retireLocked(q)
+	if errors.Is(err, errs.NotFound) {
+		qs.markAbsentLocked(q.key)
+	}
 	if q.delivered.Load() == 0 && q.dropped.Load() == 0 && qs.slots[q.key] == q {
 		delete(qs.slots, q.key)
 	}
@@ -371,6 +399,29 @@ func (qs *slotQueues) drain(q *slotQueue, ch chan queuedRecord, err error) {
 			return
 		}
 	}
+}
+
+// markAbsentLocked notes that no one serves the slot with this key now;
+// qs.mu is held.
+func (qs *slotQueues) markAbsentLocked(key string) {
+	if qs.absent == nil || len(qs.absent) >= maxTrackedSlots {
+		qs.absent = map[string]time.Time{} // a cache: forgetting costs a dial
+	}
+	qs.absent[key] = time.Now().Add(qs.absentFor)
+}
+
+// absentLocked reports whether the slot with this key was found not
+// served less than qs.absentFor ago; qs.mu is held.
+func (qs *slotQueues) absentLocked(key string) bool {
+	until, ok := qs.absent[key]
+	if !ok {
+		return false
+	}
+	if time.Now().Before(until) {
+		return true
+	}
+	delete(qs.absent, key)
+	return false
 }
 
 // newChan returns a channel for a new queue: a spare one, or a new one.

@@ -440,6 +440,7 @@ func TestSlotQueuesReuseRetiredChannels(t *testing.T) {
 	f := newFakeSink()
 	f.missing["NOBODY"] = true
 	qs := newSlotQueues(f)
+	qs.absentFor = 0 // each record tries the slot again
 	spares := func() int {
 		qs.mu.Lock()
 		defer qs.mu.Unlock()
@@ -496,5 +497,82 @@ func TestSlotQueuesReuseRetiredChannels(t *testing.T) {
 	if spares() != 0 {
 		t.Fatal("the spare channels outlived close")
 	}
+	checkNoLeak(t, base)
+}
+
+// A slot found not served stays so for absentFor: the records that follow
+// are counted as for no slot at once, with no queue and no attempt to
+// open it; after that, a record tries again and reaches a slot created
+// meanwhile. The table of such slots is bounded.
+func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := newFakeSink()
+	f.missing["NOBODY"] = true
+	qs := newSlotQueues(f)
+	qs.absentFor = time.Hour
+	put(qs, "nobody", "first")
+	poll(t, "the first record's outcome", func() bool {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return f.outcomeCount("nobody no_slot") == 1 && qs.live == 0
+	})
+	for i := range 100 {
+		if put(qs, "nobody", "more") {
+			t.Fatalf("record %d for a slot known not served was taken", i)
+		}
+		qs.mu.Lock()
+		live := qs.live
+		qs.mu.Unlock()
+		if live != 0 {
+			t.Fatalf("record %d for a slot known not served started a queue", i)
+		}
+	}
+	if got := f.outcomeCount("nobody no_slot"); got != 101 {
+		t.Fatalf("%d records counted as for no slot, want 101", got)
+	}
+	if st := statsOf(qs, "nobody"); st != (SlotStats{}) {
+		t.Fatalf("a slot never served is listed: %+v", st)
+	}
+
+	// Once absentFor has passed, a record tries again: the slot, created
+	// meanwhile, gets it.
+	qs.mu.Lock()
+	qs.absentFor = 20 * time.Millisecond
+	qs.mu.Unlock()
+	f.mu.Lock()
+	f.missing["LATER"] = true
+	f.mu.Unlock()
+	put(qs, "later", "lost")
+	poll(t, "the record for the slot not yet served", func() bool { return f.outcomeCount("later no_slot") == 1 })
+	f.mu.Lock()
+	f.missing["LATER"] = false
+	f.mu.Unlock()
+	poll(t, "a record to reach the slot once served", func() bool {
+		put(qs, "later", "x")
+		return f.count("LATER") > 0
+	})
+
+	// Many slots found not served: the table keeps at most
+	// maxTrackedSlots of them.
+	qs.mu.Lock()
+	qs.absentFor = time.Hour
+	qs.mu.Unlock()
+	const many = maxTrackedSlots + 50
+	f.mu.Lock()
+	for i := range many {
+		f.missing[fmt.Sprintf("GONE%d", i)] = true
+	}
+	f.mu.Unlock()
+	for i := range many {
+		put(qs, fmt.Sprintf("gone%d", i), "x")
+		poll(t, "the record's outcome", func() bool { return f.outcomeCount(fmt.Sprintf("gone%d no_slot", i)) == 1 })
+		qs.mu.Lock()
+		n := len(qs.absent)
+		qs.mu.Unlock()
+		if n > maxTrackedSlots {
+			t.Fatalf("%d slots remembered as not served, more than %d", n, maxTrackedSlots)
+		}
+	}
+	qs.close()
 	checkNoLeak(t, base)
 }
