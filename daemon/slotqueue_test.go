@@ -533,6 +533,21 @@ func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
 	if st := statsOf(qs, "nobody"); st != (SlotStats{}) {
 		t.Fatalf("a slot never served is listed: %+v", st)
 	}
+	// Another slot found not served joins it: both are remembered.
+	f.mu.Lock()
+	f.missing["OTHER"] = true
+	f.mu.Unlock()
+	put(qs, "other", "x")
+	poll(t, "the other slot's record's outcome", func() bool { return f.outcomeCount("other no_slot") == 1 })
+	for _, path := range []string{"nobody", "other"} {
+		put(qs, path, "again")
+		qs.mu.Lock()
+		live := qs.live
+		qs.mu.Unlock()
+		if live != 0 {
+			t.Fatalf("a record for %s, known not served, started a queue", path)
+		}
+	}
 
 	// Once absentFor has passed, a record tries again: the slot, created
 	// meanwhile, gets it.
