@@ -453,6 +453,8 @@ func (qs *slotQueues) count(key, path string, err error) {
 	}
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
+	// The slot answered: it is served, whatever was found before.
+	delete(qs.absent, key)
 	q := qs.slots[key]
 	if q == nil {
 		if q = qs.track(key, path); q == nil {

@@ -549,6 +549,21 @@ func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
 		}
 	}
 
+	// A stream record that reached the slot (or found it full) shows it
+	// served: the records that follow try it again.
+	qs.mu.Lock()
+	marked := qs.absent["NOBODY"]
+	qs.mu.Unlock()
+	qs.count("NOBODY", "nobody", errQueueFull)
+	put(qs, "nobody", "served now?")
+	// The record tried the slot (still missing here) and found it not
+	// served again: a later mark.
+	poll(t, "the record to try the slot", func() bool {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return qs.absent["NOBODY"].After(marked)
+	})
+
 	// Once absentFor has passed, a record tries again: the slot, created
 	// meanwhile, gets it.
 	qs.mu.Lock()
