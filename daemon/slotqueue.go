@@ -191,6 +191,15 @@ func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 	}
 	q := qs.slots[key]
 	if q == nil {
+		if qs.absentLocked(key) {
+			// No one served the slot a moment ago, nor has since (a
+			// stream record would have ended the mark): counted as for
+			// no slot, with nothing made for it.
+			qs.mu.Unlock()
+			qs.sink.outcome(path, rec.origin(), errSlotAbsent)
+			qs.free(rec)
+			return false
+		}
 		q = qs.track(key, path)
 	}
 	if q != nil && (q.ch == nil || q.parked) {

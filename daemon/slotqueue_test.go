@@ -533,6 +533,15 @@ func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
 	if st := statsOf(qs, "nobody"); st != (SlotStats{}) {
 		t.Fatalf("a slot never served is listed: %+v", st)
 	}
+	// Such a record makes nothing: no queue, no per-slot entry.
+	cs := newSlotQueues(&countSink{queued: true})
+	defer cs.close()
+	cs.mu.Lock()
+	cs.markAbsentLocked("NOWHERE")
+	cs.mu.Unlock()
+	if a := testing.AllocsPerRun(100, func() { put(cs, "NOWHERE", "x") }); a != 0 {
+		t.Fatalf("a record for a slot known not served made %v allocations", a)
+	}
 	// Another slot found not served joins it: both are remembered.
 	f.mu.Lock()
 	f.missing["OTHER"] = true
