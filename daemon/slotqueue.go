@@ -190,16 +190,17 @@ func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 		return false
 	}
 	q := qs.slots[key]
+	if (q == nil || q.ch == nil) && qs.absentLocked(key) {
+		// No one served the slot a moment ago, nor has since (a stream
+		// record would have ended the mark, and a queue would hold it
+		// open): counted as for no slot, with no queue, no attempt to
+		// open it, and nothing made for it.
+		qs.mu.Unlock()
+		qs.sink.outcome(path, rec.origin(), errSlotAbsent)
+		qs.free(rec)
+		return false
+	}
 	if q == nil {
-		if qs.absentLocked(key) {
-			// No one served the slot a moment ago, nor has since (a
-			// stream record would have ended the mark): counted as for
-			// no slot, with nothing made for it.
-			qs.mu.Unlock()
-			qs.sink.outcome(path, rec.origin(), errSlotAbsent)
-			qs.free(rec)
-			return false
-		}
 		q = qs.track(key, path)
 	}
 	if q != nil && (q.ch == nil || q.parked) {
@@ -223,16 +224,7 @@ func (qs *slotQueues) enqueueRecord(key, path string, rec queuedRecord) bool {
 	// An if chain, not a switch: gremlins counts a case's condition as
 	// never run (see scripts/mutants.md).
 	var err error
-	if q != nil && q.ch == nil && qs.absentLocked(key) {
-		// No one served the slot a moment ago: no queue, no dial.
-		if q.delivered.Load() == 0 && q.dropped.Load() == 0 {
-			delete(qs.slots, key)
-		}
-		qs.mu.Unlock()
-		qs.sink.outcome(path, rec.origin(), errSlotAbsent)
-		qs.free(rec)
-		return false
-	} else if q == nil || (q.ch == nil && qs.live >= maxLiveQueues) {
+	if q == nil || (q.ch == nil && qs.live >= maxLiveQueues) {
 		err = errTooManySlots
 	} else if qs.bytes.Load()+size > maxQueuedBytes {
 		err = errQueueFull

@@ -591,6 +591,35 @@ func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
 		return f.count("LATER") > 0
 	})
 
+	// A slot that was served and is gone: once found not served, its
+	// records are counted as for no slot at once too, and its counters
+	// stay.
+	qs.mu.Lock()
+	qs.absentFor = time.Hour
+	qs.mu.Unlock()
+	f.mu.Lock()
+	f.missing["LATER"] = true
+	f.mu.Unlock()
+	lost := f.outcomeCount("later no_slot")
+	put(qs, "later", "gone")
+	poll(t, "the record for the slot gone", func() bool {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return f.outcomeCount("later no_slot") > lost && qs.live == 0
+	})
+	if put(qs, "later", "gone too") {
+		t.Fatal("a record for a slot gone, known not served, was taken")
+	}
+	qs.mu.Lock()
+	live := qs.live
+	qs.mu.Unlock()
+	if live != 0 {
+		t.Fatal("a record for a slot gone, known not served, started a queue")
+	}
+	if st := statsOf(qs, "later"); st.Delivered == 0 {
+		t.Fatalf("the slot gone lost its counters: %+v", st)
+	}
+
 	// Many slots found not served: the table keeps at most
 	// maxTrackedSlots of them.
 	qs.mu.Lock()
