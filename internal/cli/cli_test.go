@@ -72,7 +72,9 @@ func wait(t *testing.T, ch <-chan result) result {
 
 func TestSendAndReadText(t *testing.T) {
 	name := uniq(t)
-	ch := startRead(t, name, "--count", "4")
+	// Every record sent is read: a reader that stopped early would close
+	// the slot under the sender's last write, which then fails.
+	ch := startRead(t, name, "--count", "5")
 	if r := runCLI("", "send", name, "hello", "world"); r.code != 0 {
 		t.Fatalf("send: %+v", r)
 	}
@@ -80,7 +82,7 @@ func TestSendAndReadText(t *testing.T) {
 		t.Fatalf("send from stdin: %+v", r)
 	}
 	r := wait(t, ch)
-	if r.code != 0 || r.stdout != "hello world\nline one\nline two\n\n" {
+	if r.code != 0 || r.stdout != "hello world\nline one\nline two\n\nlast without newline\n" {
 		t.Fatalf("read: %+v", r)
 	}
 }
