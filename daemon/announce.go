@@ -4,7 +4,6 @@ package daemon
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -116,8 +115,8 @@ func (d *Daemon) announce(periodicity time.Duration) {
 			d.log.Warn("encode host announcement", "name", d.cfg.Name, "err", err)
 			return
 		}
-		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Broadcast, uint16(d.cfg.DgramPort)))
-		if _, err := d.dgram[i].WriteToUDP(b, to); err != nil {
+		to := netip.AddrPortFrom(ifc.Broadcast, uint16(d.cfg.DgramPort))
+		if _, err := d.dgram[i].WriteToUDPAddrPort(b, to); err != nil {
 			d.log.Warn("send host announcement", "name", d.cfg.Name, "workgroup", d.cfg.Workgroup, "interface", ifc.Name, "err", err)
 			continue
 		}

@@ -63,7 +63,7 @@ type Daemon struct {
 	name   wire.Name // our computer name, suffix 0
 	group  wire.Name // our workgroup, suffix 0
 
-	dgram  []*net.UDPConn // one per interface, index as ifaces
+	dgram  []*dgramSock // one per interface, index as ifaces
 	nbns   []*net.UDPConn
 	stream *net.TCPListener
 	info   *hostinfo.Listener
@@ -141,7 +141,7 @@ func New(cfg Config) (*Daemon, error) {
 	}()
 	for _, ifc := range ifaces {
 		if cfg.DgramPort > 0 {
-			c, err := listenUDP(ifc, cfg.DgramPort, cfg.SharePorts)
+			c, err := listenDgram(ifc, cfg.DgramPort, cfg.SharePorts)
 			if err != nil {
 				return nil, err
 			}
@@ -208,7 +208,7 @@ func New(cfg Config) (*Daemon, error) {
 
 // dgramLoop receives the datagrams of one interface's socket, in batches
 // (see dgramBatch), until it closes.
-func (d *Daemon) dgramLoop(ifc Iface, c *net.UDPConn) {
+func (d *Daemon) dgramLoop(ifc Iface, c *dgramSock) {
 	defer d.wg.Done()
 	b, err := newDgramBatch(c)
 	if err != nil {

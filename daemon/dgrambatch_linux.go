@@ -1,5 +1,3 @@
-//go:build !windows
-
 package daemon
 
 import (
@@ -7,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,29 +20,43 @@ const (
 	// 576 bytes, and 2 KiB takes any frame of the LAN. A larger datagram
 	// arrives cut short and is dropped as malformed.
 	dgramBufSize = 2048
+	// floodBatch is the batch from which the loop pauses before its next
+	// receive (floodPause): datagrams that come faster than the loop takes
+	// them one at a time.
+	floodBatch = 2
+	// floodPause lets the datagrams of a flood gather in the socket, so
+	// that the next receive takes a batch of them. A loop that waits in
+	// recvmmsg instead is woken for each datagram, and the sender pays
+	// for each wake-up (on a LAN of veths it runs the receive path, and
+	// the woken thread takes its CPU). The thread's timer slack (50 µs
+	// by default) may lengthen it; the socket holds 4 MiB of datagrams
+	// meanwhile. It is short beside the latency of a datagram's path (the
+	// writer's send alone takes 20 µs and more), and a loop that took one
+	// datagram, as at any rate but a flood's, waits for the next without
+	// it.
+	floodPause = 20 * time.Microsecond
 )
 
 // dgramBatch receives datagrams with recvmmsg(2): all that wait, up to
 // dgramBatchLen, in one system call, into buffers and headers allocated
 // once, so that receiving allocates nothing per datagram.
 type dgramBatch struct {
+	s     *dgramSock
 	rc    syscall.RawConn
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet4
 	buf   []byte // dgramBatchLen buffers of dgramBufSize
-	recv  func(fd uintptr) bool
+	try   func(fd uintptr) bool
+	wait  func(fd uintptr) bool
 	n     int
 	errno syscall.Errno
 }
 
-func newDgramBatch(c *net.UDPConn) (*dgramBatch, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("datagram socket: %w", err)
-	}
+func newDgramBatch(s *dgramSock) (*dgramBatch, error) {
 	b := &dgramBatch{
-		rc:    rc,
+		s:     s,
+		rc:    s.rc,
 		hdrs:  make([]unix.Mmsghdr, dgramBatchLen),
 		iovs:  make([]unix.Iovec, dgramBatchLen),
 		names: make([]unix.RawSockaddrInet4, dgramBatchLen),
@@ -56,12 +70,32 @@ func newDgramBatch(c *net.UDPConn) (*dgramBatch, error) {
 		h.Iov = &b.iovs[i]
 		h.SetIovlen(1)
 	}
-	b.recv = b.recvmmsg // made once: a method value allocates
+	// Made once: a method value allocates.
+	b.try = func(fd uintptr) bool { b.recvmmsg(fd, unix.MSG_DONTWAIT); return true }
+	b.wait = func(fd uintptr) bool { b.recvmmsg(fd, unix.MSG_WAITFORONE); return true }
 	return b, nil
 }
 
-// recvmmsg is the RawConn.Read callback: false asks the poller to wait.
-func (b *dgramBatch) recvmmsg(fd uintptr) bool {
+// floodSleep pauses floodPause (a variable: tests count its calls). A
+// nanosleep, as time.Sleep waits in the runtime's poller, in whole
+// milliseconds when the process has nothing else to do.
+var floodSleep = func() {
+	ts := unix.NsecToTimespec(floodPause.Nanoseconds())
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// yieldBeforeWait runs the goroutines that the loop made ready before it
+// waits in the kernel (a variable: tests count its calls). A goroutine
+// in a system call keeps its P until the runtime's monitor takes it back
+// (from 20 µs to 10 ms later), so the goroutines it readied (the NATS
+// client's flusher, a slot's queue) would wait that long: a bridged
+// record's median latency grew by 70-100 µs.
+var yieldBeforeWait = runtime.Gosched
+
+// recvmmsg takes the datagrams waiting on fd into the batch: with
+// MSG_DONTWAIT, those there now; with MSG_WAITFORONE, it waits for one in
+// the system call (the socket blocks), then takes those behind it.
+func (b *dgramBatch) recvmmsg(fd uintptr, flags int) {
 	for i := range b.hdrs {
 		b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
 		b.hdrs[i].Hdr.Flags = 0
@@ -69,23 +103,36 @@ func (b *dgramBatch) recvmmsg(fd uintptr) bool {
 	}
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
-			unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case unix.EINTR:
+			uintptr(flags), 0, 0)
+		if e == unix.EINTR {
 			continue
-		case unix.EAGAIN:
-			return false
 		}
 		b.n, b.errno = int(n), e
-		return true
+		if e != 0 {
+			b.n = 0
+		}
+		return
 	}
 }
 
-// read waits for datagrams and returns how many arrived.
+// read waits for datagrams and returns how many arrived; net.ErrClosed
+// once the socket is closed. After a batch of floodBatch or more, it
+// first pauses floodPause.
 func (b *dgramBatch) read() (int, error) {
-	b.n, b.errno = 0, 0
-	if err := b.rc.Read(b.recv); err != nil {
-		return 0, err
+	if b.n >= floodBatch {
+		floodSleep()
+	}
+	err := b.rc.Read(b.try)
+	if err == nil && b.errno == unix.EAGAIN {
+		yieldBeforeWait()
+		err = b.rc.Read(b.wait)
+	}
+	if b.s.closed.Load() {
+		// A receive that Close woke returns nothing.
+		return 0, net.ErrClosed
+	}
+	if err != nil {
+		return 0, fmt.Errorf("receive datagrams: %w", err)
 	}
 	if b.errno != 0 {
 		return 0, fmt.Errorf("recvmmsg: %w", b.errno)

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"github.com/mailslot-go/mailslot/internal/hostinfo"
 	"github.com/mailslot-go/mailslot/internal/netif"
-	"golang.org/x/net/ipv4"
 )
 
 // Multicast group writes. Windows never carries a workgroup datagram past
@@ -32,30 +32,25 @@ func (d *Daemon) setupMulticast() error {
 	}
 	d.mcast = group
 	for i, ifc := range d.ifaces {
-		var c *net.UDPConn
+		var c *dgramSock
 		if int(group.Port()) == d.cfg.DgramPort && i < len(d.dgram) {
 			c = d.dgram[i]
 		} else {
-			if c, err = listenUDP(ifc, int(group.Port()), d.cfg.SharePorts); err != nil {
+			if c, err = listenDgram(ifc, int(group.Port()), d.cfg.SharePorts); err != nil {
 				return err
 			}
 			d.mcastConns = append(d.mcastConns, mcastConn{ifc, c})
 		}
 		ifi, err := net.InterfaceByIndex(ifc.Index)
 		if err == nil {
-			err = ipv4.NewPacketConn(c).JoinGroup(ifi, &net.UDPAddr{IP: net.IP(group.Addr().AsSlice())})
+			err = joinGroup(c, ifi, group.Addr())
 		}
 		if err != nil {
 			return fmt.Errorf("join multicast group %s on %s: %w", group.Addr(), ifc.Name, err)
 		}
 	}
 	for _, c := range d.dgram {
-		p := ipv4.NewPacketConn(c)
-		err := p.SetMulticastTTL(d.cfg.MulticastTTL)
-		if err == nil {
-			err = p.SetMulticastLoopback(false)
-		}
-		if err != nil {
+		if err := readyMulticast(c, d.cfg.MulticastTTL); err != nil {
 			return fmt.Errorf("ready the datagram socket for multicast: %w", err)
 		}
 	}
@@ -74,11 +69,11 @@ func (d *Daemon) setupMulticast() error {
 // (when its port is not the datagram port).
 type mcastConn struct {
 	ifc Iface
-	c   *net.UDPConn
+	c   *dgramSock
 }
 
 // sockopt runs f on c's descriptor.
-func sockopt(c *net.UDPConn, f func(fd int) error) error {
+func sockopt(c syscall.Conn, f func(fd int) error) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 
 // rcvBufOpt returns c's SO_RCVBUF as the kernel reports it (0 if it
 // cannot tell).
-func rcvBufOpt(c *net.UDPConn) int {
+func rcvBufOpt(c syscall.Conn) int {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0

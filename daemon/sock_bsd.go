@@ -3,7 +3,7 @@
 package daemon
 
 import (
-	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,4 +24,4 @@ func setRecvBuf(fd, n int) { _ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO
 const recvBufHint = "raise kern.ipc.maxsockbuf (sysctl kern.ipc.maxsockbuf=8388608)"
 
 // recvBufSize returns the receive buffer the kernel gave c, in bytes.
-func recvBufSize(c *net.UDPConn) int { return rcvBufOpt(c) }
+func recvBufSize(c syscall.Conn) int { return rcvBufOpt(c) }

@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,4 +26,4 @@ const recvBufHint = "raise net.core.rmem_max (sysctl -w net.core.rmem_max=419430
 
 // recvBufSize returns the receive buffer the kernel gave c, in bytes of
 // payload it may hold (Linux reports twice that, for its overhead).
-func recvBufSize(c *net.UDPConn) int { return rcvBufOpt(c) / 2 }
+func recvBufSize(c syscall.Conn) int { return rcvBufOpt(c) / 2 }
