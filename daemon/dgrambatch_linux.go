@@ -22,7 +22,8 @@ const (
 	dgramBufSize = 2048
 	// floodBatch is the batch from which the loop pauses before its next
 	// receive (floodPause): datagrams that come faster than the loop takes
-	// them one at a time.
+	// them one at a time. After a full batch (dgramBatchLen) it does not:
+	// more wait already.
 	floodBatch = 2
 	// floodPause lets the datagrams of a flood gather in the socket, so
 	// that the next receive takes a batch of them. A loop that waits in
@@ -116,10 +117,10 @@ func (b *dgramBatch) recvmmsg(fd uintptr, flags int) {
 }
 
 // read waits for datagrams and returns how many arrived; net.ErrClosed
-// once the socket is closed. After a batch of floodBatch or more, it
-// first pauses floodPause.
+// once the socket is closed. After a batch of floodBatch or more, but
+// not a full one, it first pauses floodPause.
 func (b *dgramBatch) read() (int, error) {
-	if b.n >= floodBatch {
+	if b.n >= floodBatch && b.n < len(b.hdrs) {
 		floodSleep()
 	}
 	err := b.rc.Read(b.try)

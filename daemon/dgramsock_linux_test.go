@@ -167,7 +167,7 @@ func pollerFDs(t *testing.T) map[int]bool {
 
 // A receive takes every datagram waiting, in one batch; after a batch of
 // floodBatch or more, the next receive first pauses; after a batch of
-// one, it does not. A receive that finds nothing lets the goroutines
+// one, or a full one, it does not. A receive that finds nothing lets the goroutines
 // that the loop readied run before it waits in the kernel, and only
 // then.
 func TestDgramBatchPausesAfterFlood(t *testing.T) {
@@ -208,6 +208,19 @@ func TestDgramBatchPausesAfterFlood(t *testing.T) {
 	read(1)
 	if pauses.Load() != 1 || yields.Load() != 0 {
 		t.Fatalf("a receive after a batch of 1 paused (%d pauses in all), or yielded %d times", pauses.Load(), yields.Load())
+	}
+	for i := 0; i < dgramBatchLen+5; i++ {
+		c.Write([]byte{byte(i)})
+	}
+	read(dgramBatchLen)
+	read(5)
+	if pauses.Load() != 1 {
+		t.Fatalf("a receive after a full batch paused (%d pauses in all)", pauses.Load())
+	}
+	c.Write([]byte("after five"))
+	read(1)
+	if pauses.Load() != 2 {
+		t.Fatalf("a receive after a batch of 5 paused %d times in all, want 2", pauses.Load())
 	}
 
 	done := make(chan struct{})
