@@ -222,6 +222,14 @@ func TestDgramBatchPausesAfterFlood(t *testing.T) {
 	if pauses.Load() != 2 {
 		t.Fatalf("a receive after a batch of 5 paused %d times in all, want 2", pauses.Load())
 	}
+	c.Write([]byte("a"))
+	c.Write([]byte("b"))
+	read(2)
+	c.Write([]byte("after two"))
+	read(1)
+	if pauses.Load() != 3 {
+		t.Fatalf("a receive after a batch of %d paused %d times in all, want 3", floodBatch, pauses.Load())
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -262,5 +270,9 @@ func TestDgramSockSendsFromItsPort(t *testing.T) {
 	}
 	if _, err := s.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("[::1]:9")); err == nil {
 		t.Fatal("a send to an IPv6 address succeeded")
+	}
+	// The kernel refuses port 0; its error reaches the caller.
+	if n, err := s.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("127.0.0.1:0")); !errors.Is(err, unix.EINVAL) || n != 0 {
+		t.Fatalf("a send to port 0 returned %d, %v; want EINVAL", n, err)
 	}
 }
