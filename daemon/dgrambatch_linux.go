@@ -89,8 +89,9 @@ var floodSleep = func() {
 // waits in the kernel (a variable: tests count its calls). A goroutine
 // in a system call keeps its P until the runtime's monitor takes it back
 // (from 20 µs to 10 ms later), so the goroutines it readied (the NATS
-// client's flusher, a slot's queue) would wait that long: a bridged
-// record's median latency grew by 70-100 µs.
+// client's flusher, a slot's queue) would wait that long: without the
+// yield, a bridged record's median latency grew by 60-130 µs in the NATS
+// bench.
 var yieldBeforeWait = runtime.Gosched
 
 // recvmmsg takes the datagrams waiting on fd into the batch: with
