@@ -38,9 +38,13 @@ func listenDgram(ifc Iface, port int, share bool) (*dgramSock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("datagram socket for port %d on %s: %w", port, ifc.Name, err)
 	}
-	if err := setupDgram(fd, ifc, port, share); err != nil {
+	if err := setUDPOptions(fd, ifc, share); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("datagram socket for port %d on %s: %w", port, ifc.Name, err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+		unix.Close(fd)
+		return nil, bindError("udp", port, err)
 	}
 	// A blocking descriptor: os.NewFile leaves it out of the poller.
 	f := os.NewFile(uintptr(fd), "udp4:"+strconv.Itoa(port)+"@"+ifc.Name)
@@ -50,26 +54,6 @@ func listenDgram(ifc Iface, port int, share bool) (*dgramSock, error) {
 		return nil, fmt.Errorf("datagram socket for port %d on %s: %w", port, ifc.Name, err)
 	}
 	return &dgramSock{f: f, rc: rc}, nil
-}
-
-func setupDgram(fd int, ifc Iface, port int, share bool) error {
-	if err := bindToDevice(fd, ifc); err != nil {
-		return fmt.Errorf("tie the datagram socket to %s: %w", ifc.Name, err)
-	}
-	if share {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return fmt.Errorf("share port %d: %w", port, err)
-		}
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
-		return fmt.Errorf("allow broadcasts on port %d: %w", port, err)
-	}
-	// Room for a burst: 4 MiB of datagrams waiting.
-	setRecvBuf(fd, rcvBuf)
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
-		return bindError("udp", port, err)
-	}
-	return nil
 }
 
 // SyscallConn gives the socket's descriptor, for options.

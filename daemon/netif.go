@@ -32,22 +32,7 @@ const rcvBuf = 4 << 20
 func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			if serr = bindToDevice(int(fd), ifc); serr != nil {
-				return
-			}
-			if share {
-				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
-					return
-				}
-			}
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
-				return
-			}
-			// Room for a burst: 4 MiB of datagrams waiting.
-			setRecvBuf(int(fd), rcvBuf)
-		})
-		if err != nil {
+		if err := c.Control(func(fd uintptr) { serr = setUDPOptions(int(fd), ifc, share) }); err != nil {
 			return err
 		}
 		return serr
@@ -57,6 +42,26 @@ func listenUDP(ifc Iface, port int, share bool) (*net.UDPConn, error) {
 		return nil, bindError("udp", port, err)
 	}
 	return pc.(*net.UDPConn), nil
+}
+
+// setUDPOptions readies a UDP socket before its bind: tied to ifc where
+// the system can (bindToDevice), sharing its port with others when share
+// (--share-ports), allowed to broadcast, and with room for a burst.
+func setUDPOptions(fd int, ifc Iface, share bool) error {
+	if err := bindToDevice(fd, ifc); err != nil {
+		return fmt.Errorf("tie the socket to %s: %w", ifc.Name, err)
+	}
+	if share {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fmt.Errorf("share the port: %w", err)
+		}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
+		return fmt.Errorf("allow broadcasts: %w", err)
+	}
+	// Room for a burst: 4 MiB of datagrams waiting.
+	setRecvBuf(fd, rcvBuf)
+	return nil
 }
 
 // rcvBufOpt returns c's SO_RCVBUF as the kernel reports it (0 if it
