@@ -72,7 +72,7 @@ func TestDgramSockCloseEndsReceive(t *testing.T) {
 	}()
 	// Close once the receive waits in the kernel; a Close before it
 	// would end it too, through the closed flag.
-	waitInSyscall(t, "recvmmsg")
+	waitInSyscall(t, unix.SYS_RECVMMSG)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +93,10 @@ func TestDgramSockCloseEndsReceive(t *testing.T) {
 	testenv.WaitGoroutines(t, before)
 }
 
-// waitInSyscall waits until a thread of this process sleeps in the named
-// system call (its wchan or syscall as /proc shows it).
-func waitInSyscall(t *testing.T, name string) {
+// waitInSyscall waits until a thread of this process is in system call
+// nr (the first field of its /proc/self/task/*/syscall).
+func waitInSyscall(t *testing.T, nr int) {
 	t.Helper()
-	nr := map[string]int{"recvmmsg": unix.SYS_RECVMMSG}[name]
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		tasks, _ := os.ReadDir("/proc/self/task")
@@ -109,7 +108,7 @@ func waitInSyscall(t *testing.T, name string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("no thread waits in %s", name)
+	t.Fatalf("no thread is in system call %d", nr)
 }
 
 // The runtime's poller does not watch the socket: each datagram would
@@ -238,7 +237,7 @@ func TestDgramBatchPausesAfterFlood(t *testing.T) {
 			t.Errorf("the receive that waited: read = %d, %v", n, err)
 		}
 	}()
-	waitInSyscall(t, "recvmmsg")
+	waitInSyscall(t, unix.SYS_RECVMMSG)
 	if yields.Load() != 1 {
 		t.Fatalf("a receive waits with the socket empty, and yielded %d times before, want 1", yields.Load())
 	}
