@@ -29,6 +29,12 @@ type NetResult struct {
 	Ours, Baseline   time.Duration // time to move the records that arrived
 	OursGot, BaseGot int           // records that arrived (datagrams may be lost)
 	PeakRSSKiB       int           // mailslotd's peak resident memory meanwhile (0: not sampled)
+	// Floor and FloorGot are the stream's relay floor (zero for the
+	// others): raw TCP to a process that passes each record on to a
+	// reader in a third process over a Unix socket before it answers,
+	// which is the shape of mailslotd's path without mailslotd.
+	Floor    time.Duration
+	FloorGot int
 	// Rounds holds, once the best runs are chosen (bestOf), the ratio of
 	// each round's own pair of runs, which saw the same moment of the
 	// machine.
@@ -50,6 +56,14 @@ func (r NetResult) roundsNote() string {
 
 // Rate returns records/s for a duration and count.
 func Rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// FloorRatio is our records/s over the relay floor's (0 without one).
+func (r NetResult) FloorRatio() float64 {
+	if r.FloorGot == 0 {
+		return 0
+	}
+	return Rate(r.OursGot, r.Ours) / Rate(r.FloorGot, r.Floor)
+}
 
 // Ratio is our records/s over the baseline's.
 func (r NetResult) Ratio() float64 {
@@ -101,6 +115,9 @@ func bestOf(rs []NetResult) NetResult {
 		}
 		if Rate(r.BaseGot, r.Baseline) > Rate(best.BaseGot, best.Baseline) {
 			best.Baseline, best.BaseGot = r.Baseline, r.BaseGot
+		}
+		if r.FloorGot > 0 && (best.FloorGot == 0 || Rate(r.FloorGot, r.Floor) > Rate(best.FloorGot, best.Floor)) {
+			best.Floor, best.FloorGot = r.Floor, r.FloorGot
 		}
 		best.PeakRSSKiB = max(best.PeakRSSKiB, r.PeakRSSKiB)
 	}
@@ -302,14 +319,54 @@ func netStream(a, b *lab.Host, n int) (NetResult, error) {
 
 	// Baseline: raw TCP between two processes, as between the writer and
 	// mailslotd: a worker on b reads each record and answers with a byte.
+	// Then the relay floor: the same worker also passes each record to a
+	// reader in this process over a Unix socket before it answers, as
+	// mailslotd passes it to the slot's reader.
 	var ws []*Worker
 	if err := b.Run(func() (err error) { ws, err = StartWorkers(1); return err }); err != nil {
 		return res, err
 	}
 	defer StopWorkers(ws)
-	frame := binary.BigEndian.AppendUint32(nil, size)
+	if res.Baseline, err = tcpRun(a, b, ws[0], rec, n, false); err != nil {
+		return res, err
+	}
+	res.BaseGot = n
+	if res.Floor, err = tcpRun(a, b, ws[0], rec, n, true); err != nil {
+		return res, err
+	}
+	res.FloorGot = n
+	return res, nil
+}
+
+// tcpRun sends n records over raw TCP from a to a worker on b, waiting for
+// each one's answer, and returns the time they took. With relay, the
+// worker passes each record to a reader in this process, over a Unix
+// packet socket in b's namespace, before answering; tcpRun returns once
+// that reader has them all.
+func tcpRun(a, b *lab.Host, w *Worker, rec []byte, n int, relay bool) (time.Duration, error) {
+	args := []string{strconv.Itoa(tcpSinkPort), strconv.Itoa(n)}
+	read := make(chan error, 1)
+	if relay {
+		addr := newAddr(Raw) + "/relay"
+		var ln *net.UnixListener
+		if err := b.Run(func() (err error) {
+			ln, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: addr, Net: "unixpacket"})
+			return err
+		}); err != nil {
+			return 0, err
+		}
+		defer ln.Close()
+		args = append(args, addr)
+		go func() { read <- relayReader(ln, len(rec), n) }()
+	} else {
+		read <- nil
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(rec)))
 	frame = append(frame, rec...)
-	var c net.Conn
+	var (
+		c       net.Conn
+		elapsed time.Duration
+	)
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -332,23 +389,55 @@ func netStream(a, b *lab.Host, n int) (NetResult, error) {
 				return err
 			}
 		}
-		res.Baseline, res.BaseGot = time.Since(start), n
+		elapsed = time.Since(start)
 		return nil
 	}
-	_, _, err = Drive(ws, "tcpsink", [][]string{{strconv.Itoa(tcpSinkPort), strconv.Itoa(n)}}, send, func() {
+	if _, _, err := Drive([]*Worker{w}, "tcpsink", [][]string{args}, send, func() {
 		if c != nil {
 			c.Close()
 		}
-	})
-	return res, err
+	}); err != nil {
+		return 0, err
+	}
+	select {
+	case err := <-read:
+		return elapsed, err
+	case <-time.After(lostAfter):
+		return 0, fmt.Errorf("the relay floor's reader still waits after %v: records lost", lostAfter)
+	}
+}
+
+// relayReader takes one connection on ln and reads n records of size bytes
+// from it, each into the same buffer, as a slot's reader does.
+func relayReader(ln *net.UnixListener, size, n int) error {
+	_ = ln.SetDeadline(time.Now().Add(lostAfter))
+	c, err := ln.AcceptUnix()
+	if err != nil {
+		return fmt.Errorf("relay floor: %w", err)
+	}
+	defer c.Close()
+	buf := make([]byte, size+1)
+	for i := 0; i < n; i++ {
+		_ = c.SetReadDeadline(time.Now().Add(lostAfter))
+		m, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("relay floor: record %d of %d: %w", i+1, n, err)
+		}
+		if m != size {
+			return fmt.Errorf("relay floor: record %d of %d has %d bytes, want %d", i+1, n, m, size)
+		}
+	}
+	return nil
 }
 
 // tcpSinkPort is where the stream baseline's worker listens.
 const tcpSinkPort = 7139
 
-// taskTCPSink: PORT COUNT. Listens on PORT, takes one connection and
-// reads COUNT records from it, each a 4-byte big-endian length and that
-// many bytes, answering each with one byte once it is in whole.
+// taskTCPSink: PORT COUNT [RELAY]. Listens on PORT, takes one connection
+// and reads COUNT records from it, each a 4-byte big-endian length and
+// that many bytes, answering each with one byte once it is in whole; with
+// RELAY (a Unix packet socket's address), once it has also passed the
+// record on to RELAY.
 func taskTCPSink(args []string, ready func() error) (string, error) {
 	port, err := atoi(args, 0)
 	if err != nil {
@@ -357,6 +446,14 @@ func taskTCPSink(args []string, ready func() error) (string, error) {
 	count, err := atoi(args, 1)
 	if err != nil {
 		return "", err
+	}
+	var relay *net.UnixConn
+	if len(args) > 2 {
+		relay, err = net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: args[2], Net: "unixpacket"})
+		if err != nil {
+			return "", err
+		}
+		defer relay.Close()
 	}
 	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{Port: port})
 	if err != nil {
@@ -387,6 +484,11 @@ func taskTCPSink(args []string, ready func() error) (string, error) {
 		}
 		if _, err := io.ReadFull(rd, buf[:n]); err != nil {
 			return "", err
+		}
+		if relay != nil {
+			if _, err := relay.Write(buf[:n]); err != nil {
+				return "", err
+			}
 		}
 		if _, err := c.Write([]byte{0}); err != nil {
 			return "", err
@@ -446,6 +548,10 @@ func PrintNet(w io.Writer, rs []NetResult) {
 		fmt.Fprintf(w, "  %-11s %6d B: ours %8.0f rec/s %7.1f MB/s (%d/%d arrived) | %s %8.0f rec/s %7.1f MB/s (%d/%d) | ratio %.2fx%s\n",
 			r.What, r.Size, Rate(r.OursGot, r.Ours), Rate(r.OursGot, r.Ours)*float64(r.Size)/1e6, r.OursGot, r.Records,
 			base, Rate(r.BaseGot, r.Baseline), Rate(r.BaseGot, r.Baseline)*float64(r.Size)/1e6, r.BaseGot, r.Records, r.Ratio(), r.roundsNote())
+		if r.FloorGot > 0 {
+			fmt.Fprintf(w, "  %-11s %6s   relay floor (raw TCP to a process that passes each record to a reader process over a Unix socket, then answers; best of 3) %8.0f rec/s %7.1f MB/s | ours/floor %.2fx, floor/raw TCP %.2fx\n",
+				"", "", Rate(r.FloorGot, r.Floor), Rate(r.FloorGot, r.Floor)*float64(r.Size)/1e6, r.FloorRatio(), Rate(r.FloorGot, r.Floor)/Rate(r.BaseGot, r.Baseline))
+		}
 		if r.PeakRSSKiB > 0 {
 			fmt.Fprintf(w, "  mailslotd peak resident memory meanwhile: %.1f MiB\n", float64(r.PeakRSSKiB)/1024)
 		}

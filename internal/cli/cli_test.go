@@ -283,7 +283,7 @@ func TestBenchNetQuick(t *testing.T) {
 		}
 	}
 	out, err := exec.Command(filepath.Join(dir, "mailslot"), "bench", "net", "--quick").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ratio") || !strings.Contains(string(out), "resident memory") {
+	if err != nil || !strings.Contains(string(out), "ratio") || !strings.Contains(string(out), "resident memory") || !strings.Contains(string(out), "ours/floor") {
 		t.Fatalf("bench net: %v\n%s", err, out)
 	}
 }
