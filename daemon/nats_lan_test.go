@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +374,28 @@ func BenchmarkNATS(b *testing.B) {
 	l := res.Latency
 	b.ReportMetric(float64(bench.Quantile(l.Base, 0.5))/float64(bench.Quantile(l.Ours, 0.5)), "p50-speed-ratio")
 	b.ReportMetric(float64(bench.Quantile(l.Base, 0.99))/float64(bench.Quantile(l.Ours, 0.99)), "p99-speed-ratio")
+	if res.FloorGot == 0 {
+		b.Fatal("the relay floor measured nothing")
+	}
+	b.ReportMetric(float64(bench.Quantile(res.Floor, 0.5))/float64(bench.Quantile(l.Ours, 0.5)), "p50-speed-ratio-to-floor")
+}
+
+// TestNATSRelayFloor runs the NATS bench's relay floor briefly: every
+// record crosses from a bare UDP broadcast on one site to the reader on
+// the other, through the two relay processes, with its latency.
+func TestNATSRelayFloor(t *testing.T) {
+	sites := natslab.New(t, 2)
+	s1, s2 := sites.Sites[0], sites.Sites[1]
+	ha, hb := s1.LAN.AddHost("FLOORA"), s2.LAN.AddHost("FLOORB")
+	const n = 300
+	d, got, lats, err := bench.NATSFloor(ha, hb, s1, s2, n, 100, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n || len(lats) != n || d <= 0 {
+		t.Fatalf("%d of %d records arrived in %v, %d latencies", got, n, d, len(lats))
+	}
+	if lats[0] <= 0 || lats[n-1] > 10*time.Second || !slices.IsSorted(lats) {
+		t.Fatalf("latencies from %v to %v (sorted: %v)", lats[0], lats[n-1], slices.IsSorted(lats))
+	}
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +34,10 @@ type NATSResult struct {
 	Latency    Latency   // paced, from just before the write or publish to the read
 	Rate       int       // the paced stream's records/s
 	Paced      NetResult // the paced stream's records/s as they arrived
+	// Floor holds the relay floor's latencies at the paced rate (see
+	// NATSFloor), and FloorGot its arrivals.
+	Floor    []time.Duration
+	FloorGot int
 }
 
 // NATS measures group records from host a on one site to a reader on
@@ -71,6 +78,9 @@ func NATS(a, b *lab.Host, sa, sb *natslab.Site, wg string, records, size, rate i
 		return res, err
 	}
 	if p.Baseline, p.BaseGot, res.Latency.Base, err = natsRaw(a, b, sa, sb, n, size, rate); err != nil {
+		return res, err
+	}
+	if _, res.FloorGot, res.Floor, err = NATSFloor(a, b, sa, sb, n, size, rate); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -234,4 +244,221 @@ func PrintNATS(w io.Writer, r NATSResult) {
 	}
 	fmt.Fprintf(w, "  (our writer alone sent %.0f rec/s: each group record is a broadcast datagram, one system call; raw pub/sub publishes into a buffer)\n", r.WriterRate)
 	PrintLatency(w, "  latency, group record from just before the write to the read on the other site", "raw pub/sub, publish to delivery", []Latency{r.Latency})
+	if len(r.Floor) > 0 {
+		f50, f99 := Quantile(r.Floor, 0.5), Quantile(r.Floor, 0.99)
+		fmt.Fprintf(w, "  relay floor (a UDP broadcast to a process that publishes it, a subscriber process that passes it to the reader over a Unix socket; %d/%d arrived): p50 %s µs, p99 %s µs | ours/floor p50 %.2fx p99 %.2fx, floor/raw pub/sub p50 %.2fx p99 %.2fx\n",
+			r.FloorGot, r.Paced.Records, us(f50), us(f99),
+			float64(Quantile(r.Latency.Ours, 0.5))/float64(f50), float64(Quantile(r.Latency.Ours, 0.99))/float64(f99),
+			float64(f50)/float64(Quantile(r.Latency.Base, 0.5)), float64(f99)/float64(Quantile(r.Latency.Base, 0.99)))
+	}
+}
+
+// The relay floor: the shape of the bridge's path with nothing of ours in
+// it. The writer broadcasts each record as a bare UDP datagram on a's
+// LAN; a worker process on a (as a's mailslotd) receives it and
+// publishes it to a's node; a worker on b (as b's mailslotd) subscribes
+// at b's node and passes each message to a reader in this process over a
+// Unix datagram socket. Two processes more than raw pub/sub, as ours.
+
+// natsFloorPort is where the floor's receiving worker listens.
+const natsFloorPort = 7140
+
+func init() { Handle("natsrelay", taskNATSRelay) }
+
+// taskNATSRelay: in PORT URL SUBJECT, or out URL SUBJECT ADDR: the floor's
+// two relays (taskNATSIn, taskNATSOut).
+func taskNATSRelay(args []string, ready func() error) (string, error) {
+	if len(args) > 0 && args[0] == "in" {
+		return taskNATSIn(args[1:], ready)
+	}
+	if len(args) > 0 && args[0] == "out" {
+		return taskNATSOut(args[1:], ready)
+	}
+	return "", fmt.Errorf("natsrelay: want in or out, got %q", args)
+}
+
+// taskNATSIn: PORT URL SUBJECT. Publishes each UDP datagram that comes to
+// PORT to SUBJECT until an empty one comes, which it publishes too.
+func taskNATSIn(args []string, ready func() error) (string, error) {
+	port, err := atoi(args, 0)
+	if err != nil {
+		return "", err
+	}
+	if len(args) < 3 {
+		return "", fmt.Errorf("natsin: want PORT URL SUBJECT, got %q", args)
+	}
+	nc, err := nats.Connect(args[1], nats.Timeout(2*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := ready(); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 65536)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(lostAfter))
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", err
+		}
+		if err := nc.Publish(args[2], buf[:n]); err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return "", nc.FlushTimeout(lostAfter)
+		}
+	}
+}
+
+// taskNATSOut: URL SUBJECT ADDR. Subscribes to SUBJECT and sends each
+// message to the Unix datagram socket ADDR, until an empty one comes.
+func taskNATSOut(args []string, ready func() error) (string, error) {
+	if len(args) < 3 {
+		return "", fmt.Errorf("natsout: want URL SUBJECT ADDR, got %q", args)
+	}
+	nc, err := nats.Connect(args[0], nats.Timeout(2*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	out, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: args[2], Net: "unixgram"})
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	end := make(chan error, 1)
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	sub, err := nc.Subscribe(args[1], func(m *nats.Msg) {
+		last.Store(time.Now().UnixNano())
+		if _, err := out.Write(m.Data); err != nil || len(m.Data) == 0 {
+			select {
+			case end <- err:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := nc.Flush(); err != nil {
+		return "", err
+	}
+	if err := ready(); err != nil {
+		return "", err
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-end:
+			return "", err
+		case <-tick.C:
+			if time.Since(time.Unix(0, last.Load())) > lostAfter {
+				return "", fmt.Errorf("natsout: nothing for %v, and no end", lostAfter)
+			}
+		}
+	}
+}
+
+// NATSFloor measures the relay floor: n records of size bytes at rate,
+// from a writer on a to a reader on b. It returns the time from the first
+// arrival to the last, the arrivals, and their latencies.
+func NATSFloor(a, b *lab.Host, sa, sb *natslab.Site, n, size, rate int) (time.Duration, int, []time.Duration, error) {
+	subject := fmt.Sprintf("mailslot.bench.floor.%d", seq.Add(1))
+	addr := newAddr(Raw) + "/floor"
+	var in *net.UnixConn
+	if err := b.Run(func() (err error) {
+		in, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+		return err
+	}); err != nil {
+		return 0, 0, nil, err
+	}
+	defer in.Close()
+	_ = in.SetReadBuffer(4 << 20)
+	var probed atomic.Bool
+	st := &stamped{lats: make([]time.Duration, 0, n)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			k, err := in.Read(buf)
+			if err != nil {
+				return
+			}
+			switch {
+			case k >= 8:
+				st.mark(buf[:k])
+			case k > 0:
+				probed.Store(true)
+			}
+		}
+	}()
+	defer func() { in.Close(); <-done }()
+
+	var wa, wb []*Worker
+	if err := a.Run(func() (err error) { wa, err = StartWorkers(1); return err }); err != nil {
+		return 0, 0, nil, err
+	}
+	defer StopWorkers(wa)
+	if err := b.Run(func() (err error) { wb, err = StartWorkers(1); return err }); err != nil {
+		return 0, 0, nil, err
+	}
+	defer StopWorkers(wb)
+	var out *net.UDPConn
+	if err := a.Run(func() (err error) {
+		out, err = net.ListenUDP("udp4", nil)
+		return err
+	}); err != nil {
+		return 0, 0, nil, err
+	}
+	defer out.Close()
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.Broadcast, natsFloorPort))
+	var (
+		d    time.Duration
+		got  int
+		lats []time.Duration
+	)
+	consume := func() error {
+		// The subscription's interest crosses the route: probe until
+		// a probe arrives.
+		for i := 0; !probed.Load(); i++ {
+			if i > 400 {
+				return fmt.Errorf("relay floor: no probe crossed the cluster")
+			}
+			if _, err := out.WriteToUDP([]byte{'p'}, to); err != nil {
+				return err
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if err := send(n, size, rate, func(p []byte) error { _, err := out.WriteToUDP(p, to); return err }); err != nil {
+			return err
+		}
+		got, d, lats = st.settle(n, 2*time.Second)
+		// The end: an empty datagram, sent a few times in case one is
+		// lost; the receiving worker stops at the first.
+		for range 3 {
+			if _, err := out.WriteToUDP(nil, to); err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	args := [][]string{
+		{"in", strconv.Itoa(natsFloorPort), sa.URL(), subject},
+		{"out", sb.URL(), subject, addr},
+	}
+	if _, _, err := Drive([]*Worker{wa[0], wb[0]}, "natsrelay", args, consume, func() {}); err != nil {
+		return 0, 0, nil, err
+	}
+	return d, got, lats, nil
 }
