@@ -374,9 +374,10 @@ func BenchmarkNATS(b *testing.B) {
 	l := res.Latency
 	b.ReportMetric(float64(bench.Quantile(l.Base, 0.5))/float64(bench.Quantile(l.Ours, 0.5)), "p50-speed-ratio")
 	b.ReportMetric(float64(bench.Quantile(l.Base, 0.99))/float64(bench.Quantile(l.Ours, 0.99)), "p99-speed-ratio")
-	if res.FloorGot == 0 {
+	if res.FloorGot == 0 || res.FloorFloodGot == 0 {
 		b.Fatal("the relay floor measured nothing")
 	}
+	b.ReportMetric(bench.Rate(res.Flood.OursGot, res.Flood.Ours)/bench.Rate(res.FloorFloodGot, res.FloorFlood), "flood-ratio-to-floor")
 	b.ReportMetric(float64(bench.Quantile(res.Floor, 0.5))/float64(bench.Quantile(l.Ours, 0.5)), "p50-speed-ratio-to-floor")
 }
 
