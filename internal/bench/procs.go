@@ -195,7 +195,7 @@ const wakeSize = 16
 // process of the machine, unlike the monotonic part of time.Time.
 func monotonic() int64 {
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	_ = unix.ClockGettime(clockMonotonic, &ts)
 	return ts.Nano()
 }
 

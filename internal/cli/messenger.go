@@ -337,7 +337,9 @@ type dispatcher struct {
 // pass messages to. ctx's end stops a running command.
 func newDispatcher(ctx context.Context, env *Env, stderr *lockedWriter, o messengerOptions) *dispatcher {
 	d := &dispatcher{ctx: ctx, env: env, stderr: stderr, command: o.exec, timeout: o.execTimeout}
-	if addr := env.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && !o.noNotify {
+	if addr := env.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && !o.noNotify && !notify.Supported {
+		stderr.printf("desktop notifications: not built for this system (its D-Bus library does not build here)")
+	} else if addr != "" && !o.noNotify {
 		d.notify = notify.New(addr, "mailslot")
 		nctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 		ok, err := d.notify.Available(nctx)

@@ -1,3 +1,5 @@
+//go:build !dragonfly
+
 // Package notify shows desktop notifications through the freedesktop
 // notification service (org.freedesktop.Notifications) on the session bus,
 // over github.com/godbus/dbus/v5.
@@ -19,6 +21,10 @@ const (
 	Path      = dbus.ObjectPath("/org/freedesktop/Notifications")
 	Interface = "org.freedesktop.Notifications"
 )
+
+// Supported reports whether this build shows desktop notifications (it
+// does on every system but DragonFly BSD: see notify_dragonfly.go).
+const Supported = true
 
 // ErrNoService means no notification service on the bus: none owns
 // Service and the bus cannot start one.

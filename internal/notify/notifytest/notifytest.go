@@ -1,3 +1,5 @@
+//go:build !dragonfly
+
 // Package notifytest runs a private D-Bus session bus (a real dbus-daemon)
 // for tests and plays a notification service on it: nothing touches the
 // user's own session bus.
