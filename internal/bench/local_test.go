@@ -250,12 +250,12 @@ func limitOf[T int64 | uint64](n int, like T) T { return T(n) }
 // best run and the ratio of every round's own pair.
 func TestBestOfKeepsRounds(t *testing.T) {
 	rs := []NetResult{
-		{What: "x", Records: 100, Ours: 2 * time.Second, OursGot: 100, Baseline: time.Second, BaseGot: 100, PeakRSSKiB: 5, Floor: 5 * time.Second, FloorGot: 100},
-		{What: "x", Records: 100, Ours: time.Second, OursGot: 100, Baseline: 4 * time.Second, BaseGot: 100, PeakRSSKiB: 9, Floor: 2 * time.Second, FloorGot: 100},
-		{What: "x", Records: 100, Ours: 4 * time.Second, OursGot: 100, Baseline: 2 * time.Second, BaseGot: 50, PeakRSSKiB: 7, Floor: 3 * time.Second, FloorGot: 100},
+		{What: "stream", Records: 100, Size: 1e6, Ours: 2 * time.Second, OursGot: 100, Baseline: time.Second, BaseGot: 100, PeakRSSKiB: 5, Floor: 5 * time.Second, FloorGot: 100},
+		{What: "stream", Records: 100, Size: 1e6, Ours: time.Second, OursGot: 100, Baseline: 4 * time.Second, BaseGot: 100, PeakRSSKiB: 9216, Floor: 2 * time.Second, FloorGot: 100},
+		{What: "stream", Records: 100, Size: 1e6, Ours: 4 * time.Second, OursGot: 100, Baseline: 2 * time.Second, BaseGot: 50, PeakRSSKiB: 7, Floor: 3 * time.Second, FloorGot: 100},
 	}
 	b := bestOf(rs)
-	if b.Ours != time.Second || b.Baseline != time.Second || b.BaseGot != 100 || b.PeakRSSKiB != 9 || b.Floor != 2*time.Second {
+	if b.Ours != time.Second || b.Baseline != time.Second || b.BaseGot != 100 || b.PeakRSSKiB != 9216 || b.Floor != 2*time.Second {
 		t.Fatalf("best of the runs: %+v", b)
 	}
 	if want := []float64{0.5, 4, 1}; !slices.Equal(b.Rounds, want) {
@@ -266,16 +266,24 @@ func TestBestOfKeepsRounds(t *testing.T) {
 	}
 	var out strings.Builder
 	PrintNet(&out, []NetResult{b})
-	for _, want := range []string{"ratio 1.00x (rounds 0.50-4.00x)", "     50 rec/s", "ours/floor 2.00x, floor/raw TCP 0.50x"} {
+	for _, want := range []string{
+		"stream      1000000 B: ours      100 rec/s   100.0 MB/s (100/100 arrived) | raw TCP loop",
+		"best of 3      100 rec/s   100.0 MB/s (100/100) | ratio 1.00x (rounds 0.50-4.00x)",
+		"      50 rec/s    50.0 MB/s | ours/floor 2.00x, floor/raw TCP 0.50x",
+		"peak resident memory meanwhile: 9.0 MiB",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, out.String())
 		}
 	}
-	rs[0].Floor, rs[0].FloorGot = 0, 0
+	rs[0].Floor, rs[0].FloorGot, rs[0].PeakRSSKiB = 0, 0, 0
 	out.Reset()
 	PrintNet(&out, rs[:1])
-	if rs[0].FloorRatio() != 0 || strings.Contains(out.String(), "floor") {
-		t.Fatalf("a result without a relay floor shows one: %v\n%s", rs[0].FloorRatio(), out.String())
+	if rs[0].FloorRatio() != 0 || strings.Contains(out.String(), "floor") || strings.Contains(out.String(), "resident") {
+		t.Fatalf("a result without a relay floor or memory figure shows one: %v\n%s", rs[0].FloorRatio(), out.String())
+	}
+	if got := (NetResult{Rounds: []float64{0.5, 2}}).roundsNote(); got != " (rounds 0.50-2.00x)" {
+		t.Fatalf("two rounds: %q", got)
 	}
 	if (NetResult{Rounds: []float64{2}}).roundsNote() != "" {
 		t.Fatal("a single round is the ratio itself: no range to show")
