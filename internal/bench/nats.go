@@ -79,9 +79,7 @@ func NATS(a, b *lab.Host, sa, sb *natslab.Site, wg string, records, size, rate i
 			res.FloorFlood, res.FloorFloodGot = d, got
 		}
 	}
-	floorFlood, floorFloodGot := res.FloorFlood, res.FloorFloodGot
 	res.Flood = bestOf(rs)
-	res.FloorFlood, res.FloorFloodGot = floorFlood, floorFloodGot
 	n := max(rate*2, 1000) // two seconds' worth
 	res.Latency.What = fmt.Sprintf("%d B at %d rec/s", size, rate)
 	p := &res.Paced
@@ -400,7 +398,6 @@ func NATSFloor(a, b *lab.Host, sa, sb *natslab.Site, n, size, rate int) (time.Du
 	}); err != nil {
 		return 0, 0, nil, err
 	}
-	defer in.Close()
 	_ = in.SetReadBuffer(4 << 20)
 	var probed atomic.Bool
 	st := &stamped{lats: make([]time.Duration, 0, n)}

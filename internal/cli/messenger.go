@@ -337,20 +337,22 @@ type dispatcher struct {
 // pass messages to. ctx's end stops a running command.
 func newDispatcher(ctx context.Context, env *Env, stderr *lockedWriter, o messengerOptions) *dispatcher {
 	d := &dispatcher{ctx: ctx, env: env, stderr: stderr, command: o.exec, timeout: o.execTimeout}
-	if addr := env.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && !o.noNotify && !notify.Supported {
-		stderr.printf("desktop notifications: not built for this system (its D-Bus library does not build here)")
-	} else if addr != "" && !o.noNotify {
-		d.notify = notify.New(addr, "mailslot")
-		nctx, cancel := context.WithTimeout(ctx, notifyTimeout)
-		ok, err := d.notify.Available(nctx)
-		cancel()
-		switch {
-		case err != nil:
-			stderr.printf("desktop notifications: cannot reach the session bus (%v); trying again with each message", err)
-		case !ok:
-			stderr.printf("desktop notifications: none yet (no %s on the session bus)", notify.Service)
-		default:
-			stderr.printf("desktop notifications: on")
+	if addr := env.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && !o.noNotify {
+		if !notify.Supported {
+			stderr.printf("desktop notifications: not built for this system (its D-Bus library does not build here)")
+		} else {
+			d.notify = notify.New(addr, "mailslot")
+			nctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+			ok, err := d.notify.Available(nctx)
+			cancel()
+			switch {
+			case err != nil:
+				stderr.printf("desktop notifications: cannot reach the session bus (%v); trying again with each message", err)
+			case !ok:
+				stderr.printf("desktop notifications: none yet (no %s on the session bus)", notify.Service)
+			default:
+				stderr.printf("desktop notifications: on")
+			}
 		}
 	}
 	if d.notify == nil && d.command == "" {
