@@ -323,19 +323,25 @@ func TestPacerHoldsTheRate(t *testing.T) {
 // A paced send spaces its records evenly: at 10,000 records/s most gaps
 // are near 100 µs. A sender that slept with time.Sleep (a millisecond
 // here for a shorter wait) sent bursts of about 11 back to back, so most
-// of its gaps were near zero.
+// of its gaps were near zero. A sender that is not given a CPU for a
+// while (other tests running beside this one) catches up with a burst
+// too, as it should: the best of three runs counts.
 func TestSendSpacesRecords(t *testing.T) {
 	const n, rate = 2000, 10_000
-	var at []time.Time
-	if err := send(n, 8, rate, func([]byte) error { at = append(at, time.Now()); return nil }); err != nil {
-		t.Fatal(err)
+	var best time.Duration
+	for range 3 {
+		var at []time.Time
+		if err := send(n, 8, rate, func([]byte) error { at = append(at, time.Now()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		gaps := make([]time.Duration, 0, n-1)
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i].Sub(at[i-1]))
+		}
+		slices.Sort(gaps)
+		if best = max(best, gaps[len(gaps)/2]); best >= 50*time.Microsecond {
+			return
+		}
 	}
-	gaps := make([]time.Duration, 0, n-1)
-	for i := 1; i < len(at); i++ {
-		gaps = append(gaps, at[i].Sub(at[i-1]))
-	}
-	slices.Sort(gaps)
-	if med := gaps[len(gaps)/2]; med < 50*time.Microsecond {
-		t.Fatalf("median gap between paced records %v: sent in bursts, not at %d records/s", med, rate)
-	}
+	t.Fatalf("median gap between paced records %v at best: sent in bursts, not at %d records/s", best, rate)
 }

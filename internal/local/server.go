@@ -89,6 +89,25 @@ const (
 	spinYieldSize  = 4096
 )
 
+// A Read that has taken every record the rings were known to hold waits
+// a little before it loads their tails again, when the last load found
+// fewer than lazyBatch records: each load of a tail takes its cache line
+// from the writer's CPU, and the writer's next publish takes it back, so
+// a reader that looked again at once, and found one record at a time,
+// made every record cost both CPUs a transfer of that line (and the
+// writer the wait for it). Waiting lazyPause lets a writer that keeps
+// writing put a batch in the ring meanwhile: one writer process of
+// 100-byte records went from 3.3-3.8 to 4.6-5.1 million records a second
+// on 2 CPUs, and with writers' prefetching (see writeAhead) from 4.4-13.7
+// to 10.5-12.6 million, much steadier. A record that comes to a slot
+// whose Read rests waits for it at most lazyPause (a ping-pong's answer,
+// say: 2.3 µs at the median against 1.6); a Read that may not wait (read
+// timeout 0) looks at once.
+const (
+	lazyBatch = 16
+	lazyPause = 2 * time.Microsecond
+)
+
 // nextSpin returns the spin after a sleep of d that a writer ended.
 func nextSpin(spin, d time.Duration) time.Duration {
 	spin = max(spin, spinMin)
@@ -125,6 +144,8 @@ type Server struct {
 	wk       *waker
 	sleeping bool
 	spin     time.Duration // how long an empty Read spins; see nextSpin
+	taken    int           // records taken since the rings were last all looked at afresh
+	lazyTill int64         // until then (nanotime) a Read need not look at the rings again; see restingLocked
 	lastSize int           // the size of the last record Read returned
 
 	// The wall clock's offset from the monotonic one, and when it was
@@ -249,6 +270,11 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 			s.lastSize = n
 			s.mu.Unlock()
 			return out, n, m, nil
+		}
+		if !spun && s.readTimeout != 0 && s.restingLocked() {
+			spun = true
+			s.spinLocked()
+			continue
 		}
 		if w := s.headLocked(); w != nil {
 			out, n, m, err, done := s.takeLocked(w, p, alloc)
@@ -417,7 +443,7 @@ func (s *Server) spinLocked() bool {
 			yieldThread()
 		}
 		s.mu.Lock()
-		if s.closed || s.q.Len() > 0 || s.headLocked() != nil {
+		if s.closed || s.q.Len() > 0 || (!s.restingLocked() && s.headLocked() != nil) {
 			return true
 		}
 	}
@@ -441,8 +467,11 @@ var testHookRingEmpty func(*writer)
 func (s *Server) headLocked() *writer {
 	s.scanTime = 0
 	var best *writer
-	found, empty := false, false
+	found, empty, fresh := false, false, true
 	for _, w := range s.writers {
+		if w.has || w.h != w.t {
+			fresh = false
+		}
 		if !w.has {
 			if s.peekLocked(w) {
 				found = true
@@ -466,8 +495,39 @@ func (s *Server) headLocked() *writer {
 			}
 		}
 	}
+	if fresh {
+		now := s.scanTime
+		if now == 0 {
+			now = nanotime()
+		}
+		s.lazyTill = 0
+		if s.taken < lazyBatch {
+			s.lazyTill = now + int64(lazyPause)
+		}
+		s.taken = 0
+	}
 	s.dropMarkedLocked()
 	return best
+}
+
+// restingLocked reports whether a Read may wait before it looks at the
+// rings' tails again: every record they were known to hold is taken, and
+// the last look found fewer than lazyBatch records, less than lazyPause
+// ago.
+func (s *Server) restingLocked() bool {
+	if s.lazyTill == 0 {
+		return false
+	}
+	for _, w := range s.writers {
+		if w.has || w.h != w.t {
+			return false
+		}
+	}
+	if nanotime() >= s.lazyTill {
+		s.lazyTill = 0
+		return false
+	}
+	return true
 }
 
 // peekLocked looks for the record at w's head; a writer that broke the
@@ -631,6 +691,7 @@ func wallTime(stamp int64, base [2]int64) int64 {
 func (s *Server) commitLocked(w *writer) {
 	w.h, w.has, w.body = w.nh, false, nil
 	w.last = w.stamp
+	s.taken++
 	w.r.store64(offHead, w.h)
 	if w.t-w.h <= w.r.size/2 && w.r.take32(offWriterWaits) {
 		send(w.raw, msgSpace)
