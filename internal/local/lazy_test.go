@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ func TestRestAfterSmallBatches(t *testing.T) {
 			}
 		}
 		// The look that finds the ring empty ends the batch.
+		before := nanotime()
 		if got := readNow(t, s); got != "" {
 			t.Fatalf("batch of %d: read %q from an empty slot", tc.n, got)
 		}
@@ -51,6 +53,9 @@ func TestRestAfterSmallBatches(t *testing.T) {
 		s.mu.Unlock()
 		if rest := till != 0; rest != tc.rest {
 			t.Fatalf("after a batch of %d records: resting %v, want %v", tc.n, rest, tc.rest)
+		}
+		if tc.rest && till < before+int64(lazyPause) {
+			t.Fatalf("after a batch of %d records: resting until %d, less than %v after the look began at %d", tc.n, till, lazyPause, before)
 		}
 		if taken != 0 {
 			t.Fatalf("after a batch of %d records: %d counted toward the next", tc.n, taken)
@@ -116,13 +121,17 @@ func TestRestingReads(t *testing.T) {
 		t.Fatalf("a Read with timeout 0 of a resting slot read %q", got)
 	}
 
+	// Nor does it spin: with one thread for Go code, a spin would let
+	// other goroutines run.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	spins := countGosched(t)
 	looks = 0
 	restFor(s, time.Hour)
 	if got := readNow(t, s); got != "" {
 		t.Fatalf("read %q from an empty slot", got)
 	}
-	if looks != 1 {
-		t.Fatalf("a Read with timeout 0 of an empty resting slot looked at its ring %d times, want 1", looks)
+	if looks != 1 || spins.Load() != 0 {
+		t.Fatalf("a Read with timeout 0 of an empty resting slot looked at its ring %d times (want 1) and spun %d turns (want 0)", looks, spins.Load())
 	}
 
 	s.SetReadTimeout(5 * time.Millisecond)
