@@ -464,6 +464,11 @@ func (c *Conn) brokenErr() error {
 // pipe), which the reader waits on itself, else with a message on the
 // connection.
 func (c *Conn) wake() {
+	// The server learns from these how soon after it fell asleep a
+	// record came, which its wake-up's own latency hides, and whether it
+	// now shares this CPU (see cameLocked).
+	c.r.store64(offWokeAt, uint64(nanotime()))
+	c.r.store32(offWokeCPU, uint32(curCPU()+1))
 	if c.efd < 0 {
 		send(c.raw, msgWake)
 		return

@@ -25,6 +25,8 @@ import (
 //	        +768  u32 writerWaits   the writer waits for room: wake it
 //	        +1024 u32 closed        the server has stopped serving
 //	        +1280 u32 stamps        the slot has other writers: stamp records
+//	        +1536 u64 wokeAt        when the writer last woke the server (CLOCK_MONOTONIC)
+//	        +1792 u32 wokeCPU       the CPU it woke it from, plus one (0: unknown)
 //
 // (each word on its own pair of cache lines, which x86 prefetches
 // together, so that the two sides never share one)
@@ -57,6 +59,8 @@ const (
 	offWriterWaits = 768
 	offClosed      = 1024
 	offStamps      = 1280
+	offWokeAt      = 1536
+	offWokeCPU     = 1792
 
 	recHdr  = 16
 	recData = 0

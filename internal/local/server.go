@@ -50,18 +50,20 @@ const sleepRecheck = 100 * time.Millisecond
 // An empty Read keeps looking at the rings for a while before it sleeps:
 // a wake-up through the kernel costs 10 µs and more, and its tail far
 // more, so a record that comes within that while is taken without one.
-// The while adapts between spinMin and spinMax: a sleep that a record
-// ended within the while doubles it (spinning twice as long would have
-// caught the record), a longer one halves it. Records that come further
+// The while adapts between spinMin and spinMax: a sleep into which a
+// record came within the while (as its writer says, see cameLocked)
+// doubles it (spinning twice as long would have caught the record), a
+// longer one halves it. Records that come further
 // apart than twice the spin are taken after a sleep, and the spin costs
 // little beside them: a reader that spun until each came would keep a CPU
 // busy for a slot whose writers send a record every 100 µs, which on a
 // small machine is the CPU those writers (or the mailslotd relaying to
 // it) need.
 //
-// Past spinYieldAfter, each turn of the spin also offers the CPU to any
-// other thread of the computer that waits for it (sched_yield), when the
-// last record read was large (spinYieldSize or more): a writer of large
+// A spin offers the CPU to any other thread of the computer that waits
+// for it (sched_yield) at each turn while the writer that last woke it
+// shares its CPU (see cameLocked). Past spinYieldAfter, each turn does so
+// too when the last record read was large (spinYieldSize or more): a writer of large
 // records needs the CPU for a while to copy the next one in, on a small
 // machine perhaps this very CPU, and a spin that kept it would delay the
 // record it waits for (4 writer processes of 64 KiB records went 1.45-1.86
@@ -144,6 +146,7 @@ type Server struct {
 	wk       *waker
 	sleeping bool
 	spin     time.Duration // how long an empty Read spins; see nextSpin
+	shared   bool          // the writer that last woke a Read did so from the CPU the Read woke on; see cameLocked
 	taken    int           // records taken since the rings were last all looked at afresh
 	lazyTill int64         // until then (nanotime) a Read need not look at the rings again; see restingLocked
 	lastSize int           // the size of the last record Read returned
@@ -383,18 +386,51 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 		_, err := unix.Read(int(fd), b[:])
 		return err != unix.EAGAIN
 	})
-	slept = nanotime() - slept
+	woke := nanotime()
 	stop()
 	s.mu.Lock()
 	s.sleeping = false
 	if err == nil && ctx.Err() == nil {
-		s.spin = nextSpin(s.spin, time.Duration(slept))
+		s.spin = nextSpin(s.spin, time.Duration(s.cameLocked(slept, woke)))
 	}
 	if !s.closed {
 		s.armLocked(0)
 	}
 	s.wakeLocked() // Reads waiting behind this one look again
 	return ctx.Err()
+}
+
+// cameLocked returns how long after a sleep began at from a writer woke
+// it, given that it ended at to: the earliest time a writer says it woke
+// the slot at, if one says so within the sleep, else the whole sleep
+// (the recheck, or a wake-up that said nothing). The sleep itself lasts
+// longer by the kernel's wake-up, 20 µs and more on some machines, which
+// made every record look late to a spin that compared the whole sleep
+// with itself.
+//
+// It also notes whether that writer woke the slot from the CPU this Read
+// now runs on (shared). Linux puts a thread woken by another on the
+// waker's CPU when it finds no idle CPU near it, and two processes that
+// answer each other through slots then stay on one CPU: each one's spin
+// kept the other from running until the spin ran out, and their round
+// trips took 120-240 µs (one or two spins and a wake-up) instead of 2 µs,
+// for good once they got there. While shared, a spin offers the CPU at
+// each turn (see spinLocked). What a writer says only moves the spin
+// within spinMin and spinMax, or makes it yield.
+func (s *Server) cameLocked(from, to int64) int64 {
+	came := to
+	var by *writer
+	for _, w := range s.writers {
+		if w.r == nil {
+			continue
+		}
+		if at := int64(w.r.load64(offWokeAt)); at >= from && at < came {
+			came, by = at, w
+		}
+	}
+	cpu := curCPU()
+	s.shared = by != nil && cpu >= 0 && by.r.load32(offWokeCPU) == uint32(cpu+1)
+	return came - from
 }
 
 // signalLocked wakes the Read sleeping on the waker, if any.
@@ -439,7 +475,7 @@ func (s *Server) spinLocked() bool {
 		if share {
 			yieldGoroutines()
 		}
-		if yield && now-start >= int64(spinYieldAfter) {
+		if s.shared || (yield && now-start >= int64(spinYieldAfter)) {
 			yieldThread()
 		}
 		s.mu.Lock()
