@@ -476,7 +476,7 @@ func (c *Conn) wake() {
 	one := [8]byte{1}
 	for {
 		// EAGAIN: the counter is full, the reader has plenty to wake it.
-		if _, err := unix.Write(c.efd, one[:]); err != unix.EINTR {
+		if _, err := nbWrite(uintptr(c.efd), one[:]); err != unix.EINTR {
 			return
 		}
 	}
@@ -595,7 +595,7 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 			wait = min(wait, left)
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
-		n, err := c.conn.Read(b[:])
+		n, err := c.readMessage(b[:])
 		if err != nil && isTimeout(err) {
 			if timeout == 0 {
 				c.r.store32(offWriterWaits, 0)
@@ -617,6 +617,25 @@ func (c *Conn) waitRoom(pre, p []byte, timeout time.Duration) (uint64, error) {
 	}
 }
 
+// readMessage waits (as the connection's read deadline allows) for the
+// server's messages and reads those there are into b; n is 0 when the
+// server has closed the connection.
+func (c *Conn) readMessage(b []byte) (n int, err error) {
+	var rerr error
+	err = c.raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = nbRecv(fd, b, 0)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
 // drainMessages reads, without waiting, what the server has sent since
 // the writer last waited; the connection's end marks the writer dead.
 func (c *Conn) drainMessages() error {
@@ -624,7 +643,7 @@ func (c *Conn) drainMessages() error {
 	var end bool
 	_ = c.raw.Control(func(fd uintptr) {
 		for {
-			n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT)
+			n, err := nbRecv(fd, b[:], unix.MSG_DONTWAIT)
 			if err == unix.EINTR {
 				continue
 			} else if err == unix.EAGAIN {

@@ -383,7 +383,7 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 	var b [64]byte // an eventfd's count, or a pipe's bytes: many at once
 	slept := nanotime()
 	err := raw.Read(func(fd uintptr) bool {
-		_, err := unix.Read(int(fd), b[:])
+		_, err := nbRead(fd, b[:])
 		return err != unix.EAGAIN
 	})
 	woke := nanotime()
@@ -437,7 +437,7 @@ func (s *Server) cameLocked(from, to int64) int64 {
 func (s *Server) signalLocked() {
 	if s.sleeping && s.wk != nil {
 		one := [8]byte{1}
-		_, _ = unix.Write(s.wk.wfd(), one[:])
+		_, _ = nbWrite(uintptr(s.wk.wfd()), one[:])
 	}
 }
 
@@ -925,7 +925,7 @@ func send(raw syscall.RawConn, m byte) {
 	b := [1]byte{m}
 	_ = raw.Control(func(fd uintptr) {
 		for {
-			_, err := unix.SendmsgN(int(fd), b[:], nil, nil, unix.MSG_DONTWAIT|msgNoSignal)
+			_, err := nbSend(fd, b[:], unix.MSG_DONTWAIT|msgNoSignal)
 			if err != unix.EINTR {
 				return
 			}
