@@ -110,7 +110,8 @@ const (
 	lazyPause = 2 * time.Microsecond
 )
 
-// nextSpin returns the spin after a sleep of d that a writer ended.
+// nextSpin returns the spin after a sleep into which a writer's record
+// came d after the sleep began (see cameLocked).
 func nextSpin(spin, d time.Duration) time.Duration {
 	spin = max(spin, spinMin)
 	if d < spin {
