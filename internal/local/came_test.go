@@ -163,3 +163,44 @@ func TestSharedSpinYields(t *testing.T) {
 		}
 	}
 }
+
+// A Read's spin adapts to when its writer says it woke it, not to the
+// whole sleep: a writer that woke a Read at once doubles the spin, even
+// when the wake-up itself was slow.
+func TestSpinAdaptsToWhenTheWriterWoke(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, ReadTimeout: -1})
+	c := dialT(t, DialConfig{})
+	mustWrite(t, c, "first") // the ring and the waker
+	readNow(t, s)
+	s.mu.Lock()
+	s.spin = 2 * spinMin
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := readAsync(ctx, s)
+	waitSleeping(t, s)
+	s.mu.Lock()
+	setWoke(c, s.sleptAt, -1) // as the sleep began
+	s.mu.Unlock()
+	time.Sleep(2 * spinMax) // a wake-up far slower than any spin
+	s.mu.Lock()
+	s.signalLocked()
+	s.mu.Unlock()
+	var spin time.Duration
+	for range 10000 {
+		s.mu.Lock()
+		spin = s.spin
+		s.mu.Unlock()
+		if spin != 2*spinMin {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read = %v, want its context's end", err)
+	}
+	if spin != 4*spinMin {
+		t.Fatalf("after a sleep its writer says it ended at once, the spin is %v, want %v", spin, 4*spinMin)
+	}
+}

@@ -4,6 +4,7 @@ package local
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -68,8 +69,8 @@ func TestReadMessage(t *testing.T) {
 	c := dialT(t, DialConfig{})
 	var b [16]byte
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	if n, err := c.readMessage(b[:]); n != 0 || !isTimeout(err) {
-		t.Fatalf("readMessage with nothing sent = %d, %v; want a timeout", n, err)
+	if n, err := c.readMessage(b[:]); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("readMessage with nothing sent = %d, %v; want the deadline's error", n, err)
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	s.mu.Lock()

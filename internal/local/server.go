@@ -146,6 +146,7 @@ type Server struct {
 	// at a time (sleeping); others wait for wake.
 	wk       *waker
 	sleeping bool
+	sleptAt  int64         // when the current sleep began (nanotime)
 	spin     time.Duration // how long an empty Read spins; see nextSpin
 	shared   bool          // the writer that last woke a Read did so from the CPU the Read woke on; see cameLocked
 	taken    int           // records taken since the rings were last all looked at afresh
@@ -366,6 +367,8 @@ func (s *Server) Read(ctx context.Context, p []byte, alloc bool) (out []byte, n 
 // deadline passes. It returns ctx's error when ctx ended.
 func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 	s.sleeping = true
+	slept := nanotime() // the sleep begins as it is announced: see cameLocked
+	s.sleptAt = slept
 	f, raw := s.wk.r, s.wk.raw
 	// On Linux every writer holds the eventfd and could read it too,
 	// taking the wake-ups other writers give: look at the rings again
@@ -382,7 +385,6 @@ func (s *Server) sleepLocked(ctx context.Context, deadline time.Time) error {
 		s.mu.Unlock()
 	})
 	var b [64]byte // an eventfd's count, or a pipe's bytes: many at once
-	slept := nanotime()
 	err := raw.Read(func(fd uintptr) bool {
 		_, err := nbRead(fd, b[:])
 		return err != unix.EAGAIN
