@@ -1,8 +1,5 @@
 //go:build !dragonfly
 
-// Package notify shows desktop notifications through the freedesktop
-// notification service (org.freedesktop.Notifications) on the session bus,
-// over github.com/godbus/dbus/v5.
 package notify
 
 import (
@@ -15,20 +12,12 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// The notification service's name, object and interface.
-const (
-	Service   = "org.freedesktop.Notifications"
-	Path      = dbus.ObjectPath("/org/freedesktop/Notifications")
-	Interface = "org.freedesktop.Notifications"
-)
+// Path is the notification service's object.
+const Path = dbus.ObjectPath("/org/freedesktop/Notifications")
 
 // Supported reports whether this build shows desktop notifications (it
 // does on every system but DragonFly BSD: see notify_dragonfly.go).
 const Supported = true
-
-// ErrNoService means no notification service on the bus: none owns
-// Service and the bus cannot start one.
-var ErrNoService = errors.New("notify: no notification service on the session bus")
 
 // Client sends notifications over one session bus connection, made on
 // first use and made again after a failure. It is not safe for concurrent

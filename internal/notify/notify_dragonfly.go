@@ -5,16 +5,10 @@ import (
 	"errors"
 )
 
-// Service is the notification service's bus name.
-const Service = "org.freedesktop.Notifications"
-
 // Supported reports whether this build shows desktop notifications. On
 // DragonFly BSD it does not: the D-Bus library, github.com/godbus/dbus/v5
 // (v5.2.4, its latest), does not build there.
 const Supported = false
-
-// ErrNoService means no notification service on the session bus.
-var ErrNoService = errors.New("notify: no notification service on the session bus")
 
 // errUnsupported is every call's error on this system.
 var errUnsupported = errors.New("notify: desktop notifications are not built for DragonFly BSD (github.com/godbus/dbus/v5 does not build there)")
