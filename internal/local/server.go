@@ -431,8 +431,11 @@ func (s *Server) cameLocked(from, to int64) int64 {
 			came, by = at, w
 		}
 	}
-	cpu := curCPU()
-	s.shared = by != nil && cpu >= 0 && by.r.load32(offWokeCPU) == uint32(cpu+1)
+	s.shared = false
+	if by != nil {
+		cpu := curCPU()
+		s.shared = cpu >= 0 && by.r.load32(offWokeCPU) == uint32(cpu+1)
+	}
 	return came - from
 }
 
@@ -508,7 +511,7 @@ func (s *Server) headLocked() *writer {
 	var best *writer
 	found, empty, fresh := false, false, true
 	for _, w := range s.writers {
-		if w.has || w.h != w.t {
+		if w.known() {
 			fresh = false
 		}
 		if !w.has {
@@ -549,6 +552,10 @@ func (s *Server) headLocked() *writer {
 	return best
 }
 
+// known reports whether the server knows of a record in w's ring that it
+// has not taken: one peeked at, or one before the tail it last loaded.
+func (w *writer) known() bool { return w.has || w.h != w.t }
+
 // restingLocked reports whether a Read may wait before it looks at the
 // rings' tails again: every record they were known to hold is taken, and
 // the last look found fewer than lazyBatch records, less than lazyPause
@@ -558,7 +565,7 @@ func (s *Server) restingLocked() bool {
 		return false
 	}
 	for _, w := range s.writers {
-		if w.has || w.h != w.t {
+		if w.known() {
 			return false
 		}
 	}
