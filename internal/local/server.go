@@ -1164,13 +1164,13 @@ func (s *Server) refuse(c *net.UnixConn, msg [answerLen]byte) {
 	s.mu.Unlock()
 	if raw, err := c.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
-			_, _ = unix.SendmsgN(int(fd), msg[:], nil, nil, unix.MSG_DONTWAIT|msgNoSignal)
+			_, _ = nbSend(fd, msg[:], unix.MSG_DONTWAIT|msgNoSignal)
 			// Closing with the writer's hello unread would reset the
 			// connection, and the writer would see the reset before the
 			// verdict: take what it has sent.
 			var b [16]byte
 			for range 8 { // a hello, or what else the writer sent at once
-				if n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT); n <= 0 && err != unix.EINTR {
+				if n, err := nbRecv(fd, b[:], unix.MSG_DONTWAIT); n <= 0 && err != unix.EINTR {
 					return
 				}
 			}
