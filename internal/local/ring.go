@@ -210,7 +210,7 @@ func (r *ring) put(tail, head uint64, stamp int64, a, b []byte) (uint64, bool) {
 	binary.LittleEndian.PutUint32(h[4:], recData)
 	binary.LittleEndian.PutUint64(h[8:], uint64(stamp))
 	copy(r.data[pos+recHdr:], a)
-	copy(r.data[pos+recHdr+uint64(len(a)):], b)
+	streamCopy(r.data[pos+recHdr+uint64(len(a)):], b)
 	return tail + skip + need, true
 }
 
