@@ -18,7 +18,7 @@ import (
 func curCPU() int {
 	if segmentCPUWorks() {
 		if v, ok := lslCPU(); ok {
-			return int(v & 0xfff)
+			return segmentCPU(v)
 		}
 	}
 	return getcpu()
@@ -35,14 +35,18 @@ func getcpu() int {
 	return int(cpu)
 }
 
+// segmentCPU is the CPU number in the per-CPU segment's limit: its low 12
+// bits (the NUMA node is above them).
+func segmentCPU(limit uint32) int { return int(limit & 0xfff) }
+
 // segmentCPUWorks reports whether lslCPU reads what getcpu(2) says.
 var segmentCPUWorks = sync.OnceValue(func() bool { return segmentAgrees(lslCPU, getcpu) })
 
 // segmentAgrees checks a fast source of the CPU number (the segment's
-// limit: the CPU in its low 12 bits) against the kernel's: each of a few
-// tries reads the fast one, the kernel's, the fast one again; a try whose
-// two fast reads differ saw the thread move and says nothing. It agrees
-// when three tries agree and none disagrees.
+// limit) against the kernel's: each of a few tries reads the fast one,
+// the kernel's, the fast one again; a try whose two fast reads differ saw
+// the thread move and says nothing. It agrees when three tries agree and
+// none disagrees.
 func segmentAgrees(fast func() (uint32, bool), kernel func() int) bool {
 	agree := 0
 	for range 8 {
@@ -55,7 +59,7 @@ func segmentAgrees(fast func() (uint32, bool), kernel func() int) bool {
 		if a != b {
 			continue
 		}
-		if int(a&0xfff) != k {
+		if segmentCPU(a) != k {
 			return false
 		}
 		if agree++; agree == 3 {

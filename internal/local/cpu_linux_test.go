@@ -64,11 +64,18 @@ func TestSegmentAgrees(t *testing.T) {
 	}{
 		{"agrees", seq(3), kernel(3), true},
 		{"node bits above the CPU", seq(node1 | 3), kernel(3), true},
+		{"a CPU past 255", seq(node1 | 300), kernel(300), true},
 		{"wrong CPU", seq(2), kernel(3), false},
 		{"cannot read", func() (uint32, bool) { return 3, false }, kernel(3), false},
+		{"cannot read the second time", func() func() (uint32, bool) {
+			i := 0
+			return func() (uint32, bool) { i++; return 3, i%2 == 1 }
+		}(), kernel(3), false},
 		{"kernel cannot say", seq(3), kernel(-1), false},
 		// Every try sees the thread move: nothing agrees.
 		{"always moving", seq(3, 4), kernel(3), false},
+		// Two tries agree, then the thread keeps moving.
+		{"agrees twice only", seq(3, 3, 3, 3, 3, 4, 3, 4, 3, 4, 3, 4, 3, 4, 3, 4, 3, 4), kernel(3), false},
 		// One try moves, the rest agree.
 		{"moves once", seq(3, 4, 4, 4, 4, 4, 4, 4, 4), kernel(4), true},
 	} {
