@@ -500,3 +500,20 @@ func TestDrainStopsAtWhatTheRingsHeld(t *testing.T) {
 		t.Fatalf("one drain moved %d records (%d written meanwhile); the rings held at most %d", got, written, held)
 	}
 }
+
+// A writer that broke its ring's format is counted once, also when the
+// same look found another writer's record and looked at the empty rings
+// again.
+func TestBrokenRingCountedOnceBesideARecord(t *testing.T) {
+	s := listenT(t, Config{Policy: owner, MaxMessageSize: 100, ReadTimeout: 0})
+	honest := dialT(t, DialConfig{RingSize: MinRing})
+	broken := dialT(t, DialConfig{RingSize: MinRing})
+	putRaw(t, honest, nil, []byte("honest"))
+	putRaw(t, broken, nil, bytes.Repeat([]byte{'x'}, 101))
+	if out, _, _, err := s.Read(context.Background(), nil, true); err != nil || string(out) != "honest" {
+		t.Fatalf("read %q, %v; want the honest writer's record", out, err)
+	}
+	if st := s.Stats(); st.Malformed != 1 || st.Records != 1 {
+		t.Errorf("stats %+v: want the broken writer counted malformed once", st)
+	}
+}

@@ -530,9 +530,10 @@ func (s *Server) headLocked() *writer {
 	}
 	if found && empty {
 		// A record just found may have been written after a record of a
-		// ring seen empty a moment before it; look at those again.
+		// ring seen empty a moment before it; look at those again (not
+		// at a ring whose writer broke its format: it is counted once).
 		for _, w := range s.writers {
-			if !w.has && s.peekLocked(w) && w.stamp < best.stamp {
+			if !w.has && !w.drop && s.peekLocked(w) && w.stamp < best.stamp {
 				best = w
 			}
 		}
