@@ -547,7 +547,12 @@ func TestSlotQueuesRememberAbsentSlots(t *testing.T) {
 	f.missing["OTHER"] = true
 	f.mu.Unlock()
 	put(qs, "other", "x")
-	poll(t, "the other slot's record's outcome", func() bool { return f.outcomeCount("other no_slot") == 1 })
+	// Its queue counts the outcome before it ends: wait for both.
+	poll(t, "the other slot's record's outcome", func() bool {
+		qs.mu.Lock()
+		defer qs.mu.Unlock()
+		return f.outcomeCount("other no_slot") == 1 && qs.live == 0
+	})
 	for _, path := range []string{"nobody", "other"} {
 		put(qs, path, "again")
 		qs.mu.Lock()
