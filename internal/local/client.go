@@ -183,11 +183,17 @@ func handshake(conn *net.UnixConn, cfg DialConfig, server uint32, deadline time.
 		}
 	}()
 	if err != nil || n == 0 {
-		// The server closed between our connect and its answer.
+		// The server closed between our connect and its answer. Both
+		// errors are told: which of them the kernel gave says how.
+		what := "read the server's answer: end of stream"
+		if err != nil {
+			what = "read the server's answer: " + err.Error()
+		}
 		if herr != nil {
+			what += "; say hello: " + herr.Error()
 			err = herr
 		}
-		return nil, notFoundIfGone(err, "read the server's answer")
+		return nil, notFoundIfGone(err, what)
 	}
 	if n != answerLen || msg[0] != protoVersion {
 		return nil, fmt.Errorf("the server speaks another local protocol (version %d)", msg[0])
