@@ -257,7 +257,7 @@ func TestHandshakeAnswers(t *testing.T) {
 				if err == nil || (w.err != errAny && !errors.Is(err, w.err)) {
 					t.Fatalf("handshake = %v, want %v", err, w.err)
 				}
-				if tc.answer == nil && !strings.Contains(err.Error(), "read the server's answer: ") || !strings.Contains(err.Error(), "EOF") {
+				if tc.answer == nil && (!strings.Contains(err.Error(), "read the server's answer: ") || !strings.Contains(err.Error(), "EOF")) {
 					t.Errorf("handshake = %v: it does not say how the answer failed", err)
 				}
 				if n := aliveMaps(t); n != maps {
