@@ -608,3 +608,20 @@ func TestRefusedRingOnDescriptorOne(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// A writer waiting for the server's message learns of a connection the
+// server reset (it closed with the writer's own message unread): the
+// error, not an empty read that would say the server merely closed.
+func TestReadMessageReset(t *testing.T) {
+	c, fs, err := fakeDial(t, DialConfig{}, answerMsg(verdictAllowed, 0, 424), nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(c.raw, msgFull) // left unread
+	fs.conn.Close()
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [16]byte
+	if n, err := c.readMessage(b[:]); n != 0 || !errors.Is(err, unix.ECONNRESET) {
+		t.Fatalf("readMessage after the server reset the connection = %d, %v; want ECONNRESET", n, err)
+	}
+}
