@@ -10,6 +10,7 @@ package local
 // lives.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -306,6 +307,40 @@ func TestPortableRingCutShort(t *testing.T) {
 	mustWrite(t, honest, "honest-1")
 	if data, _ := read(t, s); string(data) != "honest-1" {
 		t.Fatalf("read %q", data)
+	}
+}
+
+// A ring cut short under a large record the writer is streaming in (the
+// non-temporal copy of streamCopy, past the record's header) costs that
+// writer its connection, as a cut under any record does: the fault in
+// the copy is caught, the tail is not published, and the Write says the
+// slot is gone. The honest writer beside it goes on.
+func TestPortableRingCutMidStream(t *testing.T) {
+	key := testKey(t)
+	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cut := mustDial(t, key)
+	honest := mustDial(t, key)
+	s.mu.Lock()
+	f := s.writers[0].memfd
+	// The header page and the data area's first 8 KiB stay.
+	err = f.Truncate(int64(ringHdr + 8192))
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{7}, 60000)
+	if err := cut.Write(big, "", -1); !errors.Is(err, errs.NotFound) {
+		t.Fatalf("a Write of %d bytes into a ring cut at 8 KiB = %v, want NotFound", len(big), err)
+	}
+	if err := honest.Write(big, "", -1); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := read(t, s); !bytes.Equal(data, big) {
+		t.Fatalf("read %d bytes, want the honest writer's %d", len(data), len(big))
 	}
 }
 
