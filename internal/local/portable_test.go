@@ -316,18 +316,12 @@ func TestPortableRingCutShort(t *testing.T) {
 // the copy is caught, the tail is not published, and the Write says the
 // slot is gone. The honest writer beside it goes on.
 func TestPortableRingCutMidStream(t *testing.T) {
-	key := testKey(t)
-	s, err := Listen(Config{Policy: owner, Key: key, ReadTimeout: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	cut := mustDial(t, key)
-	honest := mustDial(t, key)
+	s := listenT(t, Config{Policy: owner, ReadTimeout: 0})
+	cut := dialT(t, DialConfig{})
+	honest := dialT(t, DialConfig{})
 	s.mu.Lock()
-	f := s.writers[0].memfd
 	// The header page and the data area's first 8 KiB stay.
-	err = f.Truncate(int64(ringHdr + 8192))
+	err := s.writers[0].memfd.Truncate(int64(ringHdr + 8192))
 	s.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
